@@ -1,0 +1,3 @@
+"""Driftline: self-hosted monitoring for fine-tuned LLMs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""FastAPI dependencies: the database handle, a session, and the caller's key with a scope."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.api.errors import DriftlineError
+from app.config import Settings
+from app.security import Caller, KeyVerifier, scope_allows
+
+
+@dataclass
+class AppState:
+    """What the app holds for its lifetime (set up in ``app.main.create_app``)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyVerifier
+
+
+def get_state(request: Request) -> AppState:
+    """The app's long-lived state."""
+    state: AppState = request.app.state.driftline
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """A session per request; the route commits what it means to keep."""
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DriftlineError(
+            401,
+            "unauthorized",
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def require_scope(scope: str) -> Callable[[Request, StateDep], Caller]:
+    """A dependency that authenticates the caller and demands ``scope``."""
+
+    def dependency(request: Request, state: StateDep) -> Caller:
+        token = _bearer(request)
+        with state.sessions() as session:
+            caller = state.keys.verify(session, token)
+        if caller is None:
+            raise DriftlineError(
+                401,
+                "unauthorized",
+                "invalid or revoked API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not scope_allows(list(caller.scopes), scope):
+            raise DriftlineError(
+                403,
+                "forbidden",
+                f"this key lacks the '{scope}' scope",
+                {"required_scope": scope, "key_scopes": list(caller.scopes)},
+            )
+        return caller
+
+    return dependency
+
+
+IngestCaller = Annotated[Caller, Depends(require_scope("ingest"))]
+ReadCaller = Annotated[Caller, Depends(require_scope("read"))]
+AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]

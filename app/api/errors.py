@@ -1,0 +1,141 @@
+"""The one error shape, ``{"error": {"code", "message", "details"}}``, and its handlers.
+
+Every error leaves the service through here, so clients never see a stack trace and the
+database going away is a 503 with Retry-After rather than a 500.
+"""
+
+import logging
+from typing import Any
+
+import psycopg
+import sqlalchemy.exc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("driftline.api")
+
+
+class DriftlineError(Exception):
+    """An error with an HTTP status, a stable machine code and a human message."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> ORJSONResponse:
+    """Render the one error shape."""
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return ORJSONResponse(body, status_code=status_code, headers=headers)
+
+
+def format_loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """``("events", 3, "prompt")`` → ``events[3].prompt``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def validation_details(errors: list[Any], *, drop_body: bool = False) -> list[dict[str, Any]]:
+    """Pydantic errors as ``[{field, message, index?}]`` naming each offending field."""
+    details = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        if drop_body and loc and loc[0] == "body":
+            loc = loc[1:]
+        item: dict[str, Any] = {"field": format_loc(loc) or "body", "message": err.get("msg")}
+        ints = [p for p in loc if isinstance(p, int)]
+        if ints:
+            item["index"] = ints[0]
+        details.append(item)
+    return details
+
+
+def invalid_input(errors: list[Any], *, drop_body: bool = False) -> DriftlineError:
+    """A 422 whose message names the first bad field and whose details list them all."""
+    details = validation_details(errors, drop_body=drop_body)
+    first = details[0] if details else {"field": "body", "message": "invalid"}
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return DriftlineError(
+        422, "invalid_input", f"{first['field']}: {first['message']}{more}", details
+    )
+
+
+def database_unavailable(retry_after: int) -> DriftlineError:
+    """503 telling the client to retry; used whenever PostgreSQL cannot be reached."""
+    return DriftlineError(
+        503,
+        "database_unavailable",
+        "the database is unavailable; nothing from this request was stored, retry later",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+_DB_DOWN = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # pool exhausted while connections hang
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
+    """Route every exception to the one error shape."""
+
+    @app.exception_handler(DriftlineError)
+    async def _driftline(_: Request, exc: DriftlineError) -> ORJSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        err = invalid_input(list(exc.errors()), drop_body=True)
+        return error_response(err.status_code, err.code, err.message, err.details)
+
+    @app.exception_handler(ValidationError)
+    async def _validation(_: Request, exc: ValidationError) -> ORJSONResponse:
+        err = invalid_input(list(exc.errors()))
+        return error_response(err.status_code, err.code, err.message, err.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+    for exc_type in _DB_DOWN:
+
+        @app.exception_handler(exc_type)
+        async def _db_down(_: Request, exc: Exception) -> ORJSONResponse:
+            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            err = database_unavailable(retry_after)
+            return error_response(err.status_code, err.code, err.message, headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; it has been logged")

@@ -1,0 +1,1 @@
+"""``POST /v1/events``: durable, idempotent ingestion of model calls."""

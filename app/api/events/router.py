@@ -1,0 +1,93 @@
+"""``POST /v1/events``."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+
+from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
+from app.api.deps import IngestCaller, StateDep
+from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs, replace_nul
+from app.db.writers import insert_events
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+_EVENTS = TypeAdapter(list[EventIn])
+
+_OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
+
+
+def to_rows(events: list[EventIn]) -> tuple[list[dict[str, Any]], int]:
+    """Event models → writer rows (request ids assigned, NULs replaced); also the NUL count."""
+    now = datetime.now(UTC)
+    rows = []
+    sanitized = 0
+    for ev in events:
+        perplexity = ev.perplexity
+        if perplexity is None and ev.token_logprobs:
+            perplexity = perplexity_from_logprobs(ev.token_logprobs)
+        row: dict[str, Any] = {
+            "model": ev.model,
+            "model_version": ev.model_version,
+            "request_id": ev.request_id or uuid.uuid4().hex,
+            "ts": ev.ts or now,
+            "prompt": ev.prompt,
+            "output": ev.output,
+            "prediction": ev.prediction,
+            "confidence": ev.confidence,
+            "latency_ms": ev.latency_ms,
+            "prompt_tokens": ev.prompt_tokens,
+            "completion_tokens": ev.completion_tokens,
+            "perplexity": perplexity,
+            "logprob_tokens": len(ev.token_logprobs) if ev.token_logprobs else None,
+            "finish_reason": ev.finish_reason,
+            "embedding": ev.embedding,
+            "metadata": ev.metadata,
+        }
+        clean, changed = replace_nul(row)
+        sanitized += changed
+        rows.append(clean)
+    return rows, sanitized
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=IngestResult,
+    openapi_extra=_OPENAPI_BODY,
+    summary="Log one event or a batch of up to 1,000",
+    responses={
+        400: {"description": "Empty or malformed JSON"},
+        401: {"description": "Missing or invalid API key"},
+        403: {"description": "Key lacks the ingest scope"},
+        413: {"description": "Body over 10 MB or more than 1,000 events"},
+        422: {"description": "An event is invalid; details name its index and field"},
+        503: {"description": "Database unavailable; nothing stored; retry after Retry-After"},
+    },
+)
+async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> IngestResult:
+    """Store events. The 202 is sent only after COMMIT; a batch is all or nothing.
+
+    Re-sending an event with the same ``(model, request_id)`` stores nothing and counts it
+    under ``duplicates``.
+    """
+    payload = await read_json(request)
+    items, is_batch = split_batch(payload, "events", max_items=state.settings.max_batch_events)
+    events = validate_items(_EVENTS, items, "events", is_batch)
+
+    rows, sanitized = to_rows(events)
+
+    def write() -> int:
+        with state.engine.begin() as conn:
+            return insert_events(conn, rows)
+
+    accepted = await run_in_threadpool(write)
+    return IngestResult(
+        accepted=accepted,
+        duplicates=len(rows) - accepted,
+        sanitized=sanitized,
+        request_ids=[r["request_id"] for r in rows],
+    )

@@ -1,0 +1,100 @@
+"""Event request/response schemas and the sanitising that makes text storable."""
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_METADATA_KEYS = 256
+MAX_EMBEDDING_DIMS = 4096
+MAX_LOGPROBS = 100_000
+# Events stamped further ahead than this are clock bugs, not traffic; refuse them loudly.
+MAX_FUTURE_SKEW = timedelta(hours=24)
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class EventIn(BaseModel):
+    """One logged model call."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
+
+    model: Name
+    model_version: Annotated[str, StringConstraints(max_length=200)] = ""
+    request_id: Id | None = Field(
+        default=None, description="Idempotency key per model; assigned by the server if absent."
+    )
+    ts: datetime | None = Field(default=None, description="When the call happened; now if absent.")
+    prompt: str
+    output: str
+    prediction: str | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    prompt_tokens: Annotated[int, Field(ge=0)] | None = None
+    completion_tokens: Annotated[int, Field(ge=0)] | None = None
+    token_logprobs: (
+        Annotated[list[Annotated[float, Field(le=0)]], Field(min_length=1, max_length=MAX_LOGPROBS)]
+        | None
+    ) = None
+    perplexity: Annotated[float, Field(ge=1)] | None = None
+    finish_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    embedding: Annotated[list[float], Field(min_length=1, max_length=MAX_EMBEDDING_DIMS)] | None = (
+        None
+    )
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_ts(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value < EARLIEST_TS:
+            raise ValueError("timestamp before 2000-01-01")
+        if value > datetime.now(UTC) + MAX_FUTURE_SKEW:
+            raise ValueError("timestamp more than 24 hours in the future (check the clock)")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(value) > MAX_METADATA_KEYS:
+            raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS}")
+        return value
+
+
+class IngestResult(BaseModel):
+    """What an ingest request stored. Sent only after the rows are committed."""
+
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events whose (model, request_id) was already stored.")
+    sanitized: int = Field(description="Events whose text had NUL characters replaced by U+FFFD.")
+    request_ids: list[str] = Field(description="The request_id of each event, in request order.")
+
+
+def perplexity_from_logprobs(logprobs: list[float]) -> float:
+    """exp of the mean negative log-likelihood per token."""
+    return math.exp(-math.fsum(logprobs) / len(logprobs))
+
+
+def replace_nul(value: Any) -> tuple[Any, bool]:
+    """Replace NUL (which PostgreSQL text and jsonb cannot hold) with U+FFFD, deeply."""
+    if isinstance(value, str):
+        return (value.replace("\x00", "\ufffd"), True) if "\x00" in value else (value, False)
+    if isinstance(value, dict):
+        changed = False
+        out = {}
+        for k, v in value.items():
+            k2, ck = replace_nul(k)
+            v2, cv = replace_nul(v)
+            out[k2] = v2
+            changed = changed or ck or cv
+        return out, changed
+    if isinstance(value, list):
+        items = [replace_nul(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False

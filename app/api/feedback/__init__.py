@@ -1,0 +1,1 @@
+"""``POST /v1/feedback``: labels and scores that arrive after (or before) their event."""

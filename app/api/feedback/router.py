@@ -1,0 +1,57 @@
+"""``POST /v1/feedback``."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+
+from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
+from app.api.deps import IngestCaller, StateDep
+from app.api.events.schemas import replace_nul
+from app.api.feedback.schemas import FeedbackIn, FeedbackResult
+from app.db.writers import upsert_feedback
+
+router = APIRouter(prefix="/v1", tags=["feedback"])
+
+_FEEDBACK = TypeAdapter(list[FeedbackIn])
+
+_OPENAPI_BODY = one_or_batch_body("FeedbackIn", "feedback", max_items=1000)
+
+
+@router.post(
+    "/feedback",
+    status_code=202,
+    response_model=FeedbackResult,
+    openapi_extra=_OPENAPI_BODY,
+    summary="Send labels or scores for logged events",
+)
+async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) -> FeedbackResult:
+    """Store feedback keyed by ``(model, request_id)``; it may arrive before its event.
+
+    Later feedback for the same event merges into the earlier one (fields it carries win).
+    """
+    payload = await read_json(request)
+    items, is_batch = split_batch(payload, "feedback", max_items=state.settings.max_batch_events)
+    feedback = validate_items(_FEEDBACK, items, "feedback", is_batch)
+
+    # One statement cannot upsert the same key twice, so merge repeats in order first.
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    sanitized = 0
+    for fb in feedback:
+        row, changed = replace_nul(fb.model_dump(mode="json"))
+        sanitized += changed
+        row["thumbs"] = None if fb.thumbs is None else (1 if fb.thumbs else -1)
+        key = (row["model"], row["request_id"])
+        if key in merged:
+            merged[key].update({k: v for k, v in row.items() if v is not None})
+        else:
+            merged[key] = row
+    rows = list(merged.values())
+
+    def write() -> int:
+        with state.engine.begin() as conn:
+            return upsert_feedback(conn, rows)
+
+    await run_in_threadpool(write)
+    return FeedbackResult(accepted=len(feedback), sanitized=sanitized)

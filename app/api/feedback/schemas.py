@@ -1,0 +1,37 @@
+"""Feedback request/response schemas."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.api.events.schemas import Id, Name
+
+
+class FeedbackIn(BaseModel):
+    """Ground truth and/or a score for one event, keyed by ``(model, request_id)``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
+
+    model: Name
+    request_id: Id
+    label: str | None = Field(default=None, description="The correct answer (ground truth).")
+    score: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="A quality score in [0, 1], e.g. from a rater or a judge."
+    )
+    thumbs: bool | None = Field(default=None, description="true = thumbs up, false = down.")
+    source: Annotated[str, StringConstraints(max_length=200)] | None = None
+    ts: datetime | None = None
+
+    @model_validator(mode="after")
+    def _carries_something(self) -> "FeedbackIn":
+        if self.label is None and self.score is None and self.thumbs is None:
+            raise ValueError("feedback needs at least one of label, score, thumbs")
+        return self
+
+
+class FeedbackResult(BaseModel):
+    """What a feedback request stored (after COMMIT)."""
+
+    accepted: int = Field(description="Feedback items stored or merged into earlier feedback.")
+    sanitized: int = Field(description="Items whose text had NUL characters replaced.")

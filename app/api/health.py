@@ -1,0 +1,45 @@
+"""``/healthz`` (the process is up) and ``/readyz`` (database reachable and migrated)."""
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import text
+
+from app.api.deps import StateDep
+from app.db.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """Always 200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness", responses={503: {"description": "Not ready"}})
+async def readyz(state: StateDep) -> ORJSONResponse:
+    """200 when PostgreSQL answers and the schema is at this code's head revision."""
+    head = head_revision()
+
+    def check() -> str | None:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return current_revision(state.engine)
+
+    try:
+        current = await run_in_threadpool(check)
+    except Exception as exc:  # any failure to reach the DB means "not ready"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ORJSONResponse(
+            {"ready": False, "database": "unreachable", "reason": reason[:200]},
+            status_code=503,
+            headers={"Retry-After": str(state.settings.retry_after_seconds)},
+        )
+    if current != head:
+        return ORJSONResponse(
+            {"ready": False, "database": "behind", "current": current, "head": head},
+            status_code=503,
+            headers={"Retry-After": str(state.settings.retry_after_seconds)},
+        )
+    return ORJSONResponse({"ready": True, "database": "ok", "revision": current})

@@ -1,0 +1,57 @@
+"""All runtime settings in one place, read from the environment (prefix ``DRIFTLINE_``)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Driftline's settings. Every field can be set as ``DRIFTLINE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: `driftline up` starts the embedded server.",
+    )
+    data_dir: Path = Field(
+        default=Path(".driftline"),
+        description="Where the embedded PostgreSQL and the dev key live.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_batch_events: int = 1000
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: int = 3
+    db_statement_timeout_ms: int = 30_000
+    retry_after_seconds: int = 5
+
+    api_key_cache_seconds: float = 10.0
+    retention_days: int | None = Field(
+        default=None, description="Delete events and feedback older than this; unset keeps all."
+    )
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_dsn(cls, value: str | None) -> str | None:
+        """Accept the URL forms people paste (postgres://, postgresql://) and pin psycopg 3."""
+        if not value:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: typed ORM models, the engine/session, and fast-path writers."""

@@ -1,0 +1,1 @@
+"""Background work run by ``driftline worker`` (and in-process by ``driftline up``)."""

@@ -1,0 +1,90 @@
+"""The FastAPI app factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
+
+import app
+from app.api import health
+from app.api.deps import AppState
+from app.api.errors import install_error_handlers
+from app.api.events.router import router as events_router
+from app.api.events.schemas import EventIn
+from app.api.feedback.router import router as feedback_router
+from app.api.feedback.schemas import FeedbackIn
+from app.api.limits import BodyLimitMiddleware
+from app.api.models.router import router as models_router
+from app.config import Settings, get_settings
+from app.db.session import make_engine, make_sessionmaker
+from app.security import KeyVerifier
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids (``tag-name``) so generated clients keep their names."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(database_url: str | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``database_url`` (default: ``DRIFTLINE_DATABASE_URL``)."""
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    if not url:
+        raise RuntimeError(
+            "DRIFTLINE_DATABASE_URL is not set; use `driftline up` for the embedded database"
+        )
+    engine = make_engine(url, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    api = FastAPI(
+        title="Driftline",
+        version=app.__version__,
+        description="Monitoring for fine-tuned LLMs: log events, get drift and quality verdicts.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    api.state.driftline = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        keys=KeyVerifier(settings.api_key_cache_seconds),
+    )
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(api, retry_after=settings.retry_after_seconds)
+    for router in (health.router, events_router, feedback_router, models_router):
+        api.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        # The ingest routes read their body by hand (one item or a batch, size-checked first),
+        # so their item schemas must be added to the components explicitly.
+        if api.openapi_schema is None:
+            schema = get_openapi(
+                title=api.title,
+                version=api.version,
+                description=api.description,
+                routes=api.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (EventIn, FeedbackIn):
+                components[model.__name__] = TypeAdapter(model).json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+    return api
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (``driftline api`` with several workers)."""
+    return create_app()
