@@ -132,9 +132,11 @@ def up(
         )
         sys.stdout.flush()
         try:
-            uvicorn.Server(
-                uvicorn.Config(api, host=host, port=port, log_level=settings.log_level)
-            ).run()
+            # uvicorn re-raises Ctrl-C once it has shut down; that is the normal way out.
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(
+                    uvicorn.Config(api, host=host, port=port, log_level=settings.log_level)
+                ).run()
         finally:
             scheduler.shutdown(wait=False)
     finally:

@@ -11,7 +11,7 @@ import psycopg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,10 +43,10 @@ def error_response(
     message: str,
     details: Any = None,
     headers: dict[str, str] | None = None,
-) -> ORJSONResponse:
+) -> JSONResponse:
     """Render the one error shape."""
     body = {"error": {"code": code, "message": message, "details": details}}
-    return ORJSONResponse(body, status_code=status_code, headers=headers)
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 def format_loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -108,21 +108,21 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     """Route every exception to the one error shape."""
 
     @app.exception_handler(DriftlineError)
-    async def _driftline(_: Request, exc: DriftlineError) -> ORJSONResponse:
+    async def _driftline(_: Request, exc: DriftlineError) -> JSONResponse:
         return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         err = invalid_input(list(exc.errors()), drop_body=True)
         return error_response(err.status_code, err.code, err.message, err.details)
 
     @app.exception_handler(ValidationError)
-    async def _validation(_: Request, exc: ValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
         err = invalid_input(list(exc.errors()))
         return error_response(err.status_code, err.code, err.message, err.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
@@ -130,12 +130,12 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     for exc_type in _DB_DOWN:
 
         @app.exception_handler(exc_type)
-        async def _db_down(_: Request, exc: Exception) -> ORJSONResponse:
+        async def _db_down(_: Request, exc: Exception) -> JSONResponse:
             log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
             err = database_unavailable(retry_after)
             return error_response(err.status_code, err.code, err.message, headers=err.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; it has been logged")

