@@ -37,7 +37,7 @@ pytest: $(VENV)/.installed-dev
 
 ## bench: ingest benchmark (needs DRIFTLINE_TEST_DATABASE_URL or uses the embedded server)
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

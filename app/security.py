@@ -113,17 +113,26 @@ class KeyVerifier:
         with self._lock:
             self._cache.clear()
 
-    def verify(self, session: Session, key: str) -> Caller | None:
-        """The caller for a valid, unrevoked key, else None."""
+    def cached(self, key: str) -> tuple[bool, Caller | None]:
+        """``(True, caller-or-None)`` when the cache can answer without the database."""
         prefix = key_prefix(key)
         if prefix is None:
-            return None
-        now = time.monotonic()
+            return True, None
         with self._lock:
             hit = self._cache.get(prefix)
-        if hit is not None and hit[0] > now:
-            _, digest, caller = hit
-            return caller if hmac.compare_digest(digest, hash_key(key)) else None
+        if hit is None or hit[0] <= time.monotonic():
+            return False, None
+        _, digest, caller = hit
+        return True, caller if hmac.compare_digest(digest, hash_key(key)) else None
+
+    def verify(self, session: Session, key: str) -> Caller | None:
+        """The caller for a valid, unrevoked key, else None (cache first, then the database)."""
+        answered, caller = self.cached(key)
+        if answered:
+            return caller
+        prefix = key_prefix(key)
+        assert prefix is not None  # cached() answers for malformed keys
+        now = time.monotonic()
         row = session.scalars(
             select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
         ).one_or_none()

@@ -1,13 +1,18 @@
 """Set-based writers for the ingest hot path.
 
-Each batch is one statement: the rows travel as a single jsonb parameter and PostgreSQL
-expands them with ``jsonb_to_recordset``. That is one round trip and no per-row Python or ORM
-work, and ``ON CONFLICT DO NOTHING`` on ``(model, request_id)`` makes retries idempotent.
+Events: a batch is first COPYed straight into ``events`` inside a savepoint (the fastest way
+into PostgreSQL). If any ``(model, request_id)`` already exists, the COPY fails as a whole,
+the savepoint is rolled back and the batch goes through one ``INSERT … SELECT FROM
+jsonb_to_recordset … ON CONFLICT DO NOTHING`` statement instead, which skips the duplicates.
+Retries are rare, so nearly every batch takes the COPY path. Small batches (single events)
+go straight to the INSERT: one round trip beats a savepoint plus COPY. Both paths are
+set-based; neither does per-row ORM work.
 """
 
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, text
 
 _EVENT_COLUMNS = """
@@ -17,7 +22,8 @@ _EVENT_COLUMNS = """
     embedding real[], metadata jsonb
 """
 
-# The NOT EXISTS guard keeps the models insert from burning a sequence value per batch.
+# Models are registered in the same statement; the NOT EXISTS guard keeps the insert from
+# burning a sequence value on every batch.
 _INSERT_EVENTS = text(
     f"""
     WITH incoming AS (
@@ -66,10 +72,58 @@ _UPSERT_FEEDBACK = text(
 )
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert event rows (keys as in ``_EVENT_COLUMNS``); returns how many were new."""
+EVENT_COLUMNS = (
+    "model", "model_version", "request_id", "ts", "prompt", "output", "prediction", "confidence",
+    "latency_ms", "prompt_tokens", "completion_tokens", "perplexity", "logprob_tokens",
+    "finish_reason", "embedding", "metadata",
+)  # fmt: skip
+# Below this size the savepoint and extra statements of the COPY path cost more than they save.
+COPY_MIN_ROWS = 20
+_COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
+_INSERT_MODELS = text(
+    """
+    INSERT INTO models (name, version)
+    SELECT name, version FROM unnest(CAST(:names AS text[]), CAST(:versions AS text[]))
+        AS x(name, version)
+    WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.name = x.name AND m.version = x.version)
+    ON CONFLICT (name, version) DO NOTHING
+    """
+)
+
+
+def _register_models(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    names, versions = zip(*sorted({(r["model"], r["model_version"]) for r in rows}), strict=True)
+    conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
+
+
+def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
+        for r in rows:
+            values = [r[c] for c in EVENT_COLUMNS]
+            if values[-1] is not None:
+                values[-1] = orjson.dumps(values[-1]).decode()
+            copy.write_row(values)
+
+
+def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> int:
     result = conn.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()})
     return int(result.scalar_one())
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert event rows (keys as in ``EVENT_COLUMNS``); returns how many were new."""
+    if len(rows) < COPY_MIN_ROWS:
+        return _insert_skipping_duplicates(conn, rows)
+    try:
+        with conn.begin_nested():
+            _copy_events(conn, rows)
+    except psycopg.errors.UniqueViolation:
+        return _insert_skipping_duplicates(conn, rows)
+    _register_models(conn, rows)
+    return len(rows)
 
 
 def upsert_feedback(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -83,6 +83,18 @@ def test_duplicate_request_ids_inside_one_batch_count_as_duplicates(
     assert count(engine) == 2
 
 
+def test_duplicates_inside_a_large_batch_take_the_fallback_and_are_skipped(
+    client: TestClient, ingest_headers: dict[str, str], engine: Engine
+) -> None:
+    client.post("/v1/events", json=event(5), headers=ingest_headers)
+    batch = [event(i) for i in range(40)] + [event(7)]  # 5 stored already, 7 twice
+    r = client.post("/v1/events", json={"events": batch}, headers=ingest_headers)
+    assert r.status_code == 202
+    assert r.json()["accepted"] == 39 and r.json()["duplicates"] == 2
+    assert count(engine) == 40
+    assert count(engine, "models") == 1
+
+
 def test_same_request_id_under_another_model_is_a_different_event(
     client: TestClient, ingest_headers: dict[str, str], engine: Engine
 ) -> None:
@@ -204,6 +216,8 @@ def test_malformed_bodies_get_clear_4xx(client: TestClient, ingest_headers: dict
     cases = [
         (b"", json_headers, 400, "empty_body"),
         (b"{not json", json_headers, 400, "invalid_json"),
+        (b'{"model": "m", "prompt": "a\x00b", "output": "o"}', json_headers, 400, "invalid_json"),
+        (b'{"model": "m", "prompt": "\xff\xfe", "output": "o"}', json_headers, 400, "invalid_json"),
         (b"[1, 2]", json_headers, 422, "invalid_input"),
         (b'{"events": []}', json_headers, 422, "invalid_input"),
         (b'{"events": {}}', json_headers, 422, "invalid_input"),

@@ -20,8 +20,13 @@ _EVENTS = TypeAdapter(list[EventIn])
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
 
 
-def to_rows(events: list[EventIn]) -> tuple[list[dict[str, Any]], int]:
-    """Event models → writer rows (request ids assigned, NULs replaced); also the NUL count."""
+def to_rows(
+    events: list[EventIn], *, may_hold_nul: bool = True
+) -> tuple[list[dict[str, Any]], int]:
+    """Event models → writer rows (request ids assigned, NULs replaced); also the NUL count.
+
+    ``may_hold_nul=False`` (the body has no ``\\u0000`` escape) skips the deep NUL scan.
+    """
     now = datetime.now(UTC)
     rows = []
     sanitized = 0
@@ -47,9 +52,10 @@ def to_rows(events: list[EventIn]) -> tuple[list[dict[str, Any]], int]:
             "embedding": ev.embedding,
             "metadata": ev.metadata,
         }
-        clean, changed = replace_nul(row)
-        sanitized += changed
-        rows.append(clean)
+        if may_hold_nul:
+            row, changed = replace_nul(row)
+            sanitized += changed
+        rows.append(row)
     return rows, sanitized
 
 
@@ -78,7 +84,8 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
     items, is_batch = split_batch(payload, "events", max_items=state.settings.max_batch_events)
     events = validate_items(_EVENTS, items, "events", is_batch)
 
-    rows, sanitized = to_rows(events)
+    # JSON can carry NUL only as the escape \u0000 (a raw NUL byte is invalid JSON).
+    rows, sanitized = to_rows(events, may_hold_nul=b"\\u0000" in await request.body())
 
     def write() -> int:
         with state.engine.begin() as conn:
