@@ -1,12 +1,15 @@
 """`driftline up` on the embedded database: start, accept an event, stop, restart, still there."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx2 as httpx
 import pytest
@@ -36,8 +39,7 @@ def wait_ready(proc: subprocess.Popen[str], base: str, timeout: float = 90) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"driftline up exited with {proc.returncode}:\n{out}")
+            raise AssertionError(f"driftline up exited with {proc.returncode}")
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                 return
@@ -47,9 +49,43 @@ def wait_ready(proc: subprocess.Popen[str], base: str, timeout: float = 90) -> N
     raise AssertionError("driftline up did not become ready")
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
+class Output:
+    """Collects a process's output lines as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def join(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text()
+
+
+def printed_curl(banner: str) -> str:
+    """The copy-pasteable curl from the start-up banner, as one shell command."""
+    lines = banner.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("curl "))
+    cmd = []
+    for line in lines[start:]:
+        cmd.append(line.strip().rstrip("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return " ".join(cmd)
+
+
+def stop(proc: subprocess.Popen[str], output: Output) -> str:
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    out = output.join()
     assert proc.returncode == 0, out
     return out
 
@@ -61,18 +97,26 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
     event = {"model": "demo", "request_id": "first", "prompt": "Hello?", "output": "Hi!"}
 
     proc = start_up(data_dir, port)
+    output = Output(proc)
     try:
         wait_ready(proc, base)
         key = (data_dir / "dev-api-key").read_text().strip()
         headers = {"Authorization": f"Bearer {key}"}
+        assert f"dev API key: {key}" in output.text()
+        # The banner's curl, run as a user would paste it.
+        curl = subprocess.run(
+            ["bash", "-c", printed_curl(output.text())], capture_output=True, text=True
+        )
+        assert curl.returncode == 0, curl.stderr
+        assert json.loads(curl.stdout)["accepted"] == 1
         r = httpx.post(f"{base}/v1/events", json=event, headers=headers)
         assert r.status_code == 202 and r.json()["accepted"] == 1
     finally:
-        out = stop(proc)
-    assert f"dev API key: {key}" in out and "curl -sS -X POST" in out
+        out = stop(proc, output)
     assert "Driftline stopped." in out
 
     proc = start_up(data_dir, port)
+    output = Output(proc)
     try:
         wait_ready(proc, base)
         assert (data_dir / "dev-api-key").read_text().strip() == key  # same key after restart
@@ -86,4 +130,4 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
         models = httpx.get(f"{base}/v1/models", headers=headers).json()["models"]
         assert [m["name"] for m in models] == ["demo"]
     finally:
-        stop(proc)
+        stop(proc, output)
