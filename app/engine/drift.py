@@ -1,0 +1,283 @@
+"""Drift checks: descriptors, predictions/labels, text and embeddings vs the baseline.
+
+False-alarm control, because the naive approach fires on everything:
+- effect sizes on a fixed scale (Evidently's normed Wasserstein for numbers, Jensen-Shannon
+  for categories) decide whether a difference matters, so a 20,000-row window does not turn a
+  trivial difference into drift the way a bare p-value does;
+- a p-value (KS / chi-square) still has to say the difference is real, so an 8-row window
+  cannot drift by chance, and those p-values are Benjamini-Hochberg corrected across every
+  column tested;
+- the verdict module then asks for persistence over several windows.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from evidently.legacy.calculations.stattests import (
+    jensenshannon_stat_test,
+    wasserstein_stat_test,
+)
+from evidently.legacy.core import ColumnType
+from evidently.legacy.utils.data_drift_utils import (
+    get_typical_words,
+    roc_auc_domain_classifier,
+    roc_auc_random_classifier_percentile,
+)
+from scipy import stats
+from sklearn.model_selection import train_test_split
+
+from app.engine.results import CheckResult, MetricValue, Status
+from app.engine.stats import benjamini_hochberg
+from app.engine.thresholds import Thresholds
+
+# Text drift trains a classifier: above this many rows per side we sample (documented cap).
+TEXT_DRIFT_MAX_ROWS = 5_000
+
+
+def _chi_square_p(reference: pd.Series, current: pd.Series) -> float:
+    cats = sorted(set(reference.astype(str)) | set(current.astype(str)))
+    if len(cats) < 2:
+        return 1.0
+    table = np.array(
+        [
+            reference.astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(),
+            current.astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(),
+        ]
+    )
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 1.0
+    return float(stats.chi2_contingency(table)[1])
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column's drift: effect size (Evidently), p-value, BH q-value, verdict."""
+
+    column: str
+    method: str
+    score: float
+    threshold: float
+    p_value: float
+    q_value: float = 1.0
+    drifted: bool = False
+
+
+def column_drifts(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    numeric: list[str],
+    categorical: list[str],
+    thresholds: Thresholds,
+) -> list[ColumnDrift]:
+    """Per-column effect sizes and BH-corrected significance."""
+    raw: list[ColumnDrift] = []
+    for col in numeric:
+        ref, cur = reference[col].astype(float).dropna(), current[col].astype(float).dropna()
+        if ref.empty or cur.empty:
+            continue
+        if ref.nunique() <= 1 and cur.nunique() <= 1:
+            score = 0.0 if ref.iloc[0] == cur.iloc[0] else float("inf")
+        else:
+            score = wasserstein_stat_test(
+                ref, cur, ColumnType.Numerical, thresholds.wasserstein
+            ).drift_score
+        p = float(stats.ks_2samp(ref, cur).pvalue)
+        raw.append(ColumnDrift(col, "wasserstein", float(score), thresholds.wasserstein, p))
+    for col in categorical:
+        ref, cur = reference[col].astype(str), current[col].astype(str)
+        score = jensenshannon_stat_test(
+            ref, cur, ColumnType.Categorical, thresholds.jensenshannon
+        ).drift_score
+        p = _chi_square_p(ref, cur)
+        raw.append(ColumnDrift(col, "jensenshannon", float(score), thresholds.jensenshannon, p))
+    q = benjamini_hochberg(np.array([c.p_value for c in raw]))
+    return [
+        ColumnDrift(
+            c.column,
+            c.method,
+            c.score,
+            c.threshold,
+            c.p_value,
+            float(qv),
+            bool(c.score >= c.threshold and qv < thresholds.descriptor_fdr),
+        )
+        for c, qv in zip(raw, q, strict=True)
+    ]
+
+
+def descriptor_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    numeric: list[str],
+    categorical: list[str],
+    thresholds: Thresholds,
+    check: str = "descriptor_drift",
+) -> CheckResult:
+    """Drift of the per-event descriptors (and metadata columns) as one check."""
+    cols = column_drifts(
+        reference, current, numeric=numeric, categorical=categorical, thresholds=thresholds
+    )
+    drifted = [c.column for c in cols if c.drifted]
+    share = len(drifted) / len(cols) if cols else 0.0
+    if share >= thresholds.drifted_share:
+        status = Status.DRIFT
+    elif drifted:
+        status = Status.WARNING
+    else:
+        status = Status.OK
+    metrics = [MetricValue("drifted_share", share, threshold=thresholds.drifted_share)]
+    metrics += [
+        MetricValue(
+            "drift_score",
+            c.score if np.isfinite(c.score) else None,
+            feature=c.column,
+            threshold=c.threshold,
+            status=Status.DRIFT if c.drifted else Status.OK,
+        )
+        for c in cols
+    ]
+    summary = f"{len(drifted)} of {len(cols)} columns drifted" + (
+        f": {', '.join(drifted)}" if drifted else ""
+    )
+    return CheckResult(check, status, summary, metrics, {"columns": [c.__dict__ for c in cols]})
+
+
+def distribution_drift(
+    reference: pd.Series,
+    current: pd.Series,
+    *,
+    check: str,
+    thresholds: Thresholds,
+    min_events: int,
+) -> CheckResult:
+    """Drift of a class distribution (the model's predictions, or the feedback labels).
+
+    Names classes never seen in the baseline: often the earliest sign of a new topic.
+    """
+    ref, cur = reference.dropna().astype(str), current.dropna().astype(str)
+    if len(cur) < min_events or ref.empty:
+        return CheckResult(
+            check, Status.INSUFFICIENT_DATA, f"{len(cur)} values (< {min_events})", []
+        )
+    js = jensenshannon_stat_test(ref, cur, ColumnType.Categorical, thresholds.prediction_js)
+    score = float(js.drift_score)
+    p = _chi_square_p(ref, cur)
+    shares = cur.value_counts(normalize=True)
+    new = shares[~shares.index.isin(set(ref))]
+    new_share = float(new.sum())
+    significant = p < 0.01
+    if significant and (score >= thresholds.prediction_js or new_share >= 0.05):
+        status = Status.DRIFT
+    elif not new.empty or (significant and score >= thresholds.prediction_js / 2):
+        status = Status.WARNING
+    else:
+        status = Status.OK
+    metrics = [
+        MetricValue("js_distance", score, threshold=thresholds.prediction_js),
+        MetricValue("p_value", p),
+        MetricValue("new_class_share", new_share),
+    ]
+    metrics += [MetricValue("class_share", float(v), feature=str(k)) for k, v in shares.items()]
+    summary = f"Jensen-Shannon {score:.3f}" + (
+        f"; classes new to the baseline: {', '.join(map(str, new.index[:10]))} ({new_share:.1%})"
+        if not new.empty
+        else ""
+    )
+    return CheckResult(check, status, summary, metrics, {"new_classes": new.to_dict()})
+
+
+def text_drift(
+    reference: pd.Series,
+    current: pd.Series,
+    *,
+    thresholds: Thresholds,
+    check: str = "text_drift",
+    seed: int = 42,
+) -> CheckResult:
+    """Evidently's domain classifier (TF-IDF + SGD): can a model tell the windows apart?
+
+    Drift when its ROC AUC reaches ``text_auc`` and beats what a random classifier reaches
+    at p < 0.01 on the same split. Also returns the words that tell the windows apart.
+    """
+    ref = reference.fillna("").astype(str)
+    cur = current.fillna("").astype(str)
+    if len(ref) > TEXT_DRIFT_MAX_ROWS:
+        ref = ref.sample(TEXT_DRIFT_MAX_ROWS, random_state=seed)
+    if len(cur) > TEXT_DRIFT_MAX_ROWS:
+        cur = cur.sample(TEXT_DRIFT_MAX_ROWS, random_state=seed)
+    texts = pd.concat([ref, cur], ignore_index=True)
+    target = np.r_[np.zeros(len(ref), int), np.ones(len(cur), int)]
+    x_train, x_test, y_train, y_test = train_test_split(
+        texts, target, test_size=0.5, random_state=seed, shuffle=True, stratify=target
+    )
+    try:
+        auc, _, pipeline = roc_auc_domain_classifier(x_train, x_test, y_train, y_test)
+    except ValueError as exc:  # e.g. empty vocabulary: nothing to tell apart
+        return CheckResult(check, Status.OK, f"no usable text ({exc})", [])
+    chance = roc_auc_random_classifier_percentile(np.asarray(y_test), p_value=0.01)
+    words_cur, words_ref = get_typical_words(pipeline, words_num=15)
+    drifted = auc >= thresholds.text_auc and auc > chance
+    status = Status.DRIFT if drifted else (Status.WARNING if auc > max(chance, 0.6) else Status.OK)
+    return CheckResult(
+        check,
+        status,
+        f"domain classifier ROC AUC {auc:.3f} (chance at p<0.01: {chance:.3f})",
+        [MetricValue("roc_auc", float(auc), threshold=thresholds.text_auc)],
+        {"words_current": list(words_cur), "words_reference": list(words_ref)},
+    )
+
+
+def centroid_shift(reference: np.ndarray, current: np.ndarray, scale: float) -> float:
+    """Distance between the mean embeddings, in units of the baseline's spread."""
+    return float(np.linalg.norm(current.mean(axis=0) - reference.mean(axis=0)) / scale)
+
+
+def embedding_spread(reference: np.ndarray) -> float:
+    """Root of the total variance of the baseline embeddings (the unit of the shift)."""
+    return max(float(np.sqrt(reference.var(axis=0).sum())), 1e-9)
+
+
+def embedding_null_quantile(
+    reference: np.ndarray, n_current: int, *, quantile: float, rounds: int = 200, seed: int = 0
+) -> float:
+    """The shift two samples of the baseline itself reach at ``quantile`` (bootstrap).
+
+    Each round draws a window of ``n_current`` rows and a baseline of the baseline's size,
+    both with replacement, so the null includes the noise of both means.
+    """
+    rng = np.random.default_rng(seed)
+    m, scale = len(reference), embedding_spread(reference)
+    shifts = np.empty(rounds)
+    for i in range(rounds):
+        a = reference[rng.integers(0, m, n_current)].mean(axis=0)
+        b = reference[rng.integers(0, m, m)].mean(axis=0)
+        shifts[i] = np.linalg.norm(a - b) / scale
+    return float(np.quantile(shifts, quantile))
+
+
+def embedding_drift(
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    thresholds: Thresholds,
+    check: str = "embedding_drift",
+) -> CheckResult:
+    """Centroid shift of the window's embeddings vs a bootstrap threshold from the baseline."""
+    scale = embedding_spread(reference)
+    shift = centroid_shift(reference, current, scale)
+    null_q = embedding_null_quantile(
+        reference, len(current), quantile=thresholds.embedding_quantile
+    )
+    threshold = max(null_q, thresholds.embedding_min_shift)
+    status = Status.DRIFT if shift >= threshold else Status.OK
+    return CheckResult(
+        check,
+        status,
+        f"centroid shift {shift:.3f} (threshold {threshold:.3f}: bootstrap q"
+        f"{thresholds.embedding_quantile:g} {null_q:.3f}, floor {thresholds.embedding_min_shift})",
+        [MetricValue("centroid_shift", shift, threshold=threshold)],
+    )

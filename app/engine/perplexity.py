@@ -1,0 +1,38 @@
+"""Perplexity (from token logprobs, stored per event) vs the baseline."""
+
+import numpy as np
+import pandas as pd
+
+from app.engine.results import CheckResult, MetricValue, Status
+from app.engine.stats import bootstrap_ci, relative_change
+from app.engine.thresholds import Thresholds
+
+
+def perplexity_check(
+    baseline: pd.Series, window: pd.Series, *, thresholds: Thresholds, check: str = "perplexity"
+) -> CheckResult:
+    """Mean and p90 perplexity; degraded when the mean rises by ``perplexity_rise`` or more
+    and the bootstrap interval of the window's mean lies wholly above the baseline's."""
+    cur = window.dropna().to_numpy(dtype=float)
+    base = baseline.dropna().to_numpy(dtype=float)
+    if len(cur) < thresholds.min_labels or len(base) == 0:
+        return CheckResult(
+            check, Status.INSUFFICIENT_DATA, f"{len(cur)} events with perplexity", []
+        )
+    mean, p90 = float(cur.mean()), float(np.quantile(cur, 0.9))
+    base_mean, base_p90 = float(base.mean()), float(np.quantile(base, 0.9))
+    lo, _ = bootstrap_ci(lambda idx: float(cur[idx].mean()), len(cur))
+    rise = relative_change(mean, base_mean)
+    degraded = rise >= thresholds.perplexity_rise and lo > base_mean
+    return CheckResult(
+        check,
+        Status.DEGRADED if degraded else Status.OK,
+        f"mean {mean:.2f} vs baseline {base_mean:.2f} ({rise:+.0%}), p90 {p90:.2f}",
+        [
+            MetricValue("mean", mean),
+            MetricValue("p90", p90),
+            MetricValue("baseline_mean", base_mean),
+            MetricValue("baseline_p90", base_p90),
+            MetricValue("relative_rise", rise, threshold=thresholds.perplexity_rise),
+        ],
+    )

@@ -1,0 +1,97 @@
+"""The per-window HTML report, rendered by Evidently, safe to open in a browser.
+
+Evidently 0.7 writes report data into ``<script>`` blocks with ``json.dumps`` and does not
+escape ``</``: a logged prompt holding ``</script><script>…`` would run in the viewer's
+browser. Every string that reaches Evidently is therefore neutralised first: ``<`` and ``>``
+become look-alike characters (U+2039/U+203A), so no tag can open or close, and the text stays
+readable. The API still serves reports with a strict CSP in a sandbox (defence in depth).
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from app.engine import descriptors as desc
+from app.engine.drift import TEXT_DRIFT_MAX_ROWS
+from app.engine.window import BaselineProfile, WindowResult
+
+_NEUTRAL = str.maketrans({"<": "\u2039", ">": "\u203a", "\x00": "\ufffd"})
+# Reports embed raw rows; past this many per side they get slow and large for no insight.
+REPORT_MAX_ROWS = TEXT_DRIFT_MAX_ROWS
+
+
+def neutralise(value: object) -> object:
+    """``<`` and ``>`` replaced in strings; anything else unchanged."""
+    return value.translate(_NEUTRAL) if isinstance(value, str) else value
+
+
+def _frame(descriptors: pd.DataFrame, records: pd.DataFrame, seed: int) -> pd.DataFrame:
+    cols = [c for c in [*desc.NUMERIC, "prompt_oov_share", "output_oov_share"] if c in descriptors]
+    frame = descriptors[cols].astype(float).copy()
+    for flag in desc.FLAGS:
+        frame[flag] = descriptors[flag].astype(str)
+    if "language" in descriptors:
+        frame["language"] = descriptors["language"].astype(str)
+    frame["prompt"] = records["prompt"].fillna("").astype(str).to_numpy()
+    for col in ("prediction", "label"):
+        if col in records and records[col].notna().any():
+            frame[col] = records[col].astype(str).to_numpy()
+    if len(frame) > REPORT_MAX_ROWS:
+        frame = frame.sample(REPORT_MAX_ROWS, random_state=seed)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(neutralise)
+    return frame
+
+
+def render_report(
+    profile: BaselineProfile,
+    window: pd.DataFrame,
+    result: WindowResult,
+    *,
+    title: str = "Driftline window report",
+    seed: int = 0,
+) -> str:
+    """Self-contained HTML: drift of every descriptor and the prompt text, and (with labels)
+    classification quality, window (current) vs baseline (reference)."""
+    from evidently import DataDefinition, Dataset, MulticlassClassification, Report
+    from evidently.presets import ClassificationPreset, DataDriftPreset
+
+    if result.descriptors is None:
+        raise ValueError("the window result has no descriptors (insufficient data?)")
+    window = window.reset_index(drop=True)
+    cur = _frame(result.descriptors, window, seed)
+    ref = _frame(profile.descriptors, profile.records, seed)
+    shared = [c for c in cur.columns if c in ref.columns]
+    cur, ref = cur[shared], ref[shared]
+    numeric = [c for c in shared if cur[c].dtype != object]
+    categorical = [c for c in shared if c not in numeric and c != "prompt"]
+    labelled = "prediction" in shared and "label" in shared
+    definition = DataDefinition(
+        numerical_columns=numeric,
+        categorical_columns=categorical,
+        text_columns=["prompt"],
+        classification=(
+            [MulticlassClassification(target="label", prediction_labels="prediction")]
+            if labelled
+            else None
+        ),
+    )
+    metrics: list[object] = [DataDriftPreset(columns=[*numeric, *categorical, "prompt"])]
+    if labelled:
+        metrics.append(ClassificationPreset())
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Evidently's correlation widgets divide by zero on constant columns (flags that are
+        # all False): harmless, and not worth a line in the worker's log per window.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = Report(metrics).run(
+            Dataset.from_pandas(cur, data_definition=definition),
+            Dataset.from_pandas(ref, data_definition=definition),
+        )
+    html: str = snapshot.get_html_str(as_iframe=False)
+    banner = (
+        f"<!-- {neutralise(title)}: verdict {result.status.value}; "
+        f"retraining_recommended={result.retraining_recommended} -->"
+    )
+    return banner + html

@@ -1,0 +1,54 @@
+"""Result types shared by every check."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Per-check and overall verdicts, from best to worst (``insufficient_data`` aside)."""
+
+    OK = "ok"
+    WARNING = "warning"
+    DRIFT = "drift"
+    DEGRADED = "degraded"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+# When checks disagree, the overall verdict is the most severe one.
+SEVERITY = {
+    Status.OK: 0,
+    Status.INSUFFICIENT_DATA: 1,
+    Status.WARNING: 2,
+    Status.DRIFT: 3,
+    Status.DEGRADED: 4,
+}
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One number a check produced; ``feature`` names the column or class it is about."""
+
+    name: str
+    value: float | None
+    feature: str | None = None
+    threshold: float | None = None
+    status: Status | None = None
+
+
+@dataclass
+class CheckResult:
+    """A check's status for one window, its metric values and anything the report needs."""
+
+    check: str
+    status: Status
+    summary: str
+    metrics: list[MetricValue] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str, feature: str | None = None) -> float | None:
+        """The value of a metric by name (and feature), or None."""
+        for m in self.metrics:
+            if m.name == name and m.feature == feature:
+                return m.value
+        return None

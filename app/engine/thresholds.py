@@ -1,0 +1,56 @@
+"""Every threshold the checks use, with its default. A monitor may override any of them."""
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Defaults follow DESIGN.md "Checks"; the comments say why each value."""
+
+    # Below this many events a window says insufficient_data instead of guessing.
+    min_events: int = 100
+    # A descriptor drifts when its effect size passes the bar (fixed scale, so large windows
+    # do not make every trivial difference "significant") AND its p-value survives
+    # Benjamini-Hochberg at this false discovery rate across all descriptors tested.
+    descriptor_fdr: float = 0.01
+    wasserstein: float = 0.1  # normed by the baseline's std
+    jensenshannon: float = 0.1
+    drifted_share: float = 0.3  # share of descriptors drifted for the check to say drift
+    # Domain classifier on the text (Evidently): ROC AUC at or above this is drift.
+    text_auc: float = 0.7
+    # Embedding drift: the centroid shift must beat the baseline's own bootstrap quantile
+    # (false-alarm rate 1 - embedding_quantile) and this floor on the effect size.
+    embedding_quantile: float = 0.99
+    embedding_min_shift: float = 0.05
+    # Prediction / label distribution (Jensen-Shannon distance).
+    prediction_js: float = 0.1
+    # Quality: degraded on a relative drop >= this whose bootstrap CI excludes the baseline.
+    quality_drop: float = 0.10
+    quality_confidence: float = 0.95
+    min_labels: int = 30
+    # Perplexity: degraded on a relative rise of the mean >= this.
+    perplexity_rise: float = 0.20
+    # Long tail: warning when the share of novel inputs >= this multiple of the baseline's.
+    longtail_multiple: float = 3.0
+    longtail_quantile: float = 0.99
+    # Data quality: warning above these rates.
+    empty_rate: float = 0.05
+    duplicate_rate: float = 0.2
+    truncated_rate: float = 0.1
+    pii_rate: float = 0.05
+    # Drift must persist in k of the last n windows before the verdict says drift.
+    persistence_k: int = 2
+    persistence_n: int = 3
+    # Retraining is recommended after this many consecutive drifting windows.
+    retrain_after_windows: int = 3
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> "Thresholds":
+        """A copy with ``overrides`` applied; unknown names are an error, not ignored."""
+        if not overrides:
+            return self
+        known = {f.name: f.type for f in fields(self)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ValueError(f"unknown threshold(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **overrides)

@@ -1,0 +1,121 @@
+"""Each check on hand-built windows, including the false-alarm cases."""
+
+import numpy as np
+import pandas as pd
+
+from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift
+from app.engine.embeddings import normalise
+from app.engine.longtail import LongTailProfile, longtail_check
+from app.engine.perplexity import perplexity_check
+from app.engine.quality import quality_check
+from app.engine.results import Status
+from app.engine.thresholds import Thresholds
+
+T = Thresholds()
+
+
+def frame(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "prompt_chars": rng.gamma(4, 20, n) * (1 + shift),
+            "prompt_words": rng.poisson(12, n).astype(float),
+            "language": rng.choice(["en", "es", "fr"], n, p=[0.8, 0.15, 0.05]),
+            "refusal": rng.random(n) < 0.02,
+        }
+    )
+
+
+def test_identical_distributions_at_100k_rows_stay_ok() -> None:
+    rng = np.random.default_rng(0)
+    ref, cur = frame(rng, 20_000), frame(rng, 100_000)
+    result = descriptor_drift(
+        ref, cur, numeric=["prompt_chars", "prompt_words"],
+        categorical=["language", "refusal"], thresholds=T,
+    )  # fmt: skip
+    assert result.status is Status.OK, result.summary
+
+
+def test_a_real_shift_drifts_and_a_trivial_one_at_large_n_does_not() -> None:
+    rng = np.random.default_rng(1)
+    ref = frame(rng, 20_000)
+    cols = {"numeric": ["prompt_chars", "prompt_words"], "categorical": ["language", "refusal"]}
+    big = descriptor_drift(ref, frame(rng, 5_000, shift=0.5), thresholds=T, **cols)
+    assert big.status in (Status.WARNING, Status.DRIFT)
+    assert big.metric("drift_score", "prompt_chars") > T.wasserstein
+    # 2% longer prompts: "significant" at 100k rows, but far below the effect-size bar.
+    tiny = descriptor_drift(ref, frame(rng, 100_000, shift=0.02), thresholds=T, **cols)
+    assert tiny.status is Status.OK, tiny.summary
+
+
+def test_prediction_drift_names_classes_new_to_the_baseline() -> None:
+    rng = np.random.default_rng(2)
+    ref = pd.Series(rng.choice(["billing", "tech", "account"], 5000))
+    cur = pd.Series(np.r_[rng.choice(["billing", "tech", "account"], 900), ["refund"] * 100])
+    result = distribution_drift(ref, cur, check="prediction_drift", thresholds=T, min_events=30)
+    assert result.status is Status.DRIFT
+    assert "refund" in result.summary and result.details["new_classes"] == {"refund": 0.1}
+    same = distribution_drift(
+        ref, pd.Series(rng.choice(["billing", "tech", "account"], 1000)),
+        check="prediction_drift", thresholds=T, min_events=30,
+    )  # fmt: skip
+    assert same.status is Status.OK
+
+
+def test_embedding_drift_uses_the_baselines_own_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    ref = normalise(rng.normal(size=(4000, 16)) + 3)
+    same = normalise(rng.normal(size=(1000, 16)) + 3)
+    moved = normalise(np.r_[rng.normal(size=(800, 16)) + 3, rng.normal(size=(200, 16)) - 3])
+    assert embedding_drift(ref, same, thresholds=T).status is Status.OK
+    assert embedding_drift(ref, moved, thresholds=T).status is Status.DRIFT
+
+
+def test_long_tail_flags_a_novel_cluster_and_lists_it() -> None:
+    rng = np.random.default_rng(4)
+    centre = rng.normal(size=32)
+    ref = normalise(centre + rng.normal(scale=0.3, size=(3000, 32)))
+    profile = LongTailProfile.fit(ref, 0.99)
+    familiar = normalise(centre + rng.normal(scale=0.3, size=(900, 32)))
+    novel = normalise(-centre + rng.normal(scale=0.3, size=(100, 32)))
+    window = pd.DataFrame({"request_id": [f"r{i}" for i in range(1000)]})
+    result = longtail_check(profile, ref, np.r_[familiar, novel], window, thresholds=T)
+    assert result.status is Status.WARNING
+    assert result.metric("novel_share") >= 0.1
+    assert {x["id"] for x in result.details["top_novel"]} <= {f"r{i}" for i in range(900, 1000)}
+    calm = longtail_check(profile, ref, familiar, window.iloc[:900], thresholds=T)
+    assert calm.status is Status.OK
+
+
+def labelled(rng: np.random.Generator, n: int, accuracy: float) -> pd.DataFrame:
+    labels = rng.choice(list("abcd"), n)
+    wrong = rng.choice(list("abcd"), n)
+    preds = np.where(rng.random(n) < accuracy, labels, wrong)
+    return pd.DataFrame({"prediction": preds, "label": labels, "score": rng.beta(8, 2, n)})
+
+
+def test_quality_degrades_only_on_a_real_drop() -> None:
+    rng = np.random.default_rng(5)
+    base = labelled(rng, 2000, 0.9)
+    same = quality_check(base, labelled(rng, 500, 0.9), thresholds=T)
+    assert same.status is Status.OK
+    worse = quality_check(base, labelled(rng, 500, 0.6), thresholds=T)
+    assert worse.status is Status.DEGRADED and "f1" in worse.summary
+    assert worse.metric("f1_ci_high") < worse.metric("baseline_f1")
+    few = quality_check(base, labelled(rng, 10, 0.1), thresholds=T)
+    assert few.status is Status.INSUFFICIENT_DATA  # 10 labels cannot say "degraded"
+
+
+def test_label_coverage_is_reported() -> None:
+    rng = np.random.default_rng(6)
+    window = labelled(rng, 400, 0.9)
+    window.loc[window.index[:300], "label"] = None
+    result = quality_check(labelled(rng, 1000, 0.9), window, thresholds=T)
+    assert result.metric("label_coverage") == 0.25
+
+
+def test_perplexity_rise() -> None:
+    rng = np.random.default_rng(7)
+    base = pd.Series(rng.gamma(5, 1, 2000))
+    assert perplexity_check(base, pd.Series(rng.gamma(5, 1, 500)), thresholds=T).status is Status.OK
+    high = perplexity_check(base, pd.Series(rng.gamma(5, 1.5, 500)), thresholds=T)
+    assert high.status is Status.DEGRADED and high.metric("relative_rise") > 0.2

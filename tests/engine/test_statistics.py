@@ -1,0 +1,24 @@
+"""The hand-written statistics agree with the libraries they replace."""
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from statsmodels.stats.multitest import multipletests
+
+from app.engine.quality import classification_metrics
+from app.engine.stats import benjamini_hochberg
+
+
+def test_benjamini_hochberg_matches_statsmodels() -> None:
+    p = np.random.default_rng(3).uniform(0, 0.2, 40)
+    assert np.allclose(benjamini_hochberg(p), multipletests(p, method="fdr_bh")[1])
+
+
+def test_classification_metrics_match_scikit_learn() -> None:
+    rng = np.random.default_rng(5)
+    labels = pd.Series(rng.choice(list("abcde"), 700))
+    preds = labels.where(rng.random(700) < 0.7, pd.Series(rng.choice(list("abcdf"), 700)))
+    ours = classification_metrics(preds, labels)
+    p, r, f, _ = precision_recall_fscore_support(labels, preds, average="macro", zero_division=0)
+    assert np.isclose(ours["accuracy"], accuracy_score(labels, preds))
+    assert np.allclose([ours["precision"], ours["recall"], ours["f1"]], [p, r, f])
