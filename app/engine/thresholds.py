@@ -22,7 +22,7 @@ class Thresholds:
     # Embedding drift: the centroid shift must beat the baseline's own bootstrap quantile
     # (false-alarm rate 1 - embedding_quantile) and this floor on the effect size.
     embedding_quantile: float = 0.99
-    embedding_min_shift: float = 0.05
+    embedding_min_shift: float = 0.03
     # Prediction / label distribution (Jensen-Shannon distance).
     prediction_js: float = 0.1
     # Quality: degraded on a relative drop >= this whose bootstrap CI excludes the baseline.

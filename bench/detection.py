@@ -1,0 +1,242 @@
+"""Detection benchmark: does the verdict catch real shifts without crying wolf?
+
+Real, labelled text that works offline: UCI Health News in Twitter (vendored), links stripped
+(the outlets' URL shorteners would otherwise give every outlet away). Ten outlets are "known":
+a TF-IDF + logistic-regression classifier stands in for the fine-tuned model, trained on some
+of their tweets; a 10,000-event holdout of them is the baseline; the rest feed the windows.
+The other outlets never appear in training or baseline: they are the new topic.
+
+Per window size (1,000 and 20,000 events) and shift:
+  - unshifted windows (false alarms),
+  - a share (5-30%) of tweets from the new outlets (labels = their outlet, predictions = what
+    the model says, perplexity = 1 / the model's top probability): a subtle shift, the new
+    outlets write about the same health topics;
+  - a share (5-30%) of a new domain: chatterbot-corpus prompts (tech support, coding, AI…)
+    reaching the health-news model, labelled "other";
+  - label noise: a share of labels replaced by another class (F1 drops).
+Each window is judged with the two windows before it (same shift) as its history, as a monitor
+sees consecutive windows; an alarm is a verdict of drift or degraded. Side by side, on the same
+windows: Evidently's default DataDriftPreset on the raw prompt text (alarm = dataset drift).
+
+    python -m bench.detection            # ~10 min on 2 cores
+    python -m bench.detection --reps 5   # quicker, coarser
+Last line: ``detection_power_10pct=<x> false_alarm_rate=<y>`` (x: worst size and kind at a
+10% new topic or domain, y: worst size unshifted).
+"""
+
+import argparse
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from app.datasets import chatterbot, health_tweets
+from app.engine.results import Status
+from app.engine.thresholds import Thresholds
+from app.engine.verdict import decide
+from app.engine.window import BaselineProfile, describe, evaluate_window
+
+ALARM = {Status.DRIFT, Status.DEGRADED}
+LABEL_CHECKS = {"quality", "label_drift"}
+
+
+@dataclass
+class Cell:
+    """Outcomes of the windows of one (size, shift)."""
+
+    windows: int = 0
+    alarms: int = 0
+    alarms_without_labels: int = 0
+    evidently_alarms: int = 0
+    fired: Counter[str] = field(default_factory=Counter)
+
+
+def evidently_default_alarm(reference: pd.Series, current: pd.Series) -> bool:
+    """Evidently's DataDriftPreset with its defaults on the prompt text: dataset drift?"""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(text_columns=["prompt"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snap = Report([DataDriftPreset()]).run(
+            Dataset.from_pandas(pd.DataFrame({"prompt": current}), data_definition=definition),
+            Dataset.from_pandas(pd.DataFrame({"prompt": reference}), data_definition=definition),
+        )
+    for metric in snap.dict()["metrics"]:
+        if metric["metric_name"].startswith("DriftedColumnsCount"):
+            share = float(metric["value"]["share"])
+            return share >= 0.5  # the preset's default drift_share
+    raise RuntimeError("DriftedColumnsCount missing from Evidently's result")
+
+
+class World:
+    """The model, the baseline and the pools windows are drawn from."""
+
+    def __init__(self, seed: int = 0) -> None:
+        tweets = health_tweets(without_urls=True).sample(frac=1, random_state=seed)
+        counts = tweets["outlet"].value_counts()
+        # Ten known outlets spread over the size ranking; the other six are the new topic.
+        known = [o for i, o in enumerate(counts.index) if i % 3 != 2][:10]
+        self.known = known
+        kn = tweets[tweets["outlet"].isin(known)].reset_index(drop=True)
+        self.novel = tweets[~tweets["outlet"].isin(known)].reset_index(drop=True)
+        train, base, self.pool = kn.iloc[:8000], kn.iloc[8000:18000], kn.iloc[18000:]
+        self.model = make_pipeline(
+            TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)),
+            LogisticRegression(max_iter=300, C=5.0),
+        ).fit(train["text"], train["outlet"])
+        self.baseline = self.events(base)
+        self.profile = BaselineProfile.build(self.baseline)
+        self.pool_events = self.events(self.pool)
+        self.novel_events = self.events(self.novel)
+        chat = chatterbot().rename(columns={"prompt": "text"}).assign(outlet="other")
+        self.domain_events = self.events(chat)
+        self.domain_desc = describe(self.domain_events, self.profile.vocab)
+        # Descriptors once per event, as the worker stores them.
+        self.pool_desc = describe(self.pool_events, self.profile.vocab)
+        self.novel_desc = describe(self.novel_events, self.profile.vocab)
+
+    def events(self, tweets: pd.DataFrame) -> pd.DataFrame:
+        proba = self.model.predict_proba(tweets["text"])
+        classes = self.model.classes_
+        return pd.DataFrame(
+            {
+                "request_id": [f"t{i}" for i in tweets.index],
+                "prompt": tweets["text"].to_numpy(),
+                "output": "Category: " + classes[proba.argmax(axis=1)],
+                "prediction": classes[proba.argmax(axis=1)],
+                "label": tweets["outlet"].to_numpy(),
+                "perplexity": 1.0 / proba.max(axis=1),
+            }
+        )
+
+    def window(
+        self, size: int, kind: str, share: float, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        n_new = round(size * share) if kind in ("topic", "domain") else 0
+        new_events, new_desc = (
+            (self.domain_events, self.domain_desc)
+            if kind == "domain"
+            else (self.novel_events, self.novel_desc)
+        )
+        idx = rng.choice(len(self.pool_events), size - n_new, replace=size - n_new > len(self.pool))
+        frames = [self.pool_events.iloc[idx]]
+        descs = [self.pool_desc.iloc[idx]]
+        if n_new:
+            jdx = rng.choice(len(new_events), n_new, replace=n_new > len(new_events))
+            frames.append(new_events.iloc[jdx])
+            descs.append(new_desc.iloc[jdx])
+        w = pd.concat(frames, ignore_index=True)
+        d = pd.concat(descs, ignore_index=True)
+        if kind == "label_noise":
+            flip = rng.random(len(w)) < share
+            others = rng.choice(self.known, len(w))
+            w.loc[flip, "label"] = np.where(
+                others[flip] == w.loc[flip, "label"], self.known[0], others[flip]
+            )
+        return w, d
+
+
+def run(
+    sizes: list[int], reps: int, with_evidently: bool, seed: int
+) -> dict[tuple[int, str], Cell]:
+    world = World(seed)
+    print(
+        f"known outlets {len(world.known)}, baseline {len(world.baseline)}, pool "
+        f"{len(world.pool)}, new-topic pool {len(world.novel)}; model accuracy on baseline "
+        f"{(world.baseline.prediction == world.baseline.label).mean():.2f}",
+        flush=True,
+    )
+    thresholds = Thresholds()
+    shifts = (
+        [("none", 0.0)]
+        + [("topic", s) for s in (0.05, 0.1, 0.2, 0.3)]
+        + [
+            ("label_noise", 0.1),
+            ("label_noise", 0.2),
+        ]
+    )
+    cells: dict[tuple[int, str], Cell] = {}
+    rng = np.random.default_rng(seed)
+    for size in sizes:
+        for kind, share in shifts:
+            name = "none" if kind == "none" else f"{kind} {share:.0%}"
+            cell = cells.setdefault((size, name), Cell())
+            n_runs = reps * 2 if kind == "none" else reps
+            history: list[bool] = []
+            start = time.perf_counter()
+            for i in range(n_runs + 2):  # the first two only build history
+                w, d = world.window(size, kind, share, rng)
+                result = evaluate_window(
+                    world.profile,
+                    w,
+                    thresholds=thresholds,
+                    descriptors=d,
+                    drift_history=tuple(history[-2:]),
+                    seed=i,
+                )
+                history.append(result.drift_signal)
+                if i < 2:
+                    continue
+                no_labels = decide(
+                    [c for k, c in result.checks.items() if k not in LABEL_CHECKS],
+                    thresholds=thresholds,
+                    drift_history=tuple(history[-3:-1]),
+                )
+                cell.windows += 1
+                cell.alarms += result.status in ALARM
+                cell.alarms_without_labels += no_labels.status in ALARM
+                cell.fired.update(
+                    k
+                    for k, c in result.checks.items()
+                    if c.status in (Status.DRIFT, Status.DEGRADED, Status.WARNING)
+                )
+                if with_evidently:
+                    cell.evidently_alarms += evidently_default_alarm(
+                        world.baseline["prompt"], w["prompt"]
+                    )
+            print(
+                f"  size {size:>6,} {name:<16} driftline {cell.alarms}/{cell.windows} "
+                f"(no labels {cell.alarms_without_labels}), evidently {cell.evidently_alarms}"
+                f"/{cell.windows}  [{time.perf_counter() - start:.0f}s]  "
+                f"fired: {dict(cell.fired.most_common(4))}",
+                flush=True,
+            )
+    return cells
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 20_000])
+    parser.add_argument("--reps", type=int, default=10, help="windows per shift (x2 unshifted)")
+    parser.add_argument("--no-evidently", action="store_true", help="skip the side-by-side")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    cells = run(args.sizes, args.reps, not args.no_evidently, args.seed)
+    print()
+    print("| window | shift | Driftline alarms | Driftline, no labels | Evidently default |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for (size, name), c in cells.items():
+        ev = f"{c.evidently_alarms / c.windows:.0%}" if not args.no_evidently else "—"
+        print(
+            f"| {size:,} | {name} | {c.alarms / c.windows:.0%} | "
+            f"{c.alarms_without_labels / c.windows:.0%} | {ev} |"
+        )
+    power = min(
+        c.alarms / c.windows
+        for (_, name), c in cells.items()
+        if name in ("topic 10%", "domain 10%")
+    )
+    false_alarms = max(c.alarms / c.windows for (_, name), c in cells.items() if name == "none")
+    print(f"detection_power_10pct={power:.3f} false_alarm_rate={false_alarms:.3f}")
+
+
+if __name__ == "__main__":
+    main()

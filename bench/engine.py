@@ -1,0 +1,119 @@
+"""Engine benchmark: one window vs a 10,000-event baseline, end to end including the report.
+
+Each window size runs in a fresh process so its peak RSS is its own. Descriptors are
+precomputed for the window, as the worker stores them per event. Events are real tweets
+(UCI Health News in Twitter, vendored), resampled to reach 100k and 1M.
+
+    python -m bench.engine                 # 10k, 100k, 1M
+    python -m bench.engine --sizes 100000
+Last line: ``engine_seconds_100k=<s> engine_peak_rss_mb=<m>``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from app.datasets import health_tweets
+from app.engine.report import render_report
+from app.engine.window import BaselineProfile, describe, evaluate_window
+
+BASELINE_SIZE = 10_000
+
+
+def events(texts: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Model-call rows built from tweets: prompt, output, prediction, label, perplexity."""
+    rng = np.random.default_rng(seed)
+    n = len(texts)
+    labels = texts["outlet"].to_numpy()
+    wrong = rng.choice(np.unique(labels), n)
+    return pd.DataFrame(
+        {
+            "request_id": [f"e{seed}-{i}" for i in range(n)],
+            "prompt": texts["text"].to_numpy(),
+            "output": "Summary: " + texts["text"].str.slice(0, 60).to_numpy(),
+            "prediction": np.where(rng.random(n) < 0.8, labels, wrong),
+            "label": labels,
+            "perplexity": rng.gamma(5, 1, n),
+            "finish_reason": np.where(rng.random(n) < 0.02, "length", "stop"),
+        }
+    )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(size: int) -> dict[str, object]:
+    """Baseline profile, window descriptors (untimed: the worker precomputes them), then the
+    timed part: every check and the HTML report."""
+    tweets = health_tweets(without_urls=True).sample(frac=1, random_state=0).reset_index(drop=True)
+    base = events(tweets.iloc[:BASELINE_SIZE], seed=1)
+    pool = tweets.iloc[BASELINE_SIZE:]
+    window = events(pool.sample(size, replace=size > len(pool), random_state=2), seed=2)
+    t0 = time.perf_counter()
+    profile = BaselineProfile.build(base)
+    build_s = time.perf_counter() - t0
+    descriptors = describe(window, profile.vocab)
+    t0 = time.perf_counter()
+    result = evaluate_window(profile, window, descriptors=descriptors)
+    checks_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    html = render_report(profile, window, result)
+    report_s = time.perf_counter() - t1
+    return {
+        "size": size,
+        "baseline_build_s": round(build_s, 2),
+        "checks_s": round(checks_s, 2),
+        "report_s": round(report_s, 2),
+        "seconds": round(checks_s + report_s, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "report_mb": round(len(html) / 1e6, 2),
+        "verdict": result.status.value,
+        "reasons": result.reasons,
+        **{f"t_{k}": v for k, v in result.timings.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    print(f"baseline: {BASELINE_SIZE} events; window descriptors precomputed; report included")
+    results = {}
+    for size in args.sizes:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.engine", "--one", str(size)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        r = json.loads(out.strip().splitlines()[-1])
+        results[size] = r
+        print(
+            f"window {size:>9,}: {r['seconds']:6.1f} s (checks {r['checks_s']:.1f} s, "
+            f"report {r['report_s']:.1f} s), peak RSS {r['peak_rss_mb']:7.0f} MB, "
+            f"verdict {r['verdict']}",
+            flush=True,
+        )
+        for reason in r["reasons"]:
+            print(f"   {reason}")
+        print("   " + ", ".join(f"{k[2:]} {v:.2f}s" for k, v in r.items() if k.startswith("t_")))
+    ref = results.get(100_000) or results[max(results)]
+    print(f"engine_seconds_100k={ref['seconds']} engine_peak_rss_mb={ref['peak_rss_mb']}")
+
+
+if __name__ == "__main__":
+    main()
