@@ -158,10 +158,8 @@ def run(
     shifts = (
         [("none", 0.0)]
         + [("topic", s) for s in (0.05, 0.1, 0.2, 0.3)]
-        + [
-            ("label_noise", 0.1),
-            ("label_noise", 0.2),
-        ]
+        + [("domain", s) for s in (0.05, 0.1, 0.2, 0.3)]
+        + [("label_noise", 0.1), ("label_noise", 0.2)]
     )
     cells: dict[tuple[int, str], Cell] = {}
     rng = np.random.default_rng(seed)

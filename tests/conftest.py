@@ -15,7 +15,9 @@ from app.main import create_app
 from app.security import create_key, revoke_key
 from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
 
-TABLES = ("events", "feedback", "models", "api_keys")
+TABLES = (
+    "events", "feedback", "models", "api_keys", "baselines", "monitors", "monitor_runs",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +59,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
         return
     eng: Engine = request.getfixturevalue("engine")
     with eng.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

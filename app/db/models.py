@@ -1,4 +1,4 @@
-"""ORM models: the tables of DESIGN.md's data model that exist so far."""
+"""ORM models: the tables of DESIGN.md's data model."""
 
 from datetime import datetime
 from typing import Any
@@ -7,10 +7,13 @@ from sqlalchemy import (
     ARRAY,
     REAL,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -95,7 +98,11 @@ class Feedback(Base):
     """
 
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("model", "request_id"),)
+    __table_args__ = (
+        UniqueConstraint("model", "request_id"),
+        # Late labels: which feedback arrived after a window's run finished.
+        Index("ix_feedback_model_received_at", "model", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     model: Mapped[str] = mapped_column(String(200))
@@ -108,3 +115,158 @@ class Feedback(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class EventFeatures(Base):
+    """Descriptors of one event, computed once by the worker's featuriser."""
+
+    __tablename__ = "event_features"
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    prompt_chars: Mapped[float] = mapped_column(Float)
+    prompt_words: Mapped[float] = mapped_column(Float)
+    prompt_nonletter_share: Mapped[float] = mapped_column(Float)
+    output_chars: Mapped[float] = mapped_column(Float)
+    output_words: Mapped[float] = mapped_column(Float)
+    output_nonletter_share: Mapped[float] = mapped_column(Float)
+    prompt_empty: Mapped[bool] = mapped_column(Boolean)
+    output_empty: Mapped[bool] = mapped_column(Boolean)
+    refusal: Mapped[bool] = mapped_column(Boolean)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    pii: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(16))
+    featurised_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Baseline(Base):
+    """A named holdout for a model; its profile (statistics, fitted embedder) is built once."""
+
+    __tablename__ = "baselines"
+    __table_args__ = (UniqueConstraint("model", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))  # upload | window
+    embedder: Mapped[str] = mapped_column(String(32))
+    record_count: Mapped[int] = mapped_column(Integer)
+    # pending → ready (profile built by the worker) or failed (error says why)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Pickled app.engine.window.BaselineProfile, zlib-compressed: written and read only by
+    # Driftline's worker, so unpickling it trusts nothing but our own database.
+    profile: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BaselineRecord(Base):
+    """One record of a baseline holdout, as uploaded (kept for audit and re-profiling)."""
+
+    __tablename__ = "baseline_records"
+    __table_args__ = (Index("ix_baseline_records_baseline_id", "baseline_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("baselines.id", ondelete="CASCADE"))
+    prompt: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    prediction: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    perplexity: Mapped[float | None] = mapped_column(Float)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+
+
+class Monitor(Base):
+    """Which model (and version) to compare with which baseline, how often, how strictly."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("baselines.id", ondelete="RESTRICT"))
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    # Windows are aligned to multiples of window_seconds since this instant.
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Late events: a window is computed this long after it closes.
+    delay_seconds: Mapped[int] = mapped_column(Integer, server_default="60")
+    min_events: Mapped[int] = mapped_column(Integer, server_default="100")
+    checks: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class MonitorRun(Base):
+    """One window of one monitor. ``(monitor_id, window_start)`` is computed exactly once."""
+
+    __tablename__ = "monitor_runs"
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "window_start"),
+        Index("ix_monitor_runs_status_window_start", "status", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    baseline_id: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(24), server_default="pending")
+    verdict: Mapped[str | None] = mapped_column(String(24))
+    drift_signal: Mapped[bool | None] = mapped_column(Boolean)
+    retraining_recommended: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    n_events: Mapped[int | None] = mapped_column(Integer)
+    n_labels: Mapped[int | None] = mapped_column(Integer)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    report: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MonitorRunRevision(Base):
+    """A run's earlier result, kept when late labels made the worker recompute it."""
+
+    __tablename__ = "monitor_run_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("monitor_runs.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str | None] = mapped_column(String(24))
+    n_labels: Mapped[int | None] = mapped_column(Integer)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MetricValueRow(Base):
+    """The time series behind /metrics and the API: one number of one check of one run."""
+
+    __tablename__ = "metric_values"
+    __table_args__ = (Index("ix_metric_values_run_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("monitor_runs.id", ondelete="CASCADE"))
+    check: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64))
+    feature: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(24))
