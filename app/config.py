@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
 
+    worker_poll_seconds: float = Field(
+        default=10.0, description="How often the worker looks for new events and due windows."
+    )
+    run_lease_seconds: int = Field(
+        default=600,
+        description="A window claimed by a worker that then dies is retried after this long.",
+    )
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, description="Largest baseline upload accepted."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_dsn(cls, value: str | None) -> str | None:

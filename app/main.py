@@ -11,6 +11,8 @@ from pydantic import TypeAdapter
 
 import app
 from app.api import health
+from app.api.baselines.router import router as baselines_router
+from app.api.baselines.schemas import BaselineIn
 from app.api.deps import AppState
 from app.api.errors import install_error_handlers
 from app.api.events.router import router as events_router
@@ -19,6 +21,8 @@ from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
 from app.api.limits import BodyLimitMiddleware
 from app.api.models.router import router as models_router
+from app.api.monitors.router import router as monitors_router
+from app.api.runs.router import router as runs_router
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_sessionmaker
 from app.security import KeyVerifier
@@ -58,9 +62,16 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         sessions=make_sessionmaker(engine),
         keys=KeyVerifier(settings.api_key_cache_seconds),
     )
-    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    api.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/v1/baselines": settings.max_upload_bytes},
+    )
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
-    for router in (health.router, events_router, feedback_router, models_router):
+    for router in (
+        health.router, events_router, feedback_router, models_router, baselines_router,
+        monitors_router, runs_router,
+    ):  # fmt: skip
         api.include_router(router)
 
     def openapi() -> dict[str, Any]:
@@ -74,7 +85,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 routes=api.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (EventIn, FeedbackIn):
+            for model in (EventIn, FeedbackIn, BaselineIn):
                 components[model.__name__] = TypeAdapter(model).json_schema(
                     ref_template="#/components/schemas/{model}"
                 )

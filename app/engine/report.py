@@ -68,6 +68,13 @@ def render_report(
     numeric = [c for c in shared if cur[c].dtype != object]
     categorical = [c for c in shared if c not in numeric and c != "prompt"]
     labelled = "prediction" in shared and "label" in shared
+    if labelled:
+        # Evidently 0.7's classification widgets raise KeyError when the window has a class
+        # the reference lacks — exactly when a new topic arrives. Leave quality out then
+        # (Driftline's own quality check still covers it) rather than lose the report.
+        cur_classes = set(cur["prediction"]) | set(cur["label"])
+        ref_classes = set(ref["prediction"]) | set(ref["label"])
+        labelled = cur_classes <= ref_classes
     definition = DataDefinition(
         numerical_columns=numeric,
         categorical_columns=categorical,

@@ -11,6 +11,22 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.jobs.retention import apply_retention
 
+
+# The worker's steady work, in the order one tick does it. A single job (not one per step)
+# so that a window is never computed before the events in it are featurised.
+def worker_tick(engine: Engine, settings: Settings) -> None:
+    """Featurise new events, profile new baselines, plan and compute due windows."""
+    from app.jobs.featurise import featurise_pending
+    from app.jobs.monitor_runs import plan_due_windows, requeue_late_labels, run_pending
+    from app.jobs.profiles import build_pending_profiles
+
+    featurise_pending(engine)
+    build_pending_profiles(engine)
+    requeue_late_labels(engine)
+    plan_due_windows(engine)
+    run_pending(engine, lease_seconds=settings.run_lease_seconds)
+
+
 log = logging.getLogger("driftline.worker")
 
 
@@ -21,6 +37,16 @@ def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> Ba
     ``driftline up``, where the API server owns the main thread.
     """
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+    scheduler.add_job(
+        worker_tick,
+        "interval",
+        seconds=settings.worker_poll_seconds,
+        kwargs={"engine": engine, "settings": settings},
+        id="worker_tick",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
     if settings.retention_days:
         scheduler.add_job(
             apply_retention,

@@ -4,8 +4,9 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from app.api.deps import ReadCaller, SessionDep
-from app.api.models.schemas import ModelList, ModelOut, ModelVersionOut
-from app.db.models import Event, Model
+from app.api.errors import DriftlineError
+from app.api.models.schemas import ModelList, ModelOut, ModelStatus, ModelVersionOut, MonitorStatus
+from app.db.models import Event, Model, Monitor, MonitorRun
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -27,4 +28,54 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
             ModelOut(name=name, versions=vs, last_event_at=latest.get(name))
             for name, vs in by_name.items()
         ]
+    )
+
+
+# Worst first: the model's verdict is its worst monitor's.
+_SEVERITY = ["degraded", "drift", "warning", "insufficient_data", "ok"]
+
+
+@router.get("/models/{name}/status", response_model=ModelStatus, summary="Is this model healthy?")
+def model_status(name: str, session: SessionDep, _: ReadCaller) -> ModelStatus:
+    """The latest finished window of each of the model's monitors, and the worst verdict."""
+    monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
+    out = []
+    for m in monitors:
+        run = session.scalars(
+            select(MonitorRun)
+            .where(
+                MonitorRun.monitor_id == m.id,
+                MonitorRun.status.in_(("done", "insufficient_data")),
+            )
+            .order_by(MonitorRun.window_start.desc())
+            .limit(1)
+        ).first()
+        checks = (
+            {k: v["status"] for k, v in ((run.results or {}).get("checks") or {}).items()}
+            if run
+            else {}
+        )
+        out.append(
+            MonitorStatus(
+                monitor_id=m.id,
+                monitor=m.name,
+                verdict=run.verdict if run else None,
+                retraining_recommended=bool(run and run.retraining_recommended),
+                window_start=run.window_start if run else None,
+                window_end=run.window_end if run else None,
+                run_id=run.id if run else None,
+                report_url=f"/v1/runs/{run.id}/report" if run and run.status == "done" else None,
+                checks=checks,
+            )
+        )
+    known = session.scalars(select(Model.id).where(Model.name == name)).first()
+    if not out and known is None:
+        raise DriftlineError(404, "not_found", f"no model {name!r}")
+    verdicts = [s.verdict for s in out if s.verdict]
+    verdict = next((v for v in _SEVERITY if v in verdicts), "no_data")
+    return ModelStatus(
+        model=name,
+        verdict=verdict,
+        retraining_recommended=any(s.retraining_recommended for s in out),
+        monitors=out,
     )

@@ -29,3 +29,28 @@ class ModelList(BaseModel):
     """``GET /v1/models``."""
 
     models: list[ModelOut]
+
+
+class MonitorStatus(BaseModel):
+    """One monitor's latest finished window."""
+
+    monitor_id: int
+    monitor: str
+    verdict: str | None
+    retraining_recommended: bool
+    window_start: datetime | None
+    window_end: datetime | None
+    run_id: int | None
+    report_url: str | None
+    checks: dict[str, str]
+
+
+class ModelStatus(BaseModel):
+    """``GET /v1/models/{name}/status``: is this model healthy, in one call."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    verdict: str
+    retraining_recommended: bool
+    monitors: list[MonitorStatus]

@@ -1,0 +1,1 @@
+"""``/v1/baselines``: register a model's holdout (upload or a frozen window of traffic)."""

@@ -1,0 +1,145 @@
+"""``/v1/baselines``."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.api.baselines.schemas import (
+    BaselineFromWindowIn,
+    BaselineIn,
+    BaselineList,
+    BaselineOut,
+    BaselineRecordIn,
+)
+from app.api.baselines.service import (
+    create_baseline,
+    parse_csv,
+    parse_jsonl,
+    records_from_window,
+)
+from app.api.body import read_json
+from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
+from app.api.errors import DriftlineError, invalid_input
+from app.db.models import Baseline
+
+router = APIRouter(prefix="/v1/baselines", tags=["baselines"])
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BaselineIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["model", "name", "file"],
+                    "properties": {
+                        "model": {"type": "string"},
+                        "name": {"type": "string"},
+                        "embedder": {"type": "string", "enum": ["tfidf", "static", "minilm"]},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JSONL (one record per line) or CSV",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _from_multipart(request: Request) -> tuple[str, str, str, list[BaselineRecordIn]]:
+    form = await request.form(max_files=1, max_fields=10)
+    missing = [f for f in ("model", "name", "file") if not form.get(f)]
+    if missing:
+        raise DriftlineError(422, "invalid_input", f"missing form field(s): {missing}")
+    upload = form["file"]
+    if isinstance(upload, str):
+        raise DriftlineError(422, "invalid_input", "file: must be an uploaded file")
+    data = await upload.read()
+    filename = (upload.filename or "").lower()
+    kind = (upload.content_type or "").lower()
+    parser = parse_csv if filename.endswith(".csv") or "csv" in kind else parse_jsonl
+    records = await run_in_threadpool(parser, data)
+    return str(form["model"]), str(form["name"]), str(form.get("embedder") or "tfidf"), records
+
+
+@router.post(
+    "", status_code=202, response_model=BaselineOut, openapi_extra=_UPLOAD_DOC,
+    summary="Register a baseline holdout (JSON, or a JSONL/CSV file upload)",
+)  # fmt: skip
+async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -> BaselineOut:
+    """Store the records; the worker then builds the profile (``status`` becomes ``ready``).
+
+    A bad record gives a 422 naming its line (uploads) or index (JSON) and field.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        model, name, embedder, records = await _from_multipart(request)
+        if embedder not in ("tfidf", "static", "minilm"):
+            raise DriftlineError(422, "invalid_input", f"embedder: unknown {embedder!r}")
+    else:
+        try:
+            body = BaselineIn.model_validate(await read_json(request))
+        except ValidationError as exc:
+            raise invalid_input(list(exc.errors())) from None
+        model, name, embedder, records = body.model, body.name, body.embedder, body.records
+
+    def store() -> Baseline:
+        with state.sessions() as session, session.begin():
+            return create_baseline(
+                session, model=model, name=name, embedder=embedder, records=records
+            )
+
+    return BaselineOut.model_validate(await run_in_threadpool(store))
+
+
+@router.post(
+    "/from-window", status_code=202, response_model=BaselineOut,
+    summary="Freeze a time range of production traffic as a baseline",
+)  # fmt: skip
+def baseline_from_window(
+    body: BaselineFromWindowIn, session: SessionDep, _: AdminCaller
+) -> BaselineOut:
+    """Copies the range's events (and their labels/scores) into a new baseline."""
+    if body.end <= body.start:
+        raise DriftlineError(422, "invalid_input", "end: must be after start")
+    records = records_from_window(
+        session, model=body.model, version=body.model_version, start=body.start, end=body.end
+    )
+    if not records:
+        raise DriftlineError(
+            422, "invalid_input", f"no events for model {body.model!r} between start and end"
+        )
+    baseline = create_baseline(
+        session, model=body.model, name=body.name, embedder=body.embedder, records=records,
+        source="window",
+    )  # fmt: skip
+    baseline.window_start, baseline.window_end = body.start, body.end
+    session.commit()
+    return BaselineOut.model_validate(baseline)
+
+
+@router.get("", response_model=BaselineList, summary="List baselines")
+def list_baselines(
+    session: SessionDep, _: ReadCaller, model: Annotated[str | None, Query()] = None
+) -> BaselineList:
+    """Every baseline (of one model with ``?model=``), newest first."""
+    stmt = select(Baseline).order_by(Baseline.id.desc())
+    if model:
+        stmt = stmt.where(Baseline.model == model)
+    return BaselineList(baselines=[BaselineOut.model_validate(b) for b in session.scalars(stmt)])
+
+
+@router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")
+def get_baseline(baseline_id: int, session: SessionDep, _: ReadCaller) -> BaselineOut:
+    """A baseline with its status and summary figures."""
+    baseline = session.get(Baseline, baseline_id)
+    if baseline is None:
+        raise DriftlineError(404, "not_found", f"no baseline {baseline_id}")
+    return BaselineOut.model_validate(baseline)

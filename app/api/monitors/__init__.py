@@ -1,0 +1,1 @@
+"""``/v1/monitors``: what to compare, how often, how strictly; runs and backfills."""

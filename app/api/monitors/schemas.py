@@ -1,0 +1,152 @@
+"""Monitor and run schemas."""
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.api.events.schemas import Name
+from app.engine.thresholds import Thresholds
+
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> int:
+    """``"90s" | "15m" | "1h" | "1d"`` → seconds."""
+    m = _DURATION.match(value.strip().lower())
+    if not m:
+        raise ValueError(f"{value!r} is not a duration like 30s, 15m, 1h or 1d")
+    return int(m.group(1)) * _UNIT[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds → the largest whole unit (``3600`` → ``1h``)."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT[unit] == 0:
+            return f"{seconds // _UNIT[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def validate_checks(value: dict[str, Any] | None) -> dict[str, Any]:
+    """Threshold overrides must name real thresholds (a typo is an error, not a no-op)."""
+    value = value or {}
+    Thresholds().with_overrides({k: v for k, v in value.items()})
+    return value
+
+
+class MonitorIn(BaseModel):
+    """``POST /v1/monitors``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    name: Name | None = None
+    model: Name
+    model_version: str | None = None
+    baseline_id: int
+    window: str = "1h"
+    delay: str = "60s"
+    start_at: datetime | None = Field(
+        default=None, description="Windows align on this instant; default: now, floored."
+    )
+    min_events: Annotated[int, Field(ge=1)] = 100
+    checks: dict[str, Any] = Field(default_factory=dict, description="Threshold overrides.")
+    enabled: bool = True
+
+    @field_validator("window", "delay")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _checks(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_checks(value)
+
+
+class MonitorPatch(BaseModel):
+    """``PATCH /v1/monitors/{id}``: any subset of the fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline_id: int | None = None
+    window: str | None = None
+    delay: str | None = None
+    min_events: Annotated[int, Field(ge=1)] | None = None
+    checks: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+    @field_validator("window", "delay")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _checks(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else validate_checks(value)
+
+
+class MonitorOut(BaseModel):
+    """A monitor."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: int
+    name: str
+    model: str
+    model_version: str | None
+    baseline_id: int
+    window: str
+    delay: str
+    start_at: datetime
+    min_events: int
+    checks: dict[str, Any]
+    enabled: bool
+    created_at: datetime
+
+
+class MonitorList(BaseModel):
+    """``GET /v1/monitors``."""
+
+    monitors: list[MonitorOut]
+
+
+class RunRequest(BaseModel):
+    """``POST /v1/monitors/{id}/runs``: compute every window overlapping [start, end) now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime
+    end: datetime
+
+
+class RunOut(BaseModel):
+    """One window's run."""
+
+    id: int
+    monitor_id: int
+    window_start: datetime
+    window_end: datetime
+    status: str
+    verdict: str | None
+    retraining_recommended: bool
+    n_events: int | None
+    n_labels: int | None
+    revision: int
+    checks: dict[str, Any] | None = None
+    reasons: list[str] | None = None
+    timings: dict[str, Any] | None = None
+    error: str | None = None
+    report_url: str | None = None
+    finished_at: datetime | None
+
+
+class RunList(BaseModel):
+    """``GET /v1/monitors/{id}/runs`` and the windows a backfill queued."""
+
+    runs: list[RunOut]

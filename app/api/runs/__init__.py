@@ -1,0 +1,1 @@
+"""``/v1/runs/{id}`` and its HTML report."""

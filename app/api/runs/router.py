@@ -1,0 +1,64 @@
+"""``/v1/runs``."""
+
+import zlib
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from app.api.deps import ReadCaller, SessionDep
+from app.api.errors import DriftlineError
+from app.api.monitors.schemas import RunOut
+from app.api.monitors.service import run_out
+from app.db.models import MonitorRun
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"])
+
+# Reports embed logged prompts. Evidently's page needs its inline scripts, so scripts may
+# run — but in a sandbox with an opaque origin (no cookies, no same-origin API calls), with
+# no network access at all (default-src 'none'), and the text itself is neutralised too.
+REPORT_CSP = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
+)
+
+
+@router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
+def get_run(run_id: int, session: SessionDep, _: ReadCaller) -> RunOut:
+    """The window's verdict, per-check metrics and details, timings and report link."""
+    run = session.get(MonitorRun, run_id)
+    if run is None:
+        raise DriftlineError(404, "not_found", f"no run {run_id}")
+    return run_out(run, full=True)
+
+
+@router.get(
+    "/{run_id}/report",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}},
+    summary="The run's HTML report (sandboxed)",
+)
+def get_report(run_id: int, session: SessionDep, _: ReadCaller) -> Response:
+    """Evidently's report for the window, served under a strict Content-Security-Policy."""
+    run = session.scalars(
+        select(MonitorRun).where(MonitorRun.id == run_id).options(undefer(MonitorRun.report))
+    ).first()
+    if run is None:
+        raise DriftlineError(404, "not_found", f"no run {run_id}")
+    if run.report is None:
+        raise DriftlineError(
+            409 if run.status in ("pending", "running") else 404,
+            "no_report",
+            f"run {run_id} is {run.status}; reports exist for finished windows with data",
+        )
+    return Response(
+        zlib.decompress(run.report),
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": REPORT_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "private, max-age=300",
+        },
+    )

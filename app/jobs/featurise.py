@@ -1,0 +1,62 @@
+"""Featuriser: compute each new event's descriptors once and store them in event_features."""
+
+import logging
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from app.engine.descriptors import compute_descriptors
+
+log = logging.getLogger("driftline.featurise")
+
+FEATURE_COLUMNS = (
+    "prompt_chars", "prompt_words", "prompt_nonletter_share", "output_chars", "output_words",
+    "output_nonletter_share", "prompt_empty", "output_empty", "refusal", "truncated", "pii",
+    "language",
+)  # fmt: skip
+
+# SKIP LOCKED lets several workers featurise side by side without taking the same events.
+_CLAIM = text(
+    """
+    SELECT e.id, e.prompt, e.output, e.finish_reason
+    FROM events e
+    WHERE NOT EXISTS (SELECT 1 FROM event_features f WHERE f.event_id = e.id)
+    ORDER BY e.id
+    LIMIT :n
+    FOR UPDATE OF e SKIP LOCKED
+    """
+)
+
+
+def featurise_batch(engine: Engine, *, batch: int = 2_000) -> int:
+    """Featurise up to ``batch`` events that have no features yet; returns how many."""
+    with engine.begin() as conn:
+        rows = conn.execute(_CLAIM, {"n": batch}).mappings().all()
+        if not rows:
+            return 0
+        frame = pd.DataFrame(rows)
+        d = compute_descriptors(frame)
+        d["event_id"] = frame["id"].to_numpy()
+        records = d[["event_id", *FEATURE_COLUMNS]].to_dict("records")
+        conn.execute(
+            text(
+                f"INSERT INTO event_features (event_id, {', '.join(FEATURE_COLUMNS)}) "
+                f"VALUES (:event_id, {', '.join(':' + c for c in FEATURE_COLUMNS)}) "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            records,
+        )
+    return len(rows)
+
+
+def featurise_pending(engine: Engine, *, batch: int = 2_000, max_batches: int = 50) -> int:
+    """Featurise until nothing is left (or ``max_batches``); returns the events done."""
+    total = 0
+    for _ in range(max_batches):
+        n = featurise_batch(engine, batch=batch)
+        total += n
+        if n < batch:
+            break
+    if total:
+        log.info("featurised %d events", total)
+    return total

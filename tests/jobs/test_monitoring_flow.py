@@ -1,0 +1,263 @@
+"""Baselines → monitors → worker runs → reports and status, on real PostgreSQL."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.datasets import chatterbot, health_tweets
+from app.jobs.featurise import featurise_pending
+from app.jobs.monitor_runs import plan_due_windows, requeue_late_labels, run_pending
+from app.jobs.profiles import build_pending_profiles
+from tests.conftest import auth
+
+ORIGIN = datetime(2026, 11, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+SCRIPT = "</script><script>document.title='PWNED'</script>"
+
+
+@pytest.fixture(scope="module")
+def tweets() -> pd.DataFrame:
+    return health_tweets(without_urls=True).sample(frac=1, random_state=1).reset_index(drop=True)
+
+
+@pytest.fixture
+def admin(make_key: Callable[..., str]) -> dict[str, str]:
+    return auth(make_key("admin"))
+
+
+def upload_baseline(client: TestClient, headers: dict[str, str], tweets: pd.DataFrame) -> int:
+    lines = [
+        json.dumps({"prompt": t, "output": "noted", "prediction": o, "label": o})
+        for t, o in zip(tweets.text[:600], tweets.outlet[:600], strict=True)
+    ]
+    r = client.post(
+        "/v1/baselines",
+        data={"model": "news-bot", "name": "holdout-v1"},
+        files={
+            "file": ("holdout.jsonl", io.BytesIO("\n".join(lines).encode()), "application/x-ndjson")
+        },
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "pending" and r.json()["record_count"] == 600
+    return int(r.json()["id"])
+
+
+def make_monitor(client: TestClient, headers: dict[str, str], baseline_id: int) -> int:
+    r = client.post(
+        "/v1/monitors",
+        json={"name": "news-hourly", "model": "news-bot", "baseline_id": baseline_id,
+              "window": "1h", "delay": "0s", "start_at": ORIGIN.isoformat(), "min_events": 100},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def post_window(
+    client: TestClient, headers: dict[str, str], texts: list[str], outlets: list[str],
+    hour: int, *, labels: bool = True,
+) -> None:  # fmt: skip
+    start = ORIGIN + hour * HOUR
+    events = [
+        {"model": "news-bot", "request_id": f"h{hour}-{i}", "prompt": t, "output": "noted",
+         "prediction": o, "ts": (start + timedelta(seconds=5 * i)).isoformat()}
+        for i, (t, o) in enumerate(zip(texts, outlets, strict=True))
+    ]  # fmt: skip
+    r = client.post("/v1/events", json={"events": events}, headers=headers)
+    assert r.status_code == 202 and r.json()["accepted"] == len(events), r.text
+    if labels:
+        fb = [{"model": "news-bot", "request_id": e["request_id"], "label": e["prediction"]}
+              for e in events]  # fmt: skip
+        assert (
+            client.post("/v1/feedback", json={"feedback": fb}, headers=headers).status_code == 202
+        )
+
+
+def work(engine: Engine, now: datetime) -> None:
+    featurise_pending(engine)
+    build_pending_profiles(engine)
+    requeue_late_labels(engine)
+    plan_due_windows(engine, now=now)
+    run_pending(engine, lease_seconds=300)
+
+
+def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    baseline_id = upload_baseline(client, admin, tweets)
+    build_pending_profiles(engine)
+    assert client.get(f"/v1/baselines/{baseline_id}", headers=admin).json()["status"] == "ready"
+    monitor_id = make_monitor(client, admin, baseline_id)
+    calm = tweets.iloc[600:900]
+    post_window(client, admin, list(calm.text), list(calm.outlet), 0)
+    chat = chatterbot().sample(300, random_state=0)
+    for hour in (1, 2):  # a new domain arrives and stays: 50% chatbot traffic + a script
+        mixed = list(tweets.text[900 + 150 * hour : 1050 + 150 * hour]) + list(chat.prompt[:150])
+        mixed[0] = SCRIPT
+        outlets = list(tweets.outlet[900 + 150 * hour : 1050 + 150 * hour]) + ["other"] * 150
+        post_window(client, admin, mixed, outlets, hour)
+    work(engine, ORIGIN + 3 * HOUR)
+
+    runs = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    verdicts = {r["window_start"][:13]: r["verdict"] for r in runs}
+    assert [r["status"] for r in runs] == ["done", "done", "done"]
+    assert verdicts["2026-11-01T00"] == "ok"
+    assert verdicts["2026-11-01T01"] in ("warning", "degraded")  # drift not yet persistent
+    assert verdicts["2026-11-01T02"] in ("drift", "degraded")
+    last = runs[0]
+    detail = client.get(f"/v1/runs/{last['id']}", headers=admin).json()
+    assert detail["checks"]["label_drift"]["status"] == "drift"
+    assert "other" in detail["checks"]["label_drift"]["summary"]
+
+    report = client.get(last["report_url"], headers=admin)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "sandbox" in report.headers["content-security-policy"]
+    assert "default-src 'none'" in report.headers["content-security-policy"]
+    assert SCRIPT not in report.text and "<script>document.title" not in report.text
+
+    status = client.get("/v1/models/news-bot/status", headers=admin).json()
+    assert status["verdict"] in ("drift", "degraded")
+    assert status["monitors"][0]["run_id"] == last["id"]
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM metric_values WHERE run_id = :r"), {"r": last["id"]}
+        ).scalar_one()
+    assert n > 20
+
+
+def test_late_labels_change_the_windows_f1_and_history_is_kept(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    baseline_id = upload_baseline(client, admin, tweets)
+    monitor_id = make_monitor(client, admin, baseline_id)
+    win = tweets.iloc[700:1000]
+    post_window(client, admin, list(win.text), list(win.outlet), 0, labels=False)
+    work(engine, ORIGIN + HOUR)
+    (run,) = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    first = client.get(f"/v1/runs/{run['id']}", headers=admin).json()
+    assert first["checks"]["quality"]["status"] == "insufficient_data"
+
+    # Labels arrive later: 40% say the model was wrong.
+    rng = np.random.default_rng(0)
+    fb = [
+        {"model": "news-bot", "request_id": f"h0-{i}",
+         "label": o if rng.random() > 0.4 else "someone-else"}
+        for i, o in enumerate(win.outlet)
+    ]  # fmt: skip
+    assert client.post("/v1/feedback", json={"feedback": fb}, headers=admin).status_code == 202
+    work(engine, ORIGIN + HOUR)
+    second = client.get(f"/v1/runs/{run['id']}", headers=admin).json()
+    assert second["revision"] == 1 and second["n_labels"] == 300
+    quality = {m["name"]: m["value"] for m in second["checks"]["quality"]["metrics"]}
+    assert quality["accuracy"] < 0.7 < quality["baseline_accuracy"]
+    assert quality["f1"] < quality["baseline_f1"] - 0.1
+    assert second["checks"]["quality"]["status"] == "degraded"
+    with engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT revision, verdict FROM monitor_run_revisions WHERE run_id = :r"),
+            {"r": run["id"]},
+        ).all()
+    assert [tuple(k) for k in kept] == [(0, "ok")]
+
+
+def queue_hours(client: TestClient, admin: dict[str, str], tweets: pd.DataFrame, hours: int) -> int:
+    baseline_id = upload_baseline(client, admin, tweets)
+    monitor_id = make_monitor(client, admin, baseline_id)
+    for h in range(hours):
+        win = tweets.iloc[700 + 120 * h : 820 + 120 * h]
+        post_window(client, admin, list(win.text), list(win.outlet), h, labels=False)
+    return monitor_id
+
+
+def test_two_workers_racing_compute_each_window_exactly_once(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    monitor_id = queue_hours(client, admin, tweets, 4)
+    build_pending_profiles(engine)
+    featurise_pending(engine)
+    threads = [
+        threading.Thread(target=plan_due_windows, args=(engine,), kwargs={"now": ORIGIN + 4 * HOUR})
+        for _ in range(2)
+    ]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    ran: list[int] = []
+    workers = [
+        threading.Thread(target=lambda: ran.append(run_pending(engine, lease_seconds=300)))
+        for _ in range(2)
+    ]
+    [t.start() for t in workers]
+    [t.join() for t in workers]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT status, attempts FROM monitor_runs WHERE monitor_id = :m"),
+            {"m": monitor_id},
+        ).all()
+    assert sorted(ran) and sum(ran) == 4
+    assert [tuple(r) for r in rows] == [("done", 1)] * 4
+
+
+def test_a_worker_killed_mid_run_leaves_the_window_to_be_completed_once(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame,
+    database_url: str,
+) -> None:  # fmt: skip
+    monitor_id = queue_hours(client, admin, tweets, 1)
+    build_pending_profiles(engine)
+    plan_due_windows(engine, now=ORIGIN + HOUR)
+    code = (
+        "import sqlalchemy, sys\n"
+        "from app.jobs.monitor_runs import run_pending\n"
+        "run_pending(sqlalchemy.create_engine(sys.argv[1]), lease_seconds=3)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, database_url], env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            status = conn.execute(
+                text("SELECT status FROM monitor_runs WHERE monitor_id = :m"), {"m": monitor_id}
+            ).scalar_one()
+        if status == "running":
+            break
+        time.sleep(0.05)
+    assert status == "running", "the worker never claimed the window"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert run_pending(engine, lease_seconds=300) == 0  # the lease still holds: not yet
+    time.sleep(3.5)
+    assert run_pending(engine, lease_seconds=300) == 1
+    assert run_pending(engine, lease_seconds=300) == 0
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, attempts FROM monitor_runs WHERE monitor_id = :m"),
+            {"m": monitor_id},
+        ).one()
+    assert tuple(row) == ("done", 2)
+
+
+def test_backfill_queues_the_windows_of_a_range(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    monitor_id = queue_hours(client, admin, tweets, 2)
+    r = client.post(
+        f"/v1/monitors/{monitor_id}/runs",
+        json={"start": ORIGIN.isoformat(), "end": (ORIGIN + 2 * HOUR).isoformat()},
+        headers=admin,
+    )
+    assert r.status_code == 202
+    assert [x["status"] for x in r.json()["runs"]] == ["pending", "pending"]
+    build_pending_profiles(engine)
+    assert run_pending(engine, lease_seconds=300) == 2
