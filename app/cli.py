@@ -17,6 +17,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+monitors_app = typer.Typer(help="Manage monitors declaratively.", no_args_is_help=True)
+app.add_typer(monitors_app, name="monitors")
+export_app = typer.Typer(help="Export data.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 DEV_KEY_FILE = "dev-api-key"
 
@@ -244,6 +248,120 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix.")]) -
         if row is None:
             raise _fail(f"no key {key!r}")
         typer.echo(f"revoked key {row.id} ({row.prefix})")
+
+
+@monitors_app.command("apply")
+def monitors_apply(
+    file: Annotated[Path, typer.Option("--file", "-f", help="YAML file with a `monitors:` list.")],
+) -> None:
+    """Create or update monitors by name, like `kubectl apply` (running it twice changes nothing).
+
+    Each entry: name, model, baseline (name) or baseline_id, window, and optionally
+    model_version, delay, min_events, checks (threshold overrides), enabled.
+    """
+    import yaml
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from app.api.errors import DriftlineError
+    from app.api.monitors.schemas import MonitorIn, MonitorPatch
+    from app.api.monitors.service import create_monitor, update_monitor
+    from app.db.models import Baseline, Monitor
+
+    try:
+        doc = yaml.safe_load(file.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"cannot read {file}: {exc}") from None
+    entries = (doc or {}).get("monitors") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise _fail(f"{file}: expected a top-level `monitors:` list")
+    with _session() as session:
+        for i, raw in enumerate(entries):
+            entry = dict(raw or {})
+            where = f"monitors[{i}] ({entry.get('name', '?')})"
+            if "name" not in entry:
+                raise _fail(f"{where}: every monitor needs a name (it is the key apply uses)")
+            if "baseline" in entry:
+                bname = entry.pop("baseline")
+                found = session.scalars(
+                    select(Baseline.id).where(
+                        Baseline.model == entry.get("model"), Baseline.name == bname
+                    )
+                ).first()
+                if found is None:
+                    raise _fail(f"{where}: model {entry.get('model')!r} has no baseline {bname!r}")
+                entry["baseline_id"] = found
+            existing = session.scalars(select(Monitor).where(Monitor.name == entry["name"])).first()
+            try:
+                if existing is None:
+                    create_monitor(session, MonitorIn.model_validate(entry))
+                    typer.echo(f"monitor/{entry['name']} created")
+                    continue
+                for fixed in ("model", "model_version"):
+                    if entry.get(fixed, getattr(existing, fixed)) != getattr(existing, fixed):
+                        raise _fail(f"{where}: {fixed} cannot change; delete and re-create")
+                patch = MonitorPatch.model_validate(
+                    {k: v for k, v in entry.items() if k in MonitorPatch.model_fields}
+                )
+                before = existing.__dict__.copy()
+                update_monitor(session, existing, patch)
+                changed = any(
+                    before.get(k) != getattr(existing, k)
+                    for k in ("baseline_id", "window_seconds", "delay_seconds", "min_events",
+                              "checks", "enabled")
+                )  # fmt: skip
+                typer.echo(f"monitor/{entry['name']} {'configured' if changed else 'unchanged'}")
+            except ValidationError as exc:
+                raise _fail(
+                    f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+                ) from None
+            except DriftlineError as exc:
+                raise _fail(f"{where}: {exc.message}") from None
+
+
+@export_app.command("retraining")
+def export_retraining(
+    model: Annotated[str, typer.Option(help="Model name.")],
+    since: Annotated[str, typer.Option(help="ISO 8601 start (inclusive).")],
+    until: Annotated[
+        str | None, typer.Option(help="ISO 8601 end (exclusive); default now.")
+    ] = None,
+    reasons: Annotated[str, typer.Option(help="novel,drifted,low_score,wrong_label")] = (
+        "novel,drifted,low_score,wrong_label"
+    ),
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path(
+        "retraining.jsonl"
+    ),
+) -> None:
+    """Write production examples worth retraining on (PII-scrubbed JSONL), with progress."""
+    from datetime import UTC, datetime
+
+    import orjson
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from app.api.exports.service import retraining_examples
+
+    try:
+        start = datetime.fromisoformat(since)
+        end = datetime.fromisoformat(until) if until else datetime.now(UTC)
+        chosen = tuple(r.strip() for r in reasons.split(",") if r.strip())
+        written = 0
+        with _session() as session, output.open("wb") as fh, Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            transient=False,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("exporting", total=None)
+            for example in retraining_examples(
+                session, model=model, since=start, until=end, reasons=chosen
+            ):
+                fh.write(orjson.dumps(example) + b"\n")
+                written += 1
+                if written % 100 == 0:
+                    progress.update(task, description=f"{written} examples")
+            progress.update(task, description=f"{written} examples")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {written} examples to {output}")
 
 
 class _session:

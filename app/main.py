@@ -17,6 +17,7 @@ from app.api.deps import AppState
 from app.api.errors import install_error_handlers
 from app.api.events.router import router as events_router
 from app.api.events.schemas import EventIn
+from app.api.exports.router import router as exports_router
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
 from app.api.limits import BodyLimitMiddleware
@@ -70,7 +71,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router,
+        monitors_router, runs_router, exports_router,
     ):  # fmt: skip
         api.include_router(router)
 

@@ -129,6 +129,16 @@ def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
     assert "default-src 'none'" in report.headers["content-security-policy"]
     assert SCRIPT not in report.text and "<script>document.title" not in report.text
 
+    exported = client.get(
+        "/v1/exports/retraining?model=news-bot&since=2026-11-01T00:00:00Z"
+        "&until=2026-11-02T00:00:00Z&reasons=drifted,novel",
+        headers=admin,
+    )
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    if verdicts["2026-11-01T02"] == "drift":
+        assert any("drifted" in r["reasons"] for r in rows)
+    assert all(r["ts"] >= "2026-11-01T01" for r in rows if "drifted" in r["reasons"])
+
     status = client.get("/v1/models/news-bot/status", headers=admin).json()
     assert status["verdict"] in ("drift", "degraded")
     assert status["monitors"][0]["run_id"] == last["id"]

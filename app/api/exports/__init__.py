@@ -1,0 +1,1 @@
+"""``GET /v1/exports/retraining``: production examples worth retraining on, scrubbed."""

@@ -1,0 +1,66 @@
+"""``GET /v1/exports/retraining``."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import ReadCaller, StateDep
+from app.api.errors import DriftlineError
+from app.api.exports.service import REASONS, retraining_examples
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+
+@router.get(
+    "/retraining",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+    summary="Production examples worth retraining on (JSONL, PII-scrubbed)",
+)
+def export_retraining(
+    state: StateDep,
+    _: ReadCaller,
+    model: Annotated[str, Query(min_length=1)],
+    since: Annotated[datetime, Query()],
+    until: Annotated[datetime | None, Query()] = None,
+    reasons: Annotated[str, Query(description=f"comma-separated: {', '.join(REASONS)}")] = ",".join(
+        REASONS
+    ),
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    """One JSON object per line: the example, scrubbed, with the reasons it was chosen
+    (``novel``, ``drifted``, ``low_score``, ``wrong_label``). Streams: any size is fine."""
+    chosen = tuple(r.strip() for r in reasons.split(",") if r.strip())
+    unknown = sorted(set(chosen) - set(REASONS))
+    if unknown or not chosen:
+        raise DriftlineError(
+            422, "invalid_input", f"reasons: unknown {unknown}; choose from {list(REASONS)}"
+        )
+    end = until or datetime.now(UTC)
+
+    def lines() -> Iterator[bytes]:
+        with state.sessions() as session:
+            for example in retraining_examples(
+                session, model=model, since=since, until=end, reasons=chosen, limit=limit
+            ):
+                yield orjson.dumps(example) + b"\n"
+
+    # Run the query before the 200 goes out, so that a failure is a proper error response
+    # rather than a truncated stream.
+    stream = lines()
+    first = next(stream, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from stream
+
+    filename = f"retraining-{model}-{since:%Y%m%d}-{end:%Y%m%d}.jsonl"
+    return StreamingResponse(
+        body(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

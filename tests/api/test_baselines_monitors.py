@@ -1,0 +1,126 @@
+"""Baseline uploads (JSON, JSONL, CSV) and monitor validation."""
+
+import io
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from tests.conftest import auth
+
+
+@pytest.fixture
+def admin(make_key: Callable[..., str]) -> dict[str, str]:
+    return auth(make_key("admin"))
+
+
+def upload(client: TestClient, headers: dict[str, str], name: str, body: bytes, kind: str):  # type: ignore[no-untyped-def]
+    filename = "holdout.csv" if kind == "csv" else "holdout.jsonl"
+    return client.post(
+        "/v1/baselines",
+        data={"model": "bot", "name": name},
+        files={"file": (filename, io.BytesIO(body), "text/plain")},
+        headers=headers,
+    )
+
+
+def test_jsonl_and_csv_uploads_store_every_record(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    jsonl = (
+        b'{"prompt": "a", "output": "b", "label": "x", "token_logprobs": [-0.5, -0.5]}\n'
+        b'\n{"prompt": "c"}\n'
+    )
+    r = upload(client, admin, "j", jsonl, "jsonl")
+    assert r.status_code == 202 and r.json()["record_count"] == 2
+    csv = (
+        b"prompt,output,prediction,label,score,metadata\n"
+        b'"hi, there",yo,x,x,0.5,"{""k"": 1}"\nq,,y,x,,\n'
+    )
+    r = upload(client, admin, "c", csv, "csv")
+    assert r.status_code == 202 and r.json()["record_count"] == 2
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT prompt, perplexity, metadata FROM baseline_records ORDER BY id")
+        ).all()
+    assert rows[0].perplexity == pytest.approx(1.6487, rel=1e-3)  # exp(0.5)
+    assert rows[2].prompt == "hi, there" and rows[2].metadata == {"k": 1}
+
+
+def test_a_bad_line_is_a_422_naming_it_and_nothing_is_stored(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    body = b'{"prompt": "ok"}\n{"prompt": "ok"}\n{"output": "no prompt"}\n'
+    r = upload(client, admin, "bad", body, "jsonl")
+    assert r.status_code == 422
+    assert r.json()["error"]["message"].startswith("line 3.prompt")
+    assert r.json()["error"]["details"][0]["line"] == 3
+    r = upload(client, admin, "bad2", b'{"prompt": "ok"}\nnot json\n', "jsonl")
+    assert r.status_code == 422 and "line 2" in r.json()["error"]["message"]
+    r = upload(client, admin, "bad3", b"prompt,score\nx,7\n", "csv")
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["line"] == 2
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM baselines")).scalar_one() == 0
+
+
+def test_json_baseline_and_duplicate_name_conflict(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    body = {"model": "bot", "name": "v1", "records": [{"prompt": "p", "output": "o"}]}
+    assert client.post("/v1/baselines", json=body, headers=admin).status_code == 202
+    again = client.post("/v1/baselines", json=body, headers=admin)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    listed = client.get("/v1/baselines?model=bot", headers=admin).json()["baselines"]
+    assert [b["name"] for b in listed] == ["v1"]
+
+
+def test_baseline_from_a_window_of_traffic(client: TestClient, admin: dict[str, str]) -> None:
+    events = [
+        {"model": "bot", "request_id": str(i), "prompt": f"p{i}", "output": "o",
+         "ts": f"2026-11-01T00:{i:02d}:00Z"}
+        for i in range(10)
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}, headers=admin).status_code == 202
+    r = client.post(
+        "/v1/baselines/from-window",
+        json={"model": "bot", "name": "frozen", "start": "2026-11-01T00:00:00Z",
+              "end": "2026-11-01T00:05:00Z"},
+        headers=admin,
+    )  # fmt: skip
+    assert r.status_code == 202 and r.json()["record_count"] == 5
+    assert r.json()["source"] == "window"
+    empty = client.post(
+        "/v1/baselines/from-window",
+        json={"model": "bot", "name": "none", "start": "2020-01-01T00:00:00Z",
+              "end": "2020-01-02T00:00:00Z"},
+        headers=admin,
+    )  # fmt: skip
+    assert empty.status_code == 422
+
+
+def test_monitor_validation_and_crud(client: TestClient, admin: dict[str, str]) -> None:
+    body = {"model": "bot", "name": "v1", "records": [{"prompt": "p"}]}
+    bid = client.post("/v1/baselines", json=body, headers=admin).json()["id"]
+    bad = [
+        ({"model": "bot", "baseline_id": bid, "window": "soon"}, "window"),
+        ({"model": "bot", "baseline_id": bid, "checks": {"text_acu": 0.8}}, "text_acu"),
+        ({"model": "other", "baseline_id": bid}, "belongs to model 'bot'"),
+        ({"model": "bot", "baseline_id": 999}, "no baseline 999"),
+    ]
+    for payload, needle in bad:
+        r = client.post("/v1/monitors", json=payload, headers=admin)
+        assert r.status_code == 422 and needle in r.text, r.text
+    r = client.post(
+        "/v1/monitors",
+        json={"model": "bot", "baseline_id": bid, "window": "15m", "checks": {"text_auc": 0.8}},
+        headers=admin,
+    )
+    assert r.status_code == 201 and r.json()["window"] == "15m"
+    mid = r.json()["id"]
+    patched = client.patch(
+        f"/v1/monitors/{mid}", json={"enabled": False, "window": "1h"}, headers=admin
+    )
+    assert patched.json()["enabled"] is False and patched.json()["window"] == "1h"
+    assert client.delete(f"/v1/monitors/{mid}", headers=admin).status_code == 204
+    assert client.get(f"/v1/monitors/{mid}", headers=admin).status_code == 404
