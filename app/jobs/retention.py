@@ -1,4 +1,5 @@
-"""Retention: delete events and feedback older than ``DRIFTLINE_RETENTION_DAYS``."""
+"""Retention: delete events and feedback older than ``DRIFTLINE_RETENTION_DAYS``, and drop the
+HTML reports (3-4 MB each) of windows that old; the runs' verdicts and metrics stay."""
 
 import logging
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,14 @@ def apply_retention(engine: Engine, *, days: int, now: datetime | None = None) -
             if n < _BATCH:
                 break
         deleted[table] = total
+    with engine.begin() as conn:
+        deleted["reports"] = conn.execute(
+            text(
+                "UPDATE monitor_runs SET report = NULL "
+                "WHERE window_end < :cutoff AND report IS NOT NULL"
+            ),
+            {"cutoff": cutoff},
+        ).rowcount
     if any(deleted.values()):
         log.info("retention removed %s (older than %s)", deleted, cutoff.isoformat())
     return deleted

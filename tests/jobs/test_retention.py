@@ -26,7 +26,38 @@ def test_retention_removes_only_rows_older_than_the_cutoff(engine: Engine) -> No
                 ),
                 {"rid": f"r{i}", "ts": ts},
             )
-    assert apply_retention(engine, days=30, now=now) == {"events": 2, "feedback": 2}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO baselines (model, name, source, embedder, record_count) "
+                "VALUES ('m', 'b', 'upload', 'tfidf', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO monitors (name, model, baseline_id, window_seconds, start_at) "
+                "SELECT 'mon', 'm', id, 3600, :t FROM baselines"
+            ),
+            {"t": now - timedelta(days=400)},
+        )
+        for age_days in (1, 100):
+            start = now - timedelta(days=age_days)
+            conn.execute(
+                text(
+                    "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, "
+                    "window_end, status, verdict, report) SELECT m.id, m.baseline_id, :s, :e, "
+                    "'done', 'ok', 'x'::bytea FROM monitors m"
+                ),
+                {"s": start, "e": start + timedelta(hours=1)},
+            )
+    assert apply_retention(engine, days=30, now=now) == {
+        "events": 2, "feedback": 2, "reports": 1
+    }  # fmt: skip
+    with engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT verdict, report IS NOT NULL FROM monitor_runs ORDER BY window_start")
+        ).all()
+    assert [tuple(k) for k in kept] == [("ok", False), ("ok", True)]  # verdicts stay
     with engine.connect() as conn:
         left = sorted(conn.execute(text("SELECT request_id FROM events")).scalars())
     assert left == ["r0", "r1"]
