@@ -12,6 +12,9 @@ from typing import Any
 import psycopg
 
 log = logging.getLogger("driftline.embedded")
+# platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI, root shells); the wheel
+# then falls back to /tmp, which is what we want. Keep the start-up banner clean.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 DATABASE = "driftline"
 
@@ -24,11 +27,7 @@ class EmbeddedPostgres:
 
         self.data_dir = data_dir.expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the wheel then
-            # falls back to /tmp, which is what we want.
-            warnings.simplefilter("ignore")
-            self._server: Any = get_server(self.data_dir / "pgdata", cleanup_mode="stop")
+        self._server: Any = get_server(self.data_dir / "pgdata", cleanup_mode="stop")
         self._ensure_database()
 
     def url(self, database: str = DATABASE) -> str:

@@ -139,8 +139,13 @@ def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
         assert any("drifted" in r["reasons"] for r in rows)
     assert all(r["ts"] >= "2026-11-01T01" for r in rows if "drifted" in r["reasons"])
 
+    work(engine, ORIGIN + 4 * HOUR)  # an empty hour after the drift: insufficient_data
+    assert (
+        client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"][0]["verdict"]
+        == "insufficient_data"
+    )
     status = client.get("/v1/models/news-bot/status", headers=admin).json()
-    assert status["verdict"] in ("drift", "degraded")
+    assert status["verdict"] in ("drift", "degraded")  # the quiet hour does not hide it
     assert status["monitors"][0]["run_id"] == last["id"]
     with engine.connect() as conn:
         n = conn.execute(

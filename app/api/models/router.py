@@ -37,19 +37,23 @@ _SEVERITY = ["degraded", "drift", "warning", "insufficient_data", "ok"]
 
 @router.get("/models/{name}/status", response_model=ModelStatus, summary="Is this model healthy?")
 def model_status(name: str, session: SessionDep, _: ReadCaller) -> ModelStatus:
-    """The latest finished window of each of the model's monitors, and the worst verdict."""
+    """Per monitor, the latest finished window with data (else the latest one), and the
+    model's worst verdict across them."""
     monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
     out = []
     for m in monitors:
-        run = session.scalars(
-            select(MonitorRun)
-            .where(
-                MonitorRun.monitor_id == m.id,
-                MonitorRun.status.in_(("done", "insufficient_data")),
-            )
-            .order_by(MonitorRun.window_start.desc())
-            .limit(1)
-        ).first()
+        # The latest window with data speaks for the model; a quiet minute after a drift
+        # must not hide it. Without any, the latest insufficient one says so.
+        run = None
+        for status in ("done", "insufficient_data"):
+            run = session.scalars(
+                select(MonitorRun)
+                .where(MonitorRun.monitor_id == m.id, MonitorRun.status == status)
+                .order_by(MonitorRun.window_start.desc())
+                .limit(1)
+            ).first()
+            if run is not None:
+                break
         checks = (
             {k: v["status"] for k, v in ((run.results or {}).get("checks") or {}).items()}
             if run

@@ -22,7 +22,9 @@ def parse_duration(value: str) -> int:
 
 
 def format_duration(seconds: int) -> str:
-    """Seconds → the largest whole unit (``3600`` → ``1h``)."""
+    """Seconds → the largest whole unit (``3600`` → ``1h``, ``0`` → ``0s``)."""
+    if seconds == 0:
+        return "0s"
     for unit in ("d", "h", "m"):
         if seconds % _UNIT[unit] == 0:
             return f"{seconds // _UNIT[unit]}{unit}"
