@@ -20,7 +20,7 @@ from app.api.events.schemas import EventIn
 from app.api.exports.router import router as exports_router
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
-from app.api.limits import BodyLimitMiddleware
+from app.api.limits import BodyLimitMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
 from app.api.runs.router import router as runs_router
@@ -68,6 +68,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         max_bytes=settings.max_body_bytes,
         overrides={"/v1/baselines": settings.max_upload_bytes},
     )
+    api.add_middleware(RequestTimingMiddleware)
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,

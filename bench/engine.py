@@ -82,6 +82,21 @@ def run_one(size: int) -> dict[str, object]:
     }
 
 
+def descriptor_rates(n: int = 20_000) -> tuple[float, float]:
+    """Events/s of the featuriser on one core: rule-based descriptors, and with language ID."""
+    from app.engine.descriptors import compute_descriptors
+
+    tweets = health_tweets().sample(n, random_state=3)
+    frame = events(tweets, seed=3)
+    t = time.perf_counter()
+    compute_descriptors(frame, with_language=False)
+    plain = n / (time.perf_counter() - t)
+    t = time.perf_counter()
+    compute_descriptors(frame.head(5000), with_language=True)
+    with_lang = 5000 / (time.perf_counter() - t)
+    return plain, with_lang
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -93,6 +108,8 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}"
     )
+    plain, with_lang = descriptor_rates()
+    print(f"descriptors: {plain:,.0f} events/s rule-based, {with_lang:,.0f} events/s with language")
     print(f"baseline: {BASELINE_SIZE} events; window descriptors precomputed; report included")
     results = {}
     for size in args.sizes:

@@ -1,12 +1,14 @@
-"""``/healthz`` (the process is up) and ``/readyz`` (database reachable and migrated)."""
+"""``/healthz`` (the process is up), ``/readyz`` (database reachable and migrated) and
+``/metrics`` (Prometheus)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import StateDep
 from app.db.migrate import current_revision, head_revision
+from app.metrics import render
 
 router = APIRouter(tags=["health"])
 
@@ -43,3 +45,11 @@ async def readyz(state: StateDep) -> JSONResponse:
             headers={"Retry-After": str(state.settings.retry_after_seconds)},
         )
     return JSONResponse({"ready": True, "database": "ok", "revision": current})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(state: StateDep) -> Response:
+    """Process metrics and model health (latest window per monitor), unauthenticated like
+    any Prometheus target: put it on an internal network."""
+    body, content_type = render(state.engine)
+    return Response(body, media_type=content_type)

@@ -1,11 +1,15 @@
-"""Request body limits enforced before anything parses the body.
+"""ASGI middleware: request body limits (before anything parses the body) and timing.
 
 Written as raw ASGI middleware because Starlette has no body-size limit of its own and a
 limit applied after ``await request.body()`` would already have buffered an unbounded body.
 """
 
+import time
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.metrics import REQUEST_SECONDS
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -80,3 +84,32 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class RequestTimingMiddleware:
+    """Observe each request's latency by route template (bounded labels, never raw paths)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            REQUEST_SECONDS.labels(template, scope["method"], f"{status // 100}xx").observe(
+                time.perf_counter() - start
+            )

@@ -10,8 +10,10 @@ from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
+from app.api.errors import DriftlineError
 from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs, replace_nul
 from app.db.writers import insert_events
+from app.metrics import INGEST_EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -82,7 +84,11 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
     """
     payload = await read_json(request)
     items, is_batch = split_batch(payload, "events", max_items=state.settings.max_batch_events)
-    events = validate_items(_EVENTS, items, "events", is_batch)
+    try:
+        events = validate_items(_EVENTS, items, "events", is_batch)
+    except DriftlineError:
+        INGEST_EVENTS.labels("rejected").inc(len(items))
+        raise
 
     # JSON can carry NUL only as the escape \u0000 (a raw NUL byte is invalid JSON).
     rows, sanitized = to_rows(events, may_hold_nul=b"\\u0000" in await request.body())
@@ -92,6 +98,8 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
             return insert_events(conn, rows)
 
     accepted = await run_in_threadpool(write)
+    INGEST_EVENTS.labels("accepted").inc(accepted)
+    INGEST_EVENTS.labels("duplicate").inc(len(rows) - accepted)
     return IngestResult(
         accepted=accepted,
         duplicates=len(rows) - accepted,

@@ -11,6 +11,7 @@ from app.api.deps import IngestCaller, StateDep
 from app.api.events.schemas import replace_nul
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
 from app.db.writers import upsert_feedback
+from app.metrics import INGEST_FEEDBACK
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
@@ -54,4 +55,5 @@ async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) ->
             return upsert_feedback(conn, rows)
 
     await run_in_threadpool(write)
+    INGEST_FEEDBACK.inc(len(feedback))
     return FeedbackResult(accepted=len(feedback), sanitized=sanitized)

@@ -1,0 +1,189 @@
+"""Prometheus metrics: the process's own (ingest, HTTP, runs) and model health from the DB.
+
+Model health comes from a custom collector that reads the latest finished window of every
+monitor on each scrape, so every api replica reports the same values whichever worker
+computed them. Labels are bounded: model, monitor, check, metric/feature names from the
+engine — never request ids or text.
+
+With several uvicorn workers (``PROMETHEUS_MULTIPROC_DIR`` set), prometheus-client's
+multiprocess mode aggregates the process metrics across workers; it ignores collectors
+registered the usual way, so ``/metrics`` builds its registry per scrape and adds the DB
+collector to it explicitly.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, text
+
+INGEST_EVENTS = Counter(
+    "driftline_ingest_events",
+    "Events received by POST /v1/events, by outcome (accepted, duplicate, rejected).",
+    ["outcome"],
+)
+INGEST_FEEDBACK = Counter(
+    "driftline_ingest_feedback", "Feedback items stored by POST /v1/feedback."
+)
+REQUEST_SECONDS = Histogram(
+    "driftline_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status class.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# The latest finished window with data per monitor, and each of its metric values.
+_LATEST = text(
+    """
+    SELECT DISTINCT ON (r.monitor_id)
+        r.id, m.model, m.name AS monitor, r.verdict, r.retraining_recommended, r.n_events,
+        r.window_end, extract(epoch FROM r.finished_at) AS finished
+    FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
+    WHERE r.status = 'done'
+    ORDER BY r.monitor_id, r.window_start DESC
+    """
+)
+_VALUES = text(
+    'SELECT run_id, "check", metric, feature, value, threshold, status '
+    "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
+)
+_CHECK_STATUS = text(
+    "SELECT id, key AS check, value->>'status' AS status FROM monitor_runs, "
+    "jsonb_each(results->'checks') WHERE id = ANY(:ids)"
+)
+_QUEUE = text(
+    "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
+    "count(*) FILTER (WHERE status = 'running') AS running FROM monitor_runs"
+)
+_FEATURISE_LAG = text(
+    "SELECT coalesce(extract(epoch FROM now() - min(e.received_at)), 0) FROM events e "
+    "WHERE e.id > coalesce((SELECT max(event_id) FROM event_features), 0)"
+)
+
+VERDICTS = ("ok", "warning", "drift", "degraded", "insufficient_data")
+
+
+class ModelHealthCollector(Collector):
+    """Model-health gauges read from PostgreSQL at scrape time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def describe(self) -> list[Metric]:
+        # Returning no descriptions keeps registration from querying the database.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["model", "monitor"]
+        verdict = GaugeMetricFamily(
+            "driftline_monitor_verdict",
+            "1 for the verdict of the monitor's latest window with data, 0 for the others.",
+            labels=[*labels, "verdict"],
+        )
+        retrain = GaugeMetricFamily(
+            "driftline_retraining_recommended",
+            "1 when the monitor's latest window recommends retraining.",
+            labels=labels,
+        )
+        last = GaugeMetricFamily(
+            "driftline_last_successful_run_timestamp_seconds",
+            "Unix time the monitor's latest window with data finished computing.",
+            labels=labels,
+        )
+        window_end = GaugeMetricFamily(
+            "driftline_last_window_end_timestamp_seconds",
+            "Unix time the monitor's latest computed window ended.",
+            labels=labels,
+        )
+        events = GaugeMetricFamily(
+            "driftline_window_events", "Events in the monitor's latest window.", labels=labels
+        )
+        check = GaugeMetricFamily(
+            "driftline_check_status",
+            "1 for each check's status in the latest window (ok, warning, drift, degraded, "
+            "insufficient_data).",
+            labels=[*labels, "check", "status"],
+        )
+        value = GaugeMetricFamily(
+            "driftline_check_value",
+            "Each number a check produced in the latest window (drift scores, quality, "
+            "perplexity, long-tail share, label coverage…); ratios are 0-1.",
+            labels=[*labels, "check", "metric", "feature"],
+        )
+        threshold = GaugeMetricFamily(
+            "driftline_check_threshold",
+            "The threshold a check value is compared with, where it has one.",
+            labels=[*labels, "check", "metric", "feature"],
+        )
+        queue = GaugeMetricFamily(
+            "driftline_runs", "Monitor windows waiting or being computed.", labels=["status"]
+        )
+        lag = GaugeMetricFamily(
+            "driftline_featurise_lag_seconds",
+            "Age of the oldest event the worker has not featurised yet (0 when caught up).",
+        )
+        with self.engine.connect() as conn:
+            runs = conn.execute(_LATEST).mappings().all()
+            by_id: dict[int, Any] = {r["id"]: r for r in runs}
+            ids = list(by_id)
+            for r in runs:
+                lv = [r["model"], r["monitor"]]
+                for v in VERDICTS:
+                    verdict.add_metric([*lv, v], 1.0 if r["verdict"] == v else 0.0)
+                retrain.add_metric(lv, 1.0 if r["retraining_recommended"] else 0.0)
+                last.add_metric(lv, float(r["finished"] or 0))
+                window_end.add_metric(lv, r["window_end"].timestamp())
+                events.add_metric(lv, float(r["n_events"] or 0))
+            if ids:
+                for row in conn.execute(_CHECK_STATUS, {"ids": ids}).mappings():
+                    run = by_id[row["id"]]
+                    for s in VERDICTS:
+                        check.add_metric(
+                            [run["model"], run["monitor"], row["check"], s],
+                            1.0 if row["status"] == s else 0.0,
+                        )
+                for row in conn.execute(_VALUES, {"ids": ids}).mappings():
+                    run = by_id[row["run_id"]]
+                    lv = [run["model"], run["monitor"], row["check"], row["metric"],
+                          row["feature"] or ""]  # fmt: skip
+                    value.add_metric(lv, float(row["value"]))
+                    if row["threshold"] is not None:
+                        threshold.add_metric(lv, float(row["threshold"]))
+            q = conn.execute(_QUEUE).one()
+            queue.add_metric(["pending"], float(q.pending))
+            queue.add_metric(["running"], float(q.running))
+            lag.add_metric([], float(conn.execute(_FEATURISE_LAG).scalar_one()))
+        yield from (verdict, retrain, last, window_end, events, check, value, threshold, queue, lag)
+
+
+class _Scrape:
+    """What ``generate_latest`` needs (``collect()``) over several sources."""
+
+    def __init__(self, *sources: Any) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()
+
+
+def render(engine: Engine) -> tuple[bytes, str]:
+    """The /metrics body: process metrics (multiprocess-aware) plus model health."""
+    process: Any = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        process = CollectorRegistry()
+        multiprocess.MultiProcessCollector(process)  # type: ignore[no-untyped-call]
+    scrape = _Scrape(process, ModelHealthCollector(engine))
+    return generate_latest(scrape), CONTENT_TYPE_LATEST

@@ -1,0 +1,115 @@
+"""/metrics: process counters, request latency by route, model health from the database."""
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, text
+
+
+def sample(body: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(body):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
+
+
+def seed_run(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO baselines (model, name, source, embedder, record_count, status) "
+                "VALUES ('bot', 'b', 'upload', 'tfidf', 10, 'ready')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO monitors (name, model, baseline_id, window_seconds, start_at) "
+                "SELECT 'bot-hourly', 'bot', id, 3600, '2026-11-01' FROM baselines"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end, "
+                "status, verdict, retraining_recommended, n_events, finished_at, results) "
+                "SELECT m.id, m.baseline_id, '2026-11-01 00:00+00', '2026-11-01 01:00+00', "
+                "'done', 'drift', true, 1234, '2026-11-01 01:02+00', "
+                '\'{"checks": {"embedding_drift": {"status": "drift"}, '
+                '"quality": {"status": "ok"}}}\' FROM monitors m'
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO metric_values (run_id, "check", metric, feature, value, threshold) '
+                "SELECT id, 'embedding_drift', 'centroid_shift', NULL, 0.31, 0.05 "
+                "FROM monitor_runs UNION ALL SELECT id, 'quality', 'f1', NULL, 0.82, NULL "
+                "FROM monitor_runs"
+            )
+        )
+
+
+def test_ingest_counters_and_route_latency(
+    client: TestClient, ingest_headers: dict[str, str]
+) -> None:
+    before = (
+        REGISTRY.get_sample_value("driftline_ingest_events_total", {"outcome": "accepted"}) or 0
+    )
+    ev = {"model": "m", "request_id": "x", "prompt": "p", "output": "o"}
+    client.post("/v1/events", json={"events": [ev, ev]}, headers=ingest_headers)
+    client.post("/v1/events", json={"events": [{"model": "m"}]}, headers=ingest_headers)
+    body = client.get("/metrics").text
+    assert sample(body, "driftline_ingest_events_total", outcome="accepted") == before + 1
+    assert (sample(body, "driftline_ingest_events_total", outcome="duplicate") or 0) >= 1
+    assert (sample(body, "driftline_ingest_events_total", outcome="rejected") or 0) >= 1
+    count = sample(
+        body, "driftline_http_request_duration_seconds_count",
+        route="/v1/events", method="POST", status="2xx",
+    )  # fmt: skip
+    assert count is not None and count >= 1
+    assert "/v1/events?" not in body and "request_id" not in body
+
+
+def test_model_health_comes_from_the_latest_run(client: TestClient, engine: Engine) -> None:
+    seed_run(engine)
+    body = client.get("/metrics").text
+    lv = {"model": "bot", "monitor": "bot-hourly"}
+    assert sample(body, "driftline_monitor_verdict", verdict="drift", **lv) == 1
+    assert sample(body, "driftline_monitor_verdict", verdict="ok", **lv) == 0
+    assert sample(body, "driftline_retraining_recommended", **lv) == 1
+    assert sample(body, "driftline_window_events", **lv) == 1234
+    assert (
+        sample(body, "driftline_check_status", check="embedding_drift", status="drift", **lv) == 1
+    )
+    assert sample(
+        body, "driftline_check_value", check="embedding_drift", metric="centroid_shift", **lv
+    ) == pytest.approx(0.31)
+    assert sample(
+        body, "driftline_check_threshold", check="embedding_drift", metric="centroid_shift", **lv
+    ) == pytest.approx(0.05)
+    finished = datetime(2026, 11, 1, 1, 2, tzinfo=UTC).timestamp()
+    assert sample(body, "driftline_last_successful_run_timestamp_seconds", **lv) == finished
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None and not os.environ.get("CI"),
+    reason="promtool not installed (apt-get install prometheus); CI always runs this",
+)
+def test_promtool_check_metrics_is_clean(
+    client: TestClient, engine: Engine, ingest_headers: dict[str, str]
+) -> None:
+    seed_run(engine)
+    client.post(
+        "/v1/events", json={"model": "m", "prompt": "p", "output": "o"}, headers=ingest_headers
+    )
+    body = client.get("/metrics").text
+    out = subprocess.run(
+        ["promtool", "check", "metrics"], input=body, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
