@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
 import app
-from app.api import health
+from app.api import health, runbooks
 from app.api.baselines.router import router as baselines_router
 from app.api.baselines.schemas import BaselineIn
 from app.api.deps import AppState
@@ -72,7 +72,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router, exports_router,
+        monitors_router, runs_router, exports_router, runbooks.router,
     ):  # fmt: skip
         api.include_router(router)
 

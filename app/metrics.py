@@ -47,7 +47,7 @@ _LATEST = text(
     """
     SELECT DISTINCT ON (r.monitor_id)
         r.id, m.model, m.name AS monitor, r.verdict, r.retraining_recommended, r.n_events,
-        r.window_end, extract(epoch FROM r.finished_at) AS finished
+        r.window_end
     FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
     WHERE r.status = 'done'
     ORDER BY r.monitor_id, r.window_start DESC
@@ -60,6 +60,17 @@ _VALUES = text(
 _CHECK_STATUS = text(
     "SELECT id, key AS check, value->>'status' AS status FROM monitor_runs, "
     "jsonb_each(results->'checks') WHERE id = ANY(:ids)"
+)
+# Every enabled monitor, with its window and the last time any window of it finished
+# (insufficient_data included: the worker was alive), for the MonitorStale alert.
+_MONITORS = text(
+    """
+    SELECT m.model, m.name AS monitor, m.window_seconds, m.delay_seconds,
+           extract(epoch FROM m.created_at) AS created,
+           (SELECT extract(epoch FROM max(r.finished_at)) FROM monitor_runs r
+            WHERE r.monitor_id = m.id AND r.status IN ('done', 'insufficient_data')) AS finished
+    FROM monitors m WHERE m.enabled
+    """
 )
 _QUEUE = text(
     "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
@@ -97,7 +108,13 @@ class ModelHealthCollector(Collector):
         )
         last = GaugeMetricFamily(
             "driftline_last_successful_run_timestamp_seconds",
-            "Unix time the monitor's latest window with data finished computing.",
+            "Unix time any window of the monitor last finished (with data or without); the "
+            "monitor's creation time until its first window finishes.",
+            labels=labels,
+        )
+        window = GaugeMetricFamily(
+            "driftline_monitor_window_seconds",
+            "Length of the monitor's windows plus its delay for late events.",
             labels=labels,
         )
         window_end = GaugeMetricFamily(
@@ -141,7 +158,6 @@ class ModelHealthCollector(Collector):
                 for v in VERDICTS:
                     verdict.add_metric([*lv, v], 1.0 if r["verdict"] == v else 0.0)
                 retrain.add_metric(lv, 1.0 if r["retraining_recommended"] else 0.0)
-                last.add_metric(lv, float(r["finished"] or 0))
                 window_end.add_metric(lv, r["window_end"].timestamp())
                 events.add_metric(lv, float(r["n_events"] or 0))
             if ids:
@@ -159,11 +175,18 @@ class ModelHealthCollector(Collector):
                     value.add_metric(lv, float(row["value"]))
                     if row["threshold"] is not None:
                         threshold.add_metric(lv, float(row["threshold"]))
+            for m in conn.execute(_MONITORS).mappings():
+                lv = [m["model"], m["monitor"]]
+                window.add_metric(lv, float(m["window_seconds"] + m["delay_seconds"]))
+                last.add_metric(lv, float(m["finished"] or m["created"]))
             q = conn.execute(_QUEUE).one()
             queue.add_metric(["pending"], float(q.pending))
             queue.add_metric(["running"], float(q.running))
             lag.add_metric([], float(conn.execute(_FEATURISE_LAG).scalar_one()))
-        yield from (verdict, retrain, last, window_end, events, check, value, threshold, queue, lag)
+        yield from (
+            verdict, retrain, last, window, window_end, events, check, value, threshold, queue,
+            lag,
+        )  # fmt: skip
 
 
 class _Scrape:

@@ -1,0 +1,74 @@
+"""Alert rules pass promtool's checks and unit tests; Alertmanager's config passes amtool;
+every runbook an alert links to is served."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy/prometheus/rules"
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} must be installed under CI (.ci/run installs it)")
+        pytest.skip(f"{binary} not installed (apt-get install prometheus prometheus-alertmanager)")
+    return path
+
+
+def run(*cmd: str, cwd: Path = ROOT) -> str:
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def alerts() -> list[dict[str, object]]:
+    doc = yaml.safe_load((RULES / "driftline.rules.yml").read_text())
+    return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_promtool_check_and_unit_test_the_rules() -> None:
+    promtool = need("promtool")
+    assert "SUCCESS: 7 rules found" in run(
+        promtool, "check", "rules", str(RULES / "driftline.rules.yml")
+    )
+    assert "SUCCESS" in run(promtool, "test", "rules", "driftline.rules.test.yml", cwd=RULES)
+
+
+def test_every_alert_has_severity_annotations_and_a_test_case() -> None:
+    tests = (RULES / "driftline.rules.test.yml").read_text()
+    names = {a["alert"] for a in alerts()}
+    assert names == {
+        "DriftlineDriftDetected", "DriftlineQualityDegraded", "DriftlineRetrainingRecommended",
+        "DriftlineLongTailSurge", "DriftlineMonitorStale", "DriftlineIngestionStopped",
+        "DriftlineIngestErrorsHigh",
+    }  # fmt: skip
+    for a in alerts():
+        assert a["labels"]["severity"] in ("critical", "warning", "info")  # type: ignore[index]
+        assert {"summary", "description", "runbook_url"} <= set(a["annotations"])  # type: ignore[arg-type]
+        assert f"alertname: {a['alert']}\n" in tests
+        assert tests.count(f"alertname: {a['alert']}\n") >= 2  # a "not yet" and a "fires"
+
+
+def test_amtool_accepts_the_alertmanager_config() -> None:
+    amtool = need("amtool")
+    assert "SUCCESS" in run(amtool, "check-config", "deploy/alertmanager/alertmanager.yml")
+
+
+def test_every_runbook_url_is_served(client: TestClient) -> None:
+    for a in alerts():
+        url = a["annotations"]["runbook_url"]  # type: ignore[index]
+        name = re.search(r"/runbooks/([a-z-]+)$", str(url))
+        assert name, url
+        r = client.get(f"/runbooks/{name.group(1)}")
+        assert r.status_code == 200 and r.text.startswith(f"# {a['alert']}")
+        assert "**What to do.**" in r.text
+    assert client.get("/runbooks/..%2F..%2Fpyproject").status_code == 404
