@@ -1,0 +1,242 @@
+"""Grafana dashboards as code (grafana-foundation-sdk); writes dashboards/*.json.
+
+    python -m dashboards.generate          # regenerate (CI checks the output is unchanged)
+
+Every panel has a title, a description and a unit, and queries only metrics Driftline
+exports (tests/deploy/test_dashboards.py runs each query against a real Prometheus).
+"""
+
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
+    DataSourceRef,
+    VariableRefresh,
+)
+
+OUT = Path(__file__).resolve().parent
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="driftline-prometheus")
+SEL = 'model="$model", monitor="$monitor"'
+
+
+def query(
+    expr: str, legend: str = "", *, instant: bool = False, ref: str = "A"
+) -> prometheus.Dataquery:
+    """A PromQL target on the provisioned Prometheus datasource."""
+    q = prometheus.Dataquery().expr(expr).datasource(DATASOURCE).ref_id(ref)
+    if legend:
+        q = q.legend_format(legend)
+    return q.instant() if instant else q.range()
+
+
+def series(
+    title: str, description: str, unit: str, *targets: prometheus.Dataquery, width: int = 12
+) -> timeseries.Panel:
+    """A time-series panel."""
+    panel = (
+        timeseries.Panel().title(title).description(description).unit(unit).span(width).height(8)
+    )
+    for i, t in enumerate(targets):
+        panel = panel.with_target(t.ref_id(chr(ord("A") + i)))
+    return panel.datasource(DATASOURCE)
+
+
+def status_link(title: str = "Model status and latest report") -> dashboard.DashboardLink:
+    """Link to the model's status in Driftline (holds the latest run's report URL)."""
+    return (
+        dashboard.DashboardLink(title)
+        .type(DashboardLinkType.LINK)
+        .url("${driftline_url}/v1/models/${model}/status")
+        .target_blank(True)
+    )
+
+
+def url_variable() -> dashboard.TextBoxVariable:
+    return (
+        dashboard.TextBoxVariable("driftline_url")
+        .label("Driftline URL")
+        .default_value("http://localhost:8000")
+    )
+
+
+def fleet() -> dashboard.Dashboard:
+    """Every model's verdict at a glance."""
+    return (
+        dashboard.Dashboard("Driftline / Fleet overview")
+        .uid("driftline-fleet")
+        .tags(["driftline"])
+        .description("Verdict of every monitored model's latest window, and what needs action.")
+        .refresh("1m")
+        .time("now-24h", "now")
+        .with_variable(url_variable())
+        .with_panel(
+            stat.Panel().title("Monitors in drift").unit("short").span(6).height(5)
+            .description("Monitors whose latest window was judged drift (persisted).")
+            .with_target(query('count(driftline_monitor_verdict{verdict="drift"} == 1) or vector(0)', instant=True))
+            .datasource(DATASOURCE)
+        )
+        .with_panel(
+            stat.Panel().title("Monitors degraded").unit("short").span(6).height(5)
+            .description("Monitors whose latest window had quality or perplexity degraded.")
+            .with_target(query('count(driftline_monitor_verdict{verdict="degraded"} == 1) or vector(0)', instant=True))
+            .datasource(DATASOURCE)
+        )
+        .with_panel(
+            stat.Panel().title("Retraining recommended").unit("short").span(6).height(5)
+            .description("Monitors recommending retraining (stays on until a new baseline).")
+            .with_target(query("sum(driftline_retraining_recommended) or vector(0)", instant=True))
+            .datasource(DATASOURCE)
+        )
+        .with_panel(
+            stat.Panel().title("Events ingested per second").unit("reqps").span(6).height(5)
+            .description("Events accepted by POST /v1/events, all models.")
+            .with_target(query('sum(rate(driftline_ingest_events_total{outcome="accepted"}[$__rate_interval]))', instant=True))
+            .datasource(DATASOURCE)
+        )
+        .with_panel(
+            table.Panel().title("Latest verdict per monitor").unit("short").span(24).height(10)
+            .description("One row per monitor: its latest window's verdict (1 = current).")
+            .with_target(query("driftline_monitor_verdict == 1", "{{model}} / {{monitor}}: {{verdict}}", instant=True))
+            .datasource(DATASOURCE)
+        )
+        .with_panel(
+            series(
+                "Verdicts over time", "Which monitors were in drift or degraded, window by window.", "short",
+                query('driftline_monitor_verdict{verdict=~"drift|degraded"} == 1', "{{model}} / {{monitor}}: {{verdict}}"),
+                width=24,
+            )
+        )
+    )  # fmt: skip
+
+
+def model_detail() -> dashboard.Dashboard:
+    """One model and monitor: drift per check, quality vs baseline, long tail, data quality."""
+    return (
+        dashboard.Dashboard("Driftline / Model detail")
+        .uid("driftline-model")
+        .tags(["driftline"])
+        .description("Drift, quality, perplexity, long tail, data quality and volume of one monitor.")
+        .refresh("1m")
+        .time("now-7d", "now")
+        .links([status_link()])
+        .with_variable(
+            dashboard.QueryVariable("model").label("Model").datasource(DATASOURCE)
+            .query("label_values(driftline_monitor_verdict, model)").refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        )
+        .with_variable(
+            dashboard.QueryVariable("monitor").label("Monitor").datasource(DATASOURCE)
+            .query('label_values(driftline_monitor_verdict{model="$model"}, monitor)').refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        )
+        .with_variable(url_variable())
+        .with_panel(
+            series(
+                "Embedding drift", "Centroid shift of the window's prompt embeddings vs its threshold (baseline bootstrap).", "short",
+                query(f'driftline_check_value{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "shift"),
+                query(f'driftline_check_threshold{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "threshold"),
+            ).links([status_link("Latest report")])
+        )
+        .with_panel(
+            series(
+                "Descriptor and text drift", "Share of descriptors drifted, and the domain classifier's ROC AUC on the prompts.", "percentunit",
+                query(f'driftline_check_value{{{SEL}, check="descriptor_drift", metric="drifted_share"}}', "descriptors drifted"),
+                query(f'driftline_check_value{{{SEL}, check="text_drift", metric="roc_auc"}}', "text ROC AUC"),
+            )
+        )
+        .with_panel(
+            series(
+                "Quality vs baseline", "Macro F1 and accuracy of the window (from feedback labels) against the baseline holdout.", "percentunit",
+                query(f'driftline_check_value{{{SEL}, check="quality", metric=~"f1|accuracy"}}', "{{metric}}"),
+                query(f'driftline_check_value{{{SEL}, check="quality", metric=~"baseline_f1|baseline_accuracy"}}', "{{metric}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Label coverage", "Share of the window's events with a feedback label.", "percentunit",
+                query(f'driftline_check_value{{{SEL}, check="quality", metric="label_coverage"}}', "coverage"),
+            )
+        )
+        .with_panel(
+            series(
+                "Perplexity", "Mean and p90 perplexity of the outputs, with the baseline's mean.", "short",
+                query(f'driftline_check_value{{{SEL}, check="perplexity", metric=~"mean|p90|baseline_mean"}}', "{{metric}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Long tail", "Share of inputs unlike any baseline example, against the baseline's own rate.", "percentunit",
+                query(f'driftline_check_value{{{SEL}, check="long_tail", metric=~"novel_share|baseline_novel_share"}}', "{{metric}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Data quality", "Rates of empty, duplicated, truncated, PII-bearing and refused inputs in the window.", "percentunit",
+                query(f'driftline_check_value{{{SEL}, check="data_quality"}}', "{{metric}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Window volume", "Events in each computed window.", "short",
+                query(f"driftline_window_events{{{SEL}}}", "events"),
+            )
+        )
+    )  # fmt: skip
+
+
+def service() -> dashboard.Dashboard:
+    """The Driftline service itself: traffic, latency, errors, worker backlog."""
+    return (
+        dashboard.Dashboard("Driftline / Service health")
+        .uid("driftline-service")
+        .tags(["driftline"])
+        .description("Requests, latency, ingest outcomes and the worker's backlog.")
+        .refresh("30s")
+        .time("now-6h", "now")
+        .with_panel(
+            series(
+                "Requests per second", "By route and status class.", "reqps",
+                query("sum by (route, status) (rate(driftline_http_request_duration_seconds_count[$__rate_interval]))", "{{route}} {{status}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Latency p95", "95th percentile request latency by route.", "s",
+                query("histogram_quantile(0.95, sum by (le, route) (rate(driftline_http_request_duration_seconds_bucket[$__rate_interval])))", "{{route}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Events by outcome", "Events per second accepted, duplicate (retries) and rejected (invalid).", "reqps",
+                query("sum by (outcome) (rate(driftline_ingest_events_total[$__rate_interval]))", "{{outcome}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Worker backlog", "Monitor windows pending or running, and featurisation lag.", "short",
+                query("sum by (status) (driftline_runs)", "{{status}}"),
+                query("driftline_featurise_lag_seconds", "featurise lag (s)"),
+            )
+        )
+    )  # fmt: skip
+
+
+DASHBOARDS = {"fleet": fleet, "model-detail": model_detail, "service": service}
+
+
+def render() -> dict[str, str]:
+    """File name → JSON text, keys sorted so that diffs stay clean."""
+    encoder = JSONEncoder(sort_keys=True, indent=2)
+    return {
+        f"{name}.json": encoder.encode(build().build()) + "\n" for name, build in DASHBOARDS.items()
+    }
+
+
+def main() -> None:
+    for name, body in render().items():
+        (OUT / name).write_text(body)
+        print(f"wrote dashboards/{name}")
+
+
+if __name__ == "__main__":
+    main()
