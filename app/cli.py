@@ -161,6 +161,14 @@ def api(
     settings = get_settings()
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
+    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc:
+        # prometheus-client's multiprocess mode: one directory shared by the workers, emptied
+        # at start so that counters of a previous run do not leak in.
+        import shutil
+
+        shutil.rmtree(multiproc, ignore_errors=True)
+        os.makedirs(multiproc, exist_ok=True)
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
