@@ -1,0 +1,187 @@
+"""End to end: a real Prometheus scrapes a real Driftline, evaluates the shipped rules, and
+answers every dashboard query."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from app.datasets import chatterbot, health_tweets
+from tests.conftest import auth
+from tests.deploy.test_alerting import need
+from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never became ready")
+
+
+@pytest.fixture
+def driftline(database_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/readyz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture
+def prometheus(driftline: str, tmp_path: Path) -> Iterator[str]:
+    binary = need("prometheus")
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    config["rule_files"] = [str(ROOT / "deploy/prometheus/rules/driftline.rules.yml")]
+    config.pop("alerting")
+    job = config["scrape_configs"][0]
+    job["static_configs"] = [{"targets": [driftline.removeprefix("http://")]}]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={path}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/-/ready", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
+    """A baseline, an hourly monitor, one calm hour and two hours with a new domain."""
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        tweets = health_tweets(without_urls=True).sample(frac=1, random_state=1)
+        records = [
+            {"prompt": t, "output": "noted", "prediction": o, "label": o,
+             "token_logprobs": [-0.3, -0.6, -0.2]}
+            for t, o in zip(tweets.text[:600], tweets.outlet[:600], strict=True)
+        ]  # fmt: skip
+        r = c.post("/v1/baselines", json={"model": "news-bot", "name": "b", "records": records})
+        assert r.status_code == 202, r.text
+        work(engine, ORIGIN)
+        r = c.post(
+            "/v1/monitors",
+            json={"name": "news-hourly", "model": "news-bot", "baseline_id": r.json()["id"],
+                  "window": "1h", "delay": "0s", "start_at": ORIGIN.isoformat()},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        chat = list(chatterbot().prompt[:300])
+        for hour in range(3):
+            texts = list(tweets.text[600 + 300 * hour : 900 + 300 * hour])
+            outlets = list(tweets.outlet[600 + 300 * hour : 900 + 300 * hour])
+            if hour:
+                texts[:150], outlets[:150] = chat[150 * (hour - 1) : 150 * hour], ["other"] * 150
+            start = ORIGIN + hour * HOUR
+            events = [
+                {"model": "news-bot", "request_id": f"h{hour}-{i}", "prompt": t, "output": "noted",
+                 "prediction": o, "token_logprobs": [-0.3, -0.6, -0.2],
+                 "ts": (start + i * HOUR / 400).isoformat()}
+                for i, (t, o) in enumerate(zip(texts, outlets, strict=True))
+            ]  # fmt: skip
+            assert c.post("/v1/events", json={"events": events}).status_code == 202
+            fb = [{"model": "news-bot", "request_id": e["request_id"], "label": e["prediction"]}
+                  for e in events]  # fmt: skip
+            assert c.post("/v1/feedback", json={"feedback": fb}).status_code == 202
+        c.post("/v1/events", json={"events": [{"model": "m"}]})  # one rejected batch
+    work(engine, ORIGIN + 3 * HOUR)
+
+
+def dashboard_queries() -> list[tuple[str, str, str]]:
+    out = []
+    for path in sorted((ROOT / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                out.append((path.name, panel["title"], target["expr"]))
+    return out
+
+
+def substitute(expr: str) -> str:
+    return (
+        expr.replace("$__rate_interval", "1m")
+        .replace("$model", "news-bot")
+        .replace("$monitor", "news-hourly")
+    )
+
+
+def test_alerts_fire_and_every_dashboard_query_returns_data(
+    driftline: str, prometheus: str, make_key: Callable[..., str], engine: Engine
+) -> None:
+    seed(driftline, auth(make_key("admin")), engine)
+    api = httpx.Client(base_url=prometheus, timeout=10)
+
+    # The drift alert goes pending (its `for:` is 5 minutes) in Prometheus' own API.
+    deadline = time.monotonic() + 90
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        alerts = api.get("/api/v1/alerts").json()["data"]["alerts"]
+        states = {a["labels"]["alertname"]: a["state"] for a in alerts}
+        if {"DriftlineDriftDetected", "DriftlineRetrainingRecommended"} & set(states) or (
+            "DriftlineQualityDegraded" in states
+        ):
+            break
+        time.sleep(1)
+    assert set(states) & {"DriftlineDriftDetected", "DriftlineQualityDegraded"}, states
+    assert all(s in ("pending", "firing") for s in states.values())
+    model_alerts = ("DriftlineDriftDetected", "DriftlineQualityDegraded")
+    alert = next(
+        a
+        for a in api.get("/api/v1/alerts").json()["data"]["alerts"]
+        if a["labels"]["alertname"] in model_alerts
+    )
+    assert alert["labels"]["model"] == "news-bot" and alert["labels"]["monitor"] == "news-hourly"
+    runbook = alert["annotations"]["runbook_url"]
+    assert httpx.get(runbook).status_code == 200  # the link on-call clicks works
+
+    time.sleep(3)  # two more scrapes so that rate() has samples of the traffic
+    empty = []
+    for name, title, expr in dashboard_queries():
+        r = api.get("/api/v1/query", params={"query": substitute(expr)})
+        body = r.json()
+        assert r.status_code == 200 and body["status"] == "success", (name, title, expr, body)
+        if not body["data"]["result"]:
+            empty.append(f"{name}: {title}: {expr}")
+    assert not empty, "dashboard queries without data:\n" + "\n".join(empty)
+
+    for variable in ("model", "monitor"):
+        values = api.get(
+            f"/api/v1/label/{variable}/values", params={"match[]": "driftline_monitor_verdict"}
+        ).json()["data"]
+        assert values, variable
+    assert re.search(r"news", " ".join(api.get("/api/v1/label/model/values").json()["data"]))
