@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default=600,
         description="A window claimed by a worker that then dies is retried after this long.",
     )
+    window_sample_cap: int = Field(
+        default=200_000,
+        description="Windows with more events are computed on a deterministic sample of this "
+        "size (hash of request_id); the event count stays exact.",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, description="Largest baseline upload accepted."
     )

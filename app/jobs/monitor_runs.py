@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from app.config import get_settings
 from app.engine import descriptors as desc
 from app.engine.report import render_report
 from app.engine.results import CheckResult, Status
@@ -107,9 +108,28 @@ def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) ->
     return Claim(row.id, row.attempts) if row else None
 
 
-def _window_frame(conn: Connection, monitor: Any, start: datetime, end: datetime) -> pd.DataFrame:
+_WINDOW_FILTER = """
+    e.model = :model AND e.ts >= :start AND e.ts < :end
+    AND (CAST(:version AS text) IS NULL OR e.model_version = :version)
+"""
+
+
+def _window_frame(
+    conn: Connection, monitor: Any, start: datetime, end: datetime, *, cap: int
+) -> tuple[pd.DataFrame, int]:
+    """The window's events (a deterministic sample above ``cap``) and their exact count."""
+    params: dict[str, Any] = {
+        "model": monitor.model, "version": monitor.model_version, "start": start, "end": end,
+    }  # fmt: skip
+    total = int(
+        conn.execute(
+            text(f"SELECT count(*) FROM events e WHERE {_WINDOW_FILTER}"), params
+        ).scalar_one()
+    )
+    # Sampling by a hash of request_id keeps the same events on a recompute (late labels).
+    permille = 1000 if total <= cap else max(1, cap * 1000 // total)
     features = ", ".join(f"ef.{c}" for c in FEATURE_COLUMNS)
-    return pd.read_sql(
+    frame = pd.read_sql(
         text(
             f"""
             SELECT e.id, e.request_id, e.prompt, e.output, e.prediction, e.perplexity,
@@ -119,19 +139,15 @@ def _window_frame(conn: Connection, monitor: Any, start: datetime, end: datetime
             FROM events e
             LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
             LEFT JOIN event_features ef ON ef.event_id = e.id
-            WHERE e.model = :model AND e.ts >= :start AND e.ts < :end
-              AND (CAST(:version AS text) IS NULL OR e.model_version = :version)
+            WHERE {_WINDOW_FILTER}
+              AND (:permille >= 1000 OR abs(hashtext(e.request_id)) % 1000 < :permille)
             ORDER BY e.id
             """
         ),
         conn,
-        params={
-            "model": monitor.model,
-            "version": monitor.model_version,
-            "start": start,
-            "end": end,
-        },
+        params={**params, "permille": permille},
     )
+    return frame, total
 
 
 def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
@@ -208,8 +224,12 @@ def execute_run(engine: Engine, claim: Claim) -> str:
         ).scalar_one()
         thresholds = Thresholds(min_events=monitor.min_events).with_overrides(monitor.checks)
         history, previously = _history(conn, run, thresholds.persistence_n - 1)
-        frame = _window_frame(conn, monitor, run.window_start, run.window_end)
+        frame, total = _window_frame(
+            conn, monitor, run.window_start, run.window_end, cap=get_settings().window_sample_cap
+        )
     timings: dict[str, float] = {"load": round(time.perf_counter() - started, 3)}
+    if total > len(frame):
+        log.info("run %s: %d events, computed on a sample of %d", claim.run_id, total, len(frame))
     profile = load_profile(blob)
     result: WindowResult = evaluate_window(
         profile,
@@ -232,7 +252,11 @@ def execute_run(engine: Engine, claim: Claim) -> str:
     timings["total"] = round(time.perf_counter() - started, 3)
     status = "insufficient_data" if result.status is Status.INSUFFICIENT_DATA else "done"
     n_labels = int(frame["label"].notna().sum()) if len(frame) else 0
-    results = {"checks": serialise_checks(result.checks), "reasons": result.reasons}
+    results = {
+        "checks": serialise_checks(result.checks),
+        "reasons": result.reasons,
+        "sampled_events": len(frame) if total > len(frame) else None,
+    }
     with engine.begin() as conn:
         owned = conn.execute(
             text(
@@ -247,7 +271,7 @@ def execute_run(engine: Engine, claim: Claim) -> str:
             ),
             {
                 "status": status, "verdict": result.status.value, "drift": result.drift_signal,
-                "retrain": result.retraining_recommended, "n": result.n_events,
+                "retrain": result.retraining_recommended, "n": total,
                 "labels": n_labels, "results": _dumps(results), "report": report,
                 "timings": _dumps(timings), "id": claim.run_id, "attempt": claim.attempt,
             },

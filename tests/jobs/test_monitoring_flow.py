@@ -276,3 +276,28 @@ def test_backfill_queues_the_windows_of_a_range(
     assert [x["status"] for x in r.json()["runs"]] == ["pending", "pending"]
     build_pending_profiles(engine)
     assert run_pending(engine, lease_seconds=300) == 2
+
+
+def test_a_window_above_the_cap_is_sampled_but_counted_exactly(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from app.config import get_settings
+
+    monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
+    win = tweets.iloc[2000:2300]
+    post_window(client, admin, list(win.text), list(win.outlet), 0, labels=False)
+    monkeypatch.setenv("DRIFTLINE_WINDOW_SAMPLE_CAP", "200")
+    get_settings.cache_clear()
+    try:
+        work(engine, ORIGIN + HOUR)
+    finally:
+        get_settings.cache_clear()
+    (run,) = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    assert run["status"] == "done" and run["n_events"] == 300
+    with engine.connect() as conn:
+        sampled = conn.execute(
+            text("SELECT (results->>'sampled_events')::int FROM monitor_runs WHERE id = :r"),
+            {"r": run["id"]},
+        ).scalar_one()
+    assert 120 < sampled < 280
