@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,static]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,static]" -e sdk/python
 	touch $@ $(VENV)/.installed
 
 ## run: start Driftline on the embedded PostgreSQL (or DRIFTLINE_DATABASE_URL) and print a key

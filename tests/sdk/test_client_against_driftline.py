@@ -1,0 +1,39 @@
+"""The Python client against a real running Driftline on real PostgreSQL."""
+
+from collections.abc import Callable
+
+import pytest
+from driftline_client import Driftline
+from sqlalchemy import Engine, text
+
+from tests.deploy.test_e2e_prometheus import driftline  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def test_logged_events_and_feedback_arrive_once(
+    driftline: str,  # noqa: F811
+    make_key: Callable[..., str],
+    engine: Engine,
+) -> None:
+    dl = Driftline(driftline, make_key("ingest"), batch_size=100, flush_interval=0.1)
+    ids = [
+        dl.log(model="bot", prompt=f"question {i} 👋", output="answer\x00", latency_ms=12.5)
+        for i in range(300)
+    ]
+    for rid in ids[:50]:
+        dl.feedback(rid, model="bot", label="ok", score=0.9)
+    dl.log(model="bot", prompt="again", output="o", request_id=ids[0])  # a resend: no duplicate
+    assert dl.flush(30)
+    dl.close()
+    stats = dl.stats()
+    assert stats.sent == 300 + 50 and stats.duplicates == 1 and stats.dropped == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 300
+        assert conn.execute(text("SELECT count(*) FROM feedback")).scalar_one() == 50
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM events WHERE output = 'answer\ufffd'")
+            ).scalar_one()
+            == 300
+        )
