@@ -102,6 +102,9 @@ def _dev_key(url: str, data_dir: Path) -> str:
 def up(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also play the drifting demo workload (fast mode).")
+    ] = False,
 ) -> None:
     """Run everything in one process: embedded PostgreSQL (unless a URL is set), api, worker."""
     import uvicorn
@@ -135,6 +138,19 @@ def up(
             f"  Ctrl-C stops it; data stays in {settings.data_dir}.\n",
         )
         sys.stdout.flush()
+        if demo:
+            import threading
+
+            from app.demo import run_demo
+
+            def play() -> None:
+                time.sleep(2)  # let uvicorn bind first
+                try:
+                    run_demo(base, key, fast=True, say=lambda m: typer.echo(f"[demo] {m}"))
+                except Exception as exc:  # the service keeps running whatever the demo does
+                    typer.echo(f"[demo] failed: {exc}", err=True)
+
+            threading.Thread(target=play, name="driftline-demo", daemon=True).start()
         try:
             # uvicorn re-raises Ctrl-C once it has shut down; that is the normal way out.
             with contextlib.suppress(KeyboardInterrupt):
@@ -147,6 +163,37 @@ def up(
         if embedded is not None:
             embedded.stop()  # type: ignore[attr-defined]
     typer.echo("Driftline stopped.")
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="A running Driftline.")] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None, typer.Option(help="An admin key (default: the dev key of `driftline up`).")
+    ] = None,
+    minutes: Annotated[int, typer.Option(help="One-minute windows to play.")] = 6,
+    fast: Annotated[
+        bool, typer.Option(help="Backdate the traffic: all windows computed in about a minute.")
+    ] = False,
+) -> None:
+    """Play a realistic drifting workload against Driftline until it recommends retraining."""
+    from rich.console import Console
+
+    from app.demo import run_demo
+
+    settings = get_settings()
+    if key is None:
+        path = settings.data_dir / DEV_KEY_FILE
+        if not path.exists():
+            raise _fail(f"no --key and no dev key at {path}: start `driftline up` first")
+        key = path.read_text().strip()
+    console = Console()
+    try:
+        result = run_demo(url, key, minutes=minutes, fast=fast, say=console.print)
+    except (RuntimeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if not result["status"]["retraining_recommended"]:
+        console.print("[yellow]the demo ended before retraining was recommended[/yellow]")
 
 
 @app.command()

@@ -1,0 +1,176 @@
+"""``driftline demo``: a realistic drifting workload against a running Driftline.
+
+Real text that ships with Driftline (UCI Health News in Twitter, chatterbot-corpus). A
+baseline holdout of health-news tweets is registered, a monitor with one-minute windows is
+created, then traffic streams in: calm at first, then a new domain (chatbot questions the
+health model was never trained for) takes a growing share, perplexity rises, predictions on
+the new inputs are wrong and their feedback says so. Within a few windows the runs turn
+``drift``/``degraded`` and retraining is recommended.
+
+It talks to the HTTP API like any client (stdlib only, so the core needs no HTTP client).
+``--fast`` backdates the traffic so that every window is already closed and the whole story
+is computed in about a minute instead of streaming in real time.
+"""
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from app.datasets import chatterbot, health_tweets
+
+MODEL = "health-news-bot"
+EVENTS_PER_MINUTE = 240
+
+
+class Api:
+    """Minimal JSON client for the demo."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url = url.rstrip("/")
+        self.key = key
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310  (the URL is the user's Driftline)
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
+        )
+        for attempt in range(20):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    raw = response.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                if exc.code in (409,):
+                    return json.loads(exc.read())
+                if exc.code < 500 or attempt == 19:
+                    raise RuntimeError(
+                        f"{method} {path}: {exc.code} {exc.read()[:300]!r}"
+                    ) from None
+            except urllib.error.URLError:
+                if attempt == 19:
+                    raise
+            time.sleep(1 + attempt)
+        raise RuntimeError("unreachable")
+
+
+def _phase(minute: int, minutes: int) -> float:
+    """Share of new-domain traffic: none for the first third, then growing to 50%."""
+    calm = max(2, minutes // 3)
+    return 0.0 if minute < calm else min(0.5, 0.2 + 0.1 * (minute - calm))
+
+
+def run_demo(
+    url: str,
+    key: str,
+    *,
+    minutes: int = 6,
+    fast: bool = False,
+    say: Callable[[str], None] = print,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Play the story; returns the final model status."""
+    api = Api(url, key)
+    rng = np.random.default_rng(seed)
+    tweets = health_tweets(without_urls=True).sample(frac=1, random_state=seed)
+    known = list(tweets["outlet"].value_counts().index[:8])
+    tweets = tweets[tweets["outlet"].isin(known)].reset_index(drop=True)
+    chat = chatterbot().sample(frac=1, random_state=seed).reset_index(drop=True)
+
+    def predicted(labels: list[str], accuracy: float) -> list[str]:
+        return [label if rng.random() < accuracy else str(rng.choice(known)) for label in labels]
+
+    base = tweets.iloc[:1500]
+    name = f"holdout-{uuid.uuid4().hex[:6]}"
+    labels = list(base["outlet"])
+    records = [
+        {"prompt": p, "output": f"Topic: {pred}", "prediction": pred, "label": label,
+         "perplexity": 1.0 + float(rng.gamma(8, 0.5))}
+        for p, label, pred in zip(base["text"], labels, predicted(labels, 0.85), strict=True)
+    ]  # fmt: skip
+    baseline = api.call("POST", "/v1/baselines", {"model": MODEL, "name": name, "records": records})
+    say(f"registered baseline {baseline['id']} ({len(records)} health-news examples); profiling…")
+    while api.call("GET", f"/v1/baselines/{baseline['id']}")["status"] == "pending":
+        time.sleep(1)
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - timedelta(minutes=minutes) if fast else now + timedelta(minutes=1)
+    monitor = api.call(
+        "POST",
+        "/v1/monitors",
+        {"name": f"{MODEL}-1m-{name[-6:]}", "model": MODEL, "baseline_id": baseline["id"],
+         "window": "1m", "delay": "5s", "min_events": 100, "start_at": start.isoformat()},
+    )  # fmt: skip
+    say(f"monitor {monitor['id']}: one-minute windows from {start:%H:%M} UTC")
+
+    pool = tweets.iloc[1500:].reset_index(drop=True)
+    used = 0
+    for minute in range(minutes):
+        window_start = start + timedelta(minutes=minute)
+        if not fast:
+            wait = (window_start - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                time.sleep(wait)
+        share = _phase(minute, minutes)
+        n_new = int(EVENTS_PER_MINUTE * share)
+        n_old = EVENTS_PER_MINUTE - n_new
+        old = pool.iloc[used : used + n_old]
+        used += n_old
+        new = chat.iloc[rng.integers(0, len(chat), n_new)]
+        prompts = list(old["text"]) + list(new["prompt"])
+        truth = list(old["outlet"]) + ["other"] * n_new
+        preds = predicted(list(old["outlet"]), 0.85) + list(rng.choice(known, n_new))
+        noise = 1.0 + share * 2.0  # the model is less sure of itself on unfamiliar input
+        events, feedback = [], []
+        for i, (p, t, pred) in enumerate(zip(prompts, truth, preds, strict=True)):
+            rid = f"{name}-{minute}-{i}"
+            ts = window_start + timedelta(seconds=50 * i / len(prompts))
+            events.append(
+                {"model": MODEL, "request_id": rid, "ts": ts.isoformat(), "prompt": p,
+                 "output": f"Topic: {pred}", "prediction": pred,
+                 "perplexity": 1.0 + float(rng.gamma(8, 0.5) * noise),
+                 "latency_ms": float(rng.gamma(4, 60))}
+            )  # fmt: skip
+            if rng.random() < 0.6:
+                feedback.append({"model": MODEL, "request_id": rid, "label": t})
+        api.call("POST", "/v1/events", {"events": events})
+        api.call("POST", "/v1/feedback", {"feedback": feedback})
+        say(f"minute {minute + 1}/{minutes}: {len(events)} events, {share:.0%} new-domain traffic")
+
+    say("waiting for the worker to compute the windows…")
+    deadline = time.monotonic() + (180 if fast else 300)
+    seen: set[int] = set()
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        runs = api.call("GET", f"/v1/monitors/{monitor['id']}/runs")["runs"]
+        for run in sorted(runs, key=lambda r: r["window_start"]):
+            if run["status"] in ("done", "insufficient_data") and run["id"] not in seen:
+                seen.add(run["id"])
+                flag = "  retraining recommended" if run["retraining_recommended"] else ""
+                say(f"  window {run['window_start'][11:16]}: {run['verdict']}{flag}")
+        finished = [r for r in runs if r["status"] in ("done", "insufficient_data", "failed")]
+        if len(finished) >= minutes:
+            break
+        time.sleep(3)
+    status: dict[str, Any] = api.call("GET", f"/v1/models/{MODEL}/status")
+    monitor_status = next(m for m in status["monitors"] if m["monitor_id"] == monitor["id"])
+    say(
+        f"model verdict: {monitor_status['verdict']}; retraining recommended: "
+        f"{monitor_status['retraining_recommended']}"
+    )
+    if monitor_status["report_url"]:
+        say(f"report: {url.rstrip('/')}{monitor_status['report_url']} (send the API key)")
+    say(
+        f"retraining data: {url.rstrip('/')}/v1/exports/retraining?model={MODEL}"
+        f"&since={start.isoformat()}"
+    )
+    return {"status": monitor_status, "runs": runs}
