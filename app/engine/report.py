@@ -8,12 +8,14 @@ readable. The API still serves reports with a strict CSP in a sandbox (defence i
 """
 
 import warnings
+from html import escape
 
 import numpy as np
 import pandas as pd
 
 from app.engine import descriptors as desc
 from app.engine.drift import TEXT_DRIFT_MAX_ROWS
+from app.engine.thresholds import Thresholds
 from app.engine.window import BaselineProfile, WindowResult
 
 _NEUTRAL = str.maketrans({"<": "\u2039", ">": "\u203a", "\x00": "\ufffd"})
@@ -51,6 +53,7 @@ def render_report(
     result: WindowResult,
     *,
     title: str = "Driftline window report",
+    thresholds: Thresholds | None = None,
     seed: int = 0,
 ) -> str:
     """Self-contained HTML: drift of every descriptor and the prompt text, and (with labels)
@@ -58,6 +61,7 @@ def render_report(
     from evidently import DataDefinition, Dataset, MulticlassClassification, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset
 
+    thresholds = thresholds or Thresholds()
     if result.descriptors is None:
         raise ValueError("the window result has no descriptors (insufficient data?)")
     window = window.reset_index(drop=True)
@@ -85,7 +89,19 @@ def render_report(
             else None
         ),
     )
-    metrics: list[object] = [DataDriftPreset(columns=[*numeric, *categorical, "prompt"])]
+    # The same effect-size methods and thresholds as Driftline's descriptor check, so the
+    # report's per-column verdicts match (Driftline additionally requires FDR-corrected
+    # significance, which Evidently's widgets do not show).
+    metrics: list[object] = [
+        DataDriftPreset(
+            columns=[*numeric, *categorical, "prompt"],
+            drift_share=thresholds.drifted_share,
+            num_method="wasserstein",
+            num_threshold=thresholds.wasserstein,
+            cat_method="jensenshannon",
+            cat_threshold=thresholds.jensenshannon,
+        )
+    ]
     if labelled:
         metrics.append(ClassificationPreset())
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -97,8 +113,16 @@ def render_report(
             Dataset.from_pandas(ref, data_definition=definition),
         )
     html: str = snapshot.get_html_str(as_iframe=False)
-    banner = (
-        f"<!-- {neutralise(title)}: verdict {result.status.value}; "
-        f"retraining_recommended={result.retraining_recommended} -->"
+    reasons = "".join(f"<li>{escape(r)}</li>" for r in result.reasons) or "<li>no findings</li>"
+    header = (
+        '<div style="font-family:sans-serif;margin:16px 20px;padding:12px 16px;'
+        'border:1px solid #ccc;border-radius:6px">'
+        f'<h2 style="margin:0 0 6px">{escape(title)}: verdict <b>{escape(result.status.value)}</b>'
+        f"{' — retraining recommended' if result.retraining_recommended else ''}</h2>"
+        f'<ul style="margin:0">{reasons}</ul>'
+        f'<p style="margin:6px 0 0;color:#555">{result.n_events} events in the window. '
+        "Below: Evidently's view of the window (current) against the baseline (reference).</p>"
+        "</div>"
     )
-    return banner + html
+    html = html.replace("<body>", "<body>" + header, 1)
+    return html

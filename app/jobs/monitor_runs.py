@@ -244,7 +244,9 @@ def execute_run(engine: Engine, claim: Claim) -> str:
     if result.status is not Status.INSUFFICIENT_DATA:
         t = time.perf_counter()
         try:
-            html = render_report(profile, frame, result, title=f"monitor {monitor.name}")
+            html = render_report(
+                profile, frame, result, title=f"monitor {monitor.name}", thresholds=thresholds
+            )
             report = zlib.compress(html.encode(), 6)
         except Exception:  # the verdict stands without its report; the log says why
             log.exception("run %s: the report failed to render", claim.run_id)
