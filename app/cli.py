@@ -166,6 +166,18 @@ def up(
 
 
 @app.command()
+def openapi() -> None:
+    """Print the HTTP API's OpenAPI document (docs/openapi.json is this output)."""
+    import json
+
+    from app.main import create_app
+
+    # No database is touched: the app is only built to render its schema.
+    schema = create_app("postgresql+psycopg://openapi@localhost/none").openapi()
+    typer.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
+@app.command()
 def demo(
     url: Annotated[str, typer.Option(help="A running Driftline.")] = "http://127.0.0.1:8000",
     key: Annotated[

@@ -56,3 +56,12 @@ def test_relative_links_resolve() -> None:
     for doc in DOCS:
         for target in re.findall(r"\]\(([^)#:]+)\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
+def test_the_committed_openapi_document_is_current() -> None:
+    out = CliRunner().invoke(cli, ["openapi"])
+    assert out.exit_code == 0
+    committed = (ROOT / "docs/openapi.json").read_text()
+    assert committed == out.output, (
+        "docs/openapi.json is stale: driftline openapi > docs/openapi.json"
+    )
