@@ -40,6 +40,36 @@ def _client_embeddings(frame: pd.DataFrame) -> np.ndarray | None:
     return normalise(np.vstack(frame["embedding"].to_numpy()))
 
 
+MAX_METADATA_COLUMNS = 20
+
+
+def flatten_metadata(values: pd.Series, keys: list[str] | None = None) -> pd.DataFrame:
+    """Scalar metadata values as ``meta_<key>`` columns (for drift tests of e.g. tenant,
+    channel, A/B arm). Without ``keys``: the keys present in at least half of the rows, at
+    most ``MAX_METADATA_COLUMNS`` of them (bounded, whatever clients send)."""
+    dicts = [v if isinstance(v, dict) else {} for v in values]
+    if keys is None:
+        counts: dict[str, int] = {}
+        for d in dicts:
+            for k, v in d.items():
+                if isinstance(v, str | int | float | bool):
+                    counts[k] = counts.get(k, 0) + 1
+        common = sorted(
+            (k for k, c in counts.items() if c >= len(dicts) / 2), key=lambda k: -counts[k]
+        )
+        keys = sorted(common[:MAX_METADATA_COLUMNS])
+    frame = pd.DataFrame(index=values.index)
+    for k in keys:
+        column = pd.Series([d.get(k) for d in dicts], index=values.index)
+        numeric = pd.to_numeric(column, errors="coerce")
+        is_number = column.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+        if is_number[column.notna()].all() and column.notna().any():
+            frame[f"meta_{k}"] = numeric.astype(float)
+        else:
+            frame[f"meta_{k}"] = column.astype(str)
+    return frame
+
+
 def _meta_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     numeric, categorical = [], []
     for col in frame.columns:

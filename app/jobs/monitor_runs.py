@@ -25,7 +25,7 @@ from app.engine import descriptors as desc
 from app.engine.report import render_report
 from app.engine.results import CheckResult, Status
 from app.engine.thresholds import Thresholds
-from app.engine.window import WindowResult, evaluate_window
+from app.engine.window import WindowResult, evaluate_window, flatten_metadata
 from app.jobs.featurise import FEATURE_COLUMNS
 from app.jobs.profiles import load_profile
 
@@ -133,7 +133,7 @@ def _window_frame(
         text(
             f"""
             SELECT e.id, e.request_id, e.prompt, e.output, e.prediction, e.perplexity,
-                   e.finish_reason, e.embedding, f.label,
+                   e.finish_reason, e.embedding, e.metadata, f.label,
                    coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END) AS score,
                    ef.event_id IS NOT NULL AS has_features, {features}
             FROM events e
@@ -231,6 +231,11 @@ def execute_run(engine: Engine, claim: Claim) -> str:
     if total > len(frame):
         log.info("run %s: %d events, computed on a sample of %d", claim.run_id, total, len(frame))
     profile = load_profile(blob)
+    meta_keys = [c.removeprefix("meta_") for c in profile.meta_numeric + profile.meta_categorical]
+    if meta_keys and len(frame):
+        frame = pd.concat([frame, flatten_metadata(frame["metadata"], meta_keys)], axis=1)
+        for col in profile.meta_numeric:  # keep the baseline's types whatever clients send now
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
     result: WindowResult = evaluate_window(
         profile,
         frame,

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from app.db.models import Baseline, BaselineRecord
 from app.db.session import make_sessionmaker, session_scope
 from app.engine.quality import classification_metrics
-from app.engine.window import BaselineProfile
+from app.engine.window import BaselineProfile, flatten_metadata
 
 log = logging.getLogger("driftline.profiles")
 
@@ -60,9 +60,14 @@ def build_pending_profiles(engine: Engine) -> int:
                 select(
                     BaselineRecord.prompt, BaselineRecord.output, BaselineRecord.prediction,
                     BaselineRecord.label, BaselineRecord.score, BaselineRecord.perplexity,
+                    BaselineRecord.metadata_.label("metadata"),
                 ).where(BaselineRecord.baseline_id == baseline.id),
                 session.connection(),
             )  # fmt: skip
+            # Metadata keys common in the baseline become meta_* columns, drift-tested too.
+            records = pd.concat(
+                [records.drop(columns="metadata"), flatten_metadata(records["metadata"])], axis=1
+            )
             try:
                 profile = BaselineProfile.build(records, embedder=baseline.embedder)
             except Exception as exc:  # a bad baseline must not stop the worker

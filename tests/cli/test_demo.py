@@ -31,7 +31,9 @@ def test_fast_demo_reaches_retraining_recommended(
         worker.terminate()
         worker.wait(30)
     assert result["status"]["retraining_recommended"], "\n".join(lines)
-    verdicts = [r["verdict"] for r in sorted(result["runs"], key=lambda r: r["window_start"])]
+    # Windows with traffic; the minute after the demo may close empty (insufficient_data).
+    runs = sorted(result["runs"], key=lambda r: r["window_start"])
+    verdicts = [r["verdict"] for r in runs if r["status"] == "done"]
     assert verdicts[0] == "ok" and verdicts[-1] in ("drift", "degraded"), verdicts
     report = httpx.get(
         driftline + result["status"]["report_url"], headers={"Authorization": f"Bearer {key}"}

@@ -301,3 +301,31 @@ def test_a_window_above_the_cap_is_sampled_but_counted_exactly(
             {"r": run["id"]},
         ).scalar_one()
     assert 120 < sampled < 280
+
+
+def test_metadata_columns_are_drift_tested(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    records = [
+        {"prompt": t, "output": "noted", "metadata": {"tenant": "ab"[i % 2], "tier": i % 3}}
+        for i, t in enumerate(tweets.text[:600])
+    ]
+    r = client.post(
+        "/v1/baselines", json={"model": "news-bot", "name": "meta", "records": records},
+        headers=admin,
+    )  # fmt: skip
+    monitor_id = make_monitor(client, admin, r.json()["id"])
+    events = [
+        {"model": "news-bot", "request_id": f"m{i}", "prompt": t, "output": "noted",
+         "ts": (ORIGIN + timedelta(seconds=10 * i)).isoformat(),
+         "metadata": {"tenant": "c" if i % 5 else "a", "tier": 7 if i % 2 else "gold"}}
+        for i, t in enumerate(tweets.text[700:1000])
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}, headers=admin).status_code == 202
+    work(engine, ORIGIN + HOUR)
+    (run,) = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    detail = client.get(f"/v1/runs/{run['id']}", headers=admin).json()
+    columns = {c["column"]: c for c in detail["checks"]["descriptor_drift"]["details"]["columns"]}
+    assert columns["meta_tenant"]["drifted"] is True
+    # Numeric in the baseline: 7 is far outside 0-2; "gold" is ignored as missing, no crash.
+    assert columns["meta_tier"]["drifted"] is True
