@@ -189,6 +189,19 @@ class _Core:
             log.warning(message)
 
 
+def _feedback_payload(
+    request_id: str,
+    model: str,
+    label: Optional[str],
+    score: Optional[float],
+    thumbs: Optional[bool],
+    source: Optional[str],
+) -> Dict[str, Any]:
+    fields = {"model": model, "request_id": request_id, "label": label, "score": score,
+              "thumbs": thumbs, "source": source}  # fmt: skip
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _json(response: httpx.Response) -> Dict[str, Any]:
     try:
         body = response.json()
@@ -267,18 +280,7 @@ class Driftline:
     ) -> None:
         """Queue a label / score / thumbs for an earlier call."""
         try:
-            payload = {
-                k: v
-                for k, v in {
-                    "model": model,
-                    "request_id": request_id,
-                    "label": label,
-                    "score": score,
-                    "thumbs": thumbs,
-                    "source": source,
-                }.items()
-                if v is not None
-            }
+            payload = _feedback_payload(request_id, model, label, score, thumbs, source)
             with self._cv:
                 self._core.push(("feedback", payload))
         except Exception as exc:
@@ -435,18 +437,7 @@ class AsyncDriftline:
         source: Optional[str] = None,
     ) -> None:
         """Queue feedback for an earlier call."""
-        payload = {
-            k: v
-            for k, v in {
-                "model": model,
-                "request_id": request_id,
-                "label": label,
-                "score": score,
-                "thumbs": thumbs,
-                "source": source,
-            }.items()
-            if v is not None
-        }
+        payload = _feedback_payload(request_id, model, label, score, thumbs, source)
         self._core.push(("feedback", payload))
         self._ensure_task()
 
