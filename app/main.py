@@ -88,9 +88,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in (EventIn, FeedbackIn, BaselineIn):
-                components[model.__name__] = TypeAdapter(model).json_schema(
-                    ref_template="#/components/schemas/{model}"
-                )
+                item = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
+                components.update(item.pop("$defs", {}))  # nested models become components
+                components[model.__name__] = item
             api.openapi_schema = schema
         return api.openapi_schema
 

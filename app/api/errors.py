@@ -12,10 +12,42 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("driftline.api")
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# Documented on every route, so clients (and schema-driven fuzzers) know every answer.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("Malformed body: empty, not JSON, invalid UTF-8"),
+    401: _doc("Missing, malformed, unknown or revoked API key"),
+    403: _doc("The key lacks the scope this route needs"),
+    404: _doc("No such resource"),
+    409: _doc("Conflict (e.g. the name is taken; the run is not finished)"),
+    413: _doc("Body or batch too large"),
+    415: _doc("Content-Type is not JSON"),
+    422: _doc("Invalid input; details name each field (and batch index or file line)"),
+    503: _doc("Database unavailable; nothing was stored; retry after Retry-After"),
+}
 
 
 class DriftlineError(Exception):
@@ -134,6 +166,21 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
             log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
             err = database_unavailable(retry_after)
             return error_response(err.status_code, err.code, err.message, headers=err.headers)
+
+    @app.exception_handler(sqlalchemy.exc.IntegrityError)
+    async def _integrity(_: Request, exc: sqlalchemy.exc.IntegrityError) -> JSONResponse:
+        # Two requests creating the same name at once: the loser gets what the pre-check
+        # would have told it.
+        first = str(exc.orig).splitlines()[0] if exc.orig else "conflict"
+        return error_response(409, "conflict", f"conflicts with an existing record: {first}")
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _data(_: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # Validation should have caught it; if a value still cannot be stored, it is the
+        # client's input (out of a column's range, unstorable text), not a server fault.
+        log.warning("rejected by the database: %s", str(exc.orig).splitlines()[0])
+        first = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return error_response(422, "invalid_input", f"a value cannot be stored: {first}")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -7,9 +7,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 
-router = APIRouter(tags=["runbooks"])
+router = APIRouter(tags=["runbooks"], responses={404: ERROR_RESPONSES[404]})
 
 
 def runbooks_dir() -> Path:

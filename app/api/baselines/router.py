@@ -1,8 +1,8 @@
 """``/v1/baselines``."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -22,10 +22,11 @@ from app.api.baselines.service import (
 )
 from app.api.body import read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
-from app.api.errors import DriftlineError, invalid_input
+from app.api.errors import ERROR_RESPONSES, DriftlineError, invalid_input
+from app.api.params import Int4Id, OptionalModelQuery
 from app.db.models import Baseline
 
-router = APIRouter(prefix="/v1/baselines", tags=["baselines"])
+router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
 
 _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
@@ -127,7 +128,7 @@ def baseline_from_window(
 
 @router.get("", response_model=BaselineList, summary="List baselines")
 def list_baselines(
-    session: SessionDep, _: ReadCaller, model: Annotated[str | None, Query()] = None
+    session: SessionDep, _: ReadCaller, model: OptionalModelQuery = None
 ) -> BaselineList:
     """Every baseline (of one model with ``?model=``), newest first."""
     stmt = select(Baseline).order_by(Baseline.id.desc())
@@ -137,7 +138,7 @@ def list_baselines(
 
 
 @router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")
-def get_baseline(baseline_id: int, session: SessionDep, _: ReadCaller) -> BaselineOut:
+def get_baseline(baseline_id: Int4Id, session: SessionDep, _: ReadCaller) -> BaselineOut:
     """A baseline with its status and summary figures."""
     baseline = session.get(Baseline, baseline_id)
     if baseline is None:

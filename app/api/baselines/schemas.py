@@ -20,8 +20,8 @@ class BaselineRecordIn(BaseModel):
     prediction: str | None = None
     label: str | None = None
     score: Annotated[float, Field(ge=0, le=1)] | None = None
-    token_logprobs: list[Annotated[float, Field(le=0)]] | None = None
-    perplexity: Annotated[float, Field(ge=1)] | None = None
+    token_logprobs: list[Annotated[float, Field(ge=-1e4, le=0)]] | None = None
+    perplexity: Annotated[float, Field(ge=1, le=1e300)] | None = None
     metadata: dict[str, Any] | None = None
 
 

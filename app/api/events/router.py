@@ -1,5 +1,6 @@
 """``POST /v1/events``."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -10,14 +11,15 @@ from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs, replace_nul
 from app.db.writers import insert_events
 from app.metrics import INGEST_EVENTS
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 
 _EVENTS = TypeAdapter(list[EventIn])
+_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
 
@@ -90,8 +92,11 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
         INGEST_EVENTS.labels("rejected").inc(len(items))
         raise
 
-    # JSON can carry NUL only as the escape \u0000 (a raw NUL byte is invalid JSON).
-    rows, sanitized = to_rows(events, may_hold_nul=b"\\u0000" in await request.body())
+    # JSON can carry NUL or a lone surrogate only as an escape (\u0000, \ud800-\udfff);
+    # without one in the body the deep scan is skipped.
+    rows, sanitized = to_rows(
+        events, may_hold_nul=_ESCAPES.search(await request.body()) is not None
+    )
 
     def write() -> int:
         with state.engine.begin() as conn:

@@ -1,6 +1,7 @@
 """Event request/response schemas and the sanitising that makes text storable."""
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -36,10 +37,13 @@ class EventIn(BaseModel):
     prompt_tokens: Annotated[int, Field(ge=0)] | None = None
     completion_tokens: Annotated[int, Field(ge=0)] | None = None
     token_logprobs: (
-        Annotated[list[Annotated[float, Field(le=0)]], Field(min_length=1, max_length=MAX_LOGPROBS)]
+        Annotated[
+            list[Annotated[float, Field(ge=-1e4, le=0)]],
+            Field(min_length=1, max_length=MAX_LOGPROBS),
+        ]
         | None
     ) = None
-    perplexity: Annotated[float, Field(ge=1)] | None = None
+    perplexity: Annotated[float, Field(ge=1, le=1e300)] | None = None
     finish_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
     embedding: Annotated[list[float], Field(min_length=1, max_length=MAX_EMBEDDING_DIMS)] | None = (
         None
@@ -77,14 +81,20 @@ class IngestResult(BaseModel):
 
 
 def perplexity_from_logprobs(logprobs: list[float]) -> float:
-    """exp of the mean negative log-likelihood per token."""
-    return math.exp(-math.fsum(logprobs) / len(logprobs))
+    """exp of the mean negative log-likelihood per token (capped below float overflow)."""
+    return math.exp(min(-math.fsum(logprobs) / len(logprobs), 690.0))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def replace_nul(value: Any) -> tuple[Any, bool]:
-    """Replace NUL (which PostgreSQL text and jsonb cannot hold) with U+FFFD, deeply."""
+    """Replace what PostgreSQL text cannot hold — NUL, and lone UTF-16 surrogates (valid in
+    JSON escapes, invalid in UTF-8) — with U+FFFD, deeply; also whether anything changed."""
     if isinstance(value, str):
-        return (value.replace("\x00", "\ufffd"), True) if "\x00" in value else (value, False)
+        if _UNSTORABLE.search(value):
+            return _UNSTORABLE.sub("\ufffd", value), True
+        return value, False
     if isinstance(value, dict):
         changed = False
         out = {}

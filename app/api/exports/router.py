@@ -1,5 +1,6 @@
 """``GET /v1/exports/retraining``."""
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -9,10 +10,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ReadCaller, StateDep
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.exports.service import REASONS, retraining_examples
+from app.api.params import ModelQuery
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=ERROR_RESPONSES)
 
 
 @router.get(
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"])
 def export_retraining(
     state: StateDep,
     _: ReadCaller,
-    model: Annotated[str, Query(min_length=1)],
+    model: ModelQuery,
     since: Annotated[datetime, Query()],
     until: Annotated[datetime | None, Query()] = None,
     reasons: Annotated[str, Query(description=f"comma-separated: {', '.join(REASONS)}")] = ",".join(
@@ -58,7 +60,9 @@ def export_retraining(
         yield first
         yield from stream
 
-    filename = f"retraining-{model}-{since:%Y%m%d}-{end:%Y%m%d}.jsonl"
+    # Header values are latin-1: keep the file name to safe ASCII whatever the model is called.
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model)[:80] or "model"
+    filename = f"retraining-{safe}-{since:%Y%m%d}-{end:%Y%m%d}.jsonl"
     return StreamingResponse(
         body(),
         media_type="application/x-ndjson",

@@ -8,12 +8,13 @@ from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
+from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import replace_nul
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], responses=ERROR_RESPONSES)
 
 _FEEDBACK = TypeAdapter(list[FeedbackIn])
 

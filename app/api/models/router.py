@@ -4,11 +4,12 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from app.api.deps import ReadCaller, SessionDep
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.models.schemas import ModelList, ModelOut, ModelStatus, ModelVersionOut, MonitorStatus
+from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor, MonitorRun
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/models", response_model=ModelList, summary="List models and their versions")
@@ -36,7 +37,7 @@ _SEVERITY = ["degraded", "drift", "warning", "insufficient_data", "ok"]
 
 
 @router.get("/models/{name}/status", response_model=ModelStatus, summary="Is this model healthy?")
-def model_status(name: str, session: SessionDep, _: ReadCaller) -> ModelStatus:
+def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelStatus:
     """Per monitor, the latest finished window with data (else the latest one), and the
     model's worst verdict across them."""
     monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))

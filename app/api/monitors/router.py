@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from app.api.deps import AdminCaller, ReadCaller, SessionDep
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.monitors.schemas import (
     MonitorIn,
     MonitorList,
@@ -22,9 +22,10 @@ from app.api.monitors.service import (
     run_out,
     update_monitor,
 )
+from app.api.params import Int4Id, OptionalModelQuery
 from app.db.models import Monitor, MonitorRun
 
-router = APIRouter(prefix="/v1/monitors", tags=["monitors"])
+router = APIRouter(prefix="/v1/monitors", tags=["monitors"], responses=ERROR_RESPONSES)
 
 
 def _get(session: SessionDep, monitor_id: int) -> Monitor:
@@ -44,7 +45,7 @@ def post_monitor(body: MonitorIn, session: SessionDep, _: AdminCaller) -> Monito
 
 @router.get("", response_model=MonitorList, summary="List monitors")
 def list_monitors(
-    session: SessionDep, _: ReadCaller, model: Annotated[str | None, Query()] = None
+    session: SessionDep, _: ReadCaller, model: OptionalModelQuery = None
 ) -> MonitorList:
     """All monitors, or one model's with ``?model=``."""
     stmt = select(Monitor).order_by(Monitor.id)
@@ -54,14 +55,14 @@ def list_monitors(
 
 
 @router.get("/{monitor_id}", response_model=MonitorOut, summary="One monitor")
-def get_monitor(monitor_id: int, session: SessionDep, _: ReadCaller) -> MonitorOut:
+def get_monitor(monitor_id: Int4Id, session: SessionDep, _: ReadCaller) -> MonitorOut:
     """A monitor's configuration."""
     return monitor_out(_get(session, monitor_id))
 
 
 @router.patch("/{monitor_id}", response_model=MonitorOut, summary="Change a monitor")
 def patch_monitor(
-    monitor_id: int, body: MonitorPatch, session: SessionDep, _: AdminCaller
+    monitor_id: Int4Id, body: MonitorPatch, session: SessionDep, _: AdminCaller
 ) -> MonitorOut:
     """Change any of baseline, window, delay, min_events, checks, enabled."""
     monitor = update_monitor(session, _get(session, monitor_id), body)
@@ -70,7 +71,7 @@ def patch_monitor(
 
 
 @router.delete("/{monitor_id}", status_code=204, summary="Delete a monitor and its runs")
-def delete_monitor(monitor_id: int, session: SessionDep, _: AdminCaller) -> Response:
+def delete_monitor(monitor_id: Int4Id, session: SessionDep, _: AdminCaller) -> Response:
     """Deletes the monitor with its runs, reports and metric values."""
     session.delete(_get(session, monitor_id))
     session.commit()
@@ -81,7 +82,9 @@ def delete_monitor(monitor_id: int, session: SessionDep, _: AdminCaller) -> Resp
     "/{monitor_id}/runs", status_code=202, response_model=RunList,
     summary="Compute a window or a range now (backfill)",
 )  # fmt: skip
-def request_runs(monitor_id: int, body: RunRequest, session: SessionDep, _: AdminCaller) -> RunList:
+def request_runs(
+    monitor_id: Int4Id, body: RunRequest, session: SessionDep, _: AdminCaller
+) -> RunList:
     """Queues every window overlapping [start, end) for the worker, recomputing finished ones
     (their earlier results are kept as revisions). Poll ``GET …/runs`` for progress."""
     runs = queue_windows(session, _get(session, monitor_id), body.start, body.end)
@@ -91,7 +94,7 @@ def request_runs(monitor_id: int, body: RunRequest, session: SessionDep, _: Admi
 
 @router.get("/{monitor_id}/runs", response_model=RunList, summary="A monitor's runs")
 def list_runs(
-    monitor_id: int,
+    monitor_id: Int4Id,
     session: SessionDep,
     _: ReadCaller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -46,7 +46,7 @@ class MonitorIn(BaseModel):
     name: Name | None = None
     model: Name
     model_version: str | None = None
-    baseline_id: int
+    baseline_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
     window: str = "1h"
     delay: str = "60s"
     start_at: datetime | None = Field(
@@ -73,7 +73,7 @@ class MonitorPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    baseline_id: int | None = None
+    baseline_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
     window: str | None = None
     delay: str | None = None
     min_events: Annotated[int, Field(ge=1)] | None = None

@@ -7,12 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from app.api.deps import ReadCaller, SessionDep
-from app.api.errors import DriftlineError
+from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.monitors.schemas import RunOut
 from app.api.monitors.service import run_out
+from app.api.params import Int8Id
 from app.db.models import MonitorRun
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
 # Reports embed logged prompts. Evidently's page needs its inline scripts, so scripts may
 # run — but in a sandbox with an opaque origin (no cookies, no same-origin API calls), with
@@ -25,7 +26,7 @@ REPORT_CSP = (
 
 
 @router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
-def get_run(run_id: int, session: SessionDep, _: ReadCaller) -> RunOut:
+def get_run(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> RunOut:
     """The window's verdict, per-check metrics and details, timings and report link."""
     run = session.get(MonitorRun, run_id)
     if run is None:
@@ -39,7 +40,7 @@ def get_run(run_id: int, session: SessionDep, _: ReadCaller) -> RunOut:
     responses={200: {"content": {"text/html": {}}}},
     summary="The run's HTML report (sandboxed)",
 )
-def get_report(run_id: int, session: SessionDep, _: ReadCaller) -> Response:
+def get_report(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
     run = session.scalars(
         select(MonitorRun).where(MonitorRun.id == run_id).options(undefer(MonitorRun.report))

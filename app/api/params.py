@@ -1,0 +1,15 @@
+"""Path and query parameter types shared by the routers, bounded like the columns they
+match (an id past the column's range is a 422 naming it — never a database error)."""
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+# Serial ids of baselines and monitors are int4; runs are int8.
+Int4Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Int8Id = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
+# PostgreSQL text cannot hold NUL: refuse it in names rather than fail in the database.
+_NO_NUL = r"^[^\x00]*$"
+ModelName = Annotated[str, Path(min_length=1, max_length=200, pattern=_NO_NUL)]
+ModelQuery = Annotated[str, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
+OptionalModelQuery = Annotated[str | None, Query(max_length=200, pattern=_NO_NUL)]
