@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy.exc
+import sqlalchemy.orm.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -173,6 +174,12 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
         # would have told it.
         first = str(exc.orig).splitlines()[0] if exc.orig else "conflict"
         return error_response(409, "conflict", f"conflicts with an existing record: {first}")
+
+    @app.exception_handler(sqlalchemy.orm.exc.StaleDataError)
+    async def _stale(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            409, "conflict", "the resource was changed or deleted by another request; retry"
+        )
 
     @app.exception_handler(sqlalchemy.exc.DataError)
     async def _data(_: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:

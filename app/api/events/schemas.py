@@ -14,8 +14,9 @@ MAX_LOGPROBS = 100_000
 MAX_FUTURE_SKEW = timedelta(hours=24)
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Identifiers must not hold NUL (text elsewhere is sanitised; a name is refused instead).
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 
 
 class EventIn(BaseModel):
@@ -34,8 +35,8 @@ class EventIn(BaseModel):
     prediction: str | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] | None = None
     latency_ms: Annotated[float, Field(ge=0)] | None = None
-    prompt_tokens: Annotated[int, Field(ge=0)] | None = None
-    completion_tokens: Annotated[int, Field(ge=0)] | None = None
+    prompt_tokens: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
+    completion_tokens: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
     token_logprobs: (
         Annotated[
             list[Annotated[float, Field(ge=-1e4, le=0)]],
@@ -45,9 +46,14 @@ class EventIn(BaseModel):
     ) = None
     perplexity: Annotated[float, Field(ge=1, le=1e300)] | None = None
     finish_reason: Annotated[str, StringConstraints(max_length=64)] | None = None
-    embedding: Annotated[list[float], Field(min_length=1, max_length=MAX_EMBEDDING_DIMS)] | None = (
-        None
-    )
+    # Stored as float4, whose range is about ±3.4e38.
+    embedding: (
+        Annotated[
+            list[Annotated[float, Field(ge=-1e30, le=1e30)]],
+            Field(min_length=1, max_length=MAX_EMBEDDING_DIMS),
+        ]
+        | None
+    ) = None
     metadata: dict[str, Any] | None = None
 
     @field_validator("ts")

@@ -11,6 +11,7 @@ from app.engine.thresholds import Thresholds
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_SECONDS = 366 * 86400
 
 
 def parse_duration(value: str) -> int:
@@ -18,7 +19,10 @@ def parse_duration(value: str) -> int:
     m = _DURATION.match(value.strip().lower())
     if not m:
         raise ValueError(f"{value!r} is not a duration like 30s, 15m, 1h or 1d")
-    return int(m.group(1)) * _UNIT[m.group(2)]
+    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is longer than 366 days")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:
@@ -52,7 +56,7 @@ class MonitorIn(BaseModel):
     start_at: datetime | None = Field(
         default=None, description="Windows align on this instant; default: now, floored."
     )
-    min_events: Annotated[int, Field(ge=1)] = 100
+    min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] = 100
     checks: dict[str, Any] = Field(default_factory=dict, description="Threshold overrides.")
     enabled: bool = True
 
@@ -76,7 +80,7 @@ class MonitorPatch(BaseModel):
     baseline_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
     window: str | None = None
     delay: str | None = None
-    min_events: Annotated[int, Field(ge=1)] | None = None
+    min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
     checks: dict[str, Any] | None = None
     enabled: bool | None = None
 
