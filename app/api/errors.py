@@ -5,6 +5,7 @@ database going away is a 503 with Retry-After rather than a 500.
 """
 
 import logging
+import time
 from typing import Any
 
 import psycopg
@@ -137,6 +138,18 @@ _DB_DOWN = (
 )
 
 
+_last_outage_log = 0.0
+
+
+def _log_outage(exc: Exception) -> None:
+    """One line every 10 s during an outage, not one per refused request."""
+    global _last_outage_log
+    now = time.monotonic()
+    if now - _last_outage_log >= 10:
+        _last_outage_log = now
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+
+
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     """Route every exception to the one error shape."""
 
@@ -164,7 +177,7 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
         @app.exception_handler(exc_type)
         async def _db_down(_: Request, exc: Exception) -> JSONResponse:
-            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            _log_outage(exc)
             err = database_unavailable(retry_after)
             return error_response(err.status_code, err.code, err.message, headers=err.headers)
 
