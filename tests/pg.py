@@ -5,6 +5,7 @@ Tests never touch a shared database: each run creates its own and drops it after
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -80,9 +81,13 @@ class PrivatePostgres:
         )
 
     def close(self) -> None:
-        """Stop and forget the server."""
+        """Stop the server (whoever started it last) and delete its files."""
         with contextlib.suppress(Exception):  # the test may have stopped it already
             self.embedded.stop()
+        # A server restarted by the test is unknown to the wheel's handle: stop it by pgdata.
+        with contextlib.suppress(Exception):
+            self._pg_ctl("-w", "-m", "immediate", "-D", str(self.pgdata), "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def configured_server_url() -> str | None:
