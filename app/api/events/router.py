@@ -53,7 +53,10 @@ def to_rows(
             "perplexity": perplexity,
             "logprob_tokens": len(ev.token_logprobs) if ev.token_logprobs else None,
             "finish_reason": ev.finish_reason,
-            "embedding": ev.embedding,
+            # float4 underflows below ~1e-38 (PostgreSQL refuses it): such a component is 0.
+            "embedding": [0.0 if abs(v) < 1e-37 else v for v in ev.embedding]
+            if ev.embedding
+            else None,
             "metadata": ev.metadata,
         }
         if may_hold_nul:
