@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import orjson
 import psycopg
 from sqlalchemy import create_engine
@@ -37,6 +35,7 @@ from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
 from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
+from tests.processes import free_port, wait_for
 
 _TEXT = (
     "account password reset billing invoice refund shipping order delay broken screen "
@@ -117,12 +116,6 @@ def bench_copy(url: str, events: list[dict[str, Any]]) -> float:
     return len(events) / elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(url: str) -> Iterator[str]:
     """``driftline api`` with one uvicorn worker, ready to serve."""
@@ -133,14 +126,7 @@ def server(url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not become ready")
+        wait_for(f"{base}/readyz", proc, timeout=40)
         yield base
     finally:
         proc.terminate()

@@ -1,6 +1,8 @@
 """Fixtures: a real PostgreSQL database per test run, an app bound to it, and API keys."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,6 +16,7 @@ from app.db.session import make_sessionmaker, session_scope
 from app.main import create_app
 from app.security import create_key, revoke_key
 from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
+from tests.processes import free_port, wait_for
 
 TABLES = (
     "events", "feedback", "models", "api_keys", "baselines", "monitors", "monitor_runs",
@@ -104,3 +107,28 @@ def auth(key: str) -> dict[str, str]:
 def ingest_headers(make_key: Callable[..., str]) -> dict[str, str]:
     """Headers with a key that may ingest and read."""
     return auth(make_key("ingest", "read"))
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own, which it may stop and start."""
+    server = PrivatePostgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def driftline(database_url: str) -> Iterator[str]:
+    """A real ``driftline api`` process on the test database; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/readyz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -6,7 +6,6 @@ from py3langid (offline, bundled model), on the first 200 characters of the prom
 
 import re
 
-import numpy as np
 import pandas as pd
 
 from app.engine.pii import pii_kinds
@@ -103,9 +102,3 @@ def oov_share(texts: pd.Series, vocab: frozenset[str]) -> pd.Series:
     unknown = (~known).groupby(level=0).sum()
     total = words.str.len()
     return (unknown / total.where(total > 0)).fillna(0.0).astype(float).reindex(texts.index)
-
-
-def as_float_matrix(desc: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Selected descriptor columns as a float matrix (flags become 0/1)."""
-    matrix: np.ndarray = desc[columns].astype(float).to_numpy()
-    return matrix

@@ -35,12 +35,6 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 MAX_PLANNED_PER_TICK = 500
 
 
-def floor_to_window(ts: datetime, origin: datetime, seconds: int) -> datetime:
-    """The start of the window holding ``ts`` (windows are aligned on ``origin``)."""
-    k = int((ts - origin).total_seconds() // seconds)
-    return origin + timedelta(seconds=k * seconds)
-
-
 def plan_due_windows(engine: Engine, *, now: datetime | None = None) -> int:
     """Create a pending run for every closed window of every enabled monitor; idempotent."""
     now = now or datetime.now(UTC)

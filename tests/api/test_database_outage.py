@@ -1,9 +1,7 @@
 """PostgreSQL stopped and restarted mid-test: 503 + Retry-After, then recovery, nothing lost."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -14,15 +12,6 @@ from app.main import create_app
 from app.security import create_key
 from tests.conftest import auth
 from tests.pg import PrivatePostgres
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def batch(start: int, n: int) -> dict[str, Any]:

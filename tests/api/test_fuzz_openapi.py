@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth
-from tests.deploy.test_e2e_prometheus import driftline  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
 
 def test_schemathesis_finds_nothing(
-    driftline: str,  # noqa: F811
+    driftline: str,
     make_key: Callable[..., str],
 ) -> None:
     import subprocess

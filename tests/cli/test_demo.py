@@ -10,13 +10,12 @@ import httpx2 as httpx
 import pytest
 
 from app.demo import run_demo
-from tests.deploy.test_e2e_prometheus import driftline  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
 
 def test_fast_demo_reaches_retraining_recommended(
-    driftline: str,  # noqa: F811
+    driftline: str,
     database_url: str,
     make_key: Callable[..., str],
 ) -> None:

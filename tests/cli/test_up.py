@@ -3,24 +3,18 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import IO
 
 import httpx2 as httpx
 import pytest
 
+from tests.processes import free_port, wait_for
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_up(data_dir: Path, port: int) -> subprocess.Popen[str]:
@@ -33,20 +27,6 @@ def start_up(data_dir: Path, port: int) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_ready(proc: subprocess.Popen[str], base: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"driftline up exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("driftline up did not become ready")
 
 
 class Output:
@@ -99,7 +79,7 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
     proc = start_up(data_dir, port)
     output = Output(proc)
     try:
-        wait_ready(proc, base)
+        wait_for(f"{base}/readyz", proc)
         key = (data_dir / "dev-api-key").read_text().strip()
         headers = {"Authorization": f"Bearer {key}"}
         assert f"dev API key: {key}" in output.text()
@@ -118,7 +98,7 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
     proc = start_up(data_dir, port)
     output = Output(proc)
     try:
-        wait_ready(proc, base)
+        wait_for(f"{base}/readyz", proc)
         assert (data_dir / "dev-api-key").read_text().strip() == key  # same key after restart
         r = httpx.post(f"{base}/v1/events", json=event, headers=headers)
         assert r.json() == {

@@ -2,11 +2,8 @@
 answers every dashboard query."""
 
 import json
-import os
 import re
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,42 +17,10 @@ from app.datasets import chatterbot, health_tweets
 from tests.conftest import auth
 from tests.deploy.test_alerting import need
 from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
-
-
-@pytest.fixture
-def driftline(database_url: str) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/readyz", proc)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import auth
-from tests.deploy.test_e2e_prometheus import free_port, wait_for
+from tests.processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,11 @@ import pytest
 from driftline_client import Driftline
 from sqlalchemy import Engine, text
 
-from tests.deploy.test_e2e_prometheus import driftline  # noqa: F401  (fixture)
-
 pytestmark = pytest.mark.slow
 
 
 def test_logged_events_and_feedback_arrive_once(
-    driftline: str,  # noqa: F811
+    driftline: str,
     make_key: Callable[..., str],
     engine: Engine,
 ) -> None:

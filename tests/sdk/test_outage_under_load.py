@@ -6,7 +6,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from driftline_client import Driftline
@@ -15,20 +14,11 @@ from sqlalchemy import create_engine, text
 from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
-from tests.deploy.test_e2e_prometheus import free_port, wait_for
 from tests.pg import PrivatePostgres
+from tests.processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 SENDERS, PER_SENDER = 4, 1500
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_restart_under_load_loses_nothing(private_pg: PrivatePostgres) -> None:

@@ -8,6 +8,7 @@ from app.api.errors import ERROR_RESPONSES, DriftlineError
 from app.api.models.schemas import ModelList, ModelOut, ModelStatus, ModelVersionOut, MonitorStatus
 from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor, MonitorRun
+from app.engine.results import SEVERITY, Status
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -30,10 +31,6 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
             for name, vs in by_name.items()
         ]
     )
-
-
-# Worst first: the model's verdict is its worst monitor's.
-_SEVERITY = ["degraded", "drift", "warning", "insufficient_data", "ok"]
 
 
 @router.get("/models/{name}/status", response_model=ModelStatus, summary="Is this model healthy?")
@@ -77,7 +74,8 @@ def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelSt
     if not out and known is None:
         raise DriftlineError(404, "not_found", f"no model {name!r}")
     verdicts = [s.verdict for s in out if s.verdict]
-    verdict = next((v for v in _SEVERITY if v in verdicts), "no_data")
+    # The model's verdict is its worst monitor's (the engine's own severity order).
+    verdict = max(verdicts, key=lambda v: SEVERITY[Status(v)], default="no_data")
     return ModelStatus(
         model=name,
         verdict=verdict,
