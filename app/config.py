@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(
         default=None, description="Delete events and feedback older than this; unset keeps all."
     )
+    redact_pii: bool = Field(
+        default=False,
+        description="Replace emails, phone numbers, card numbers, IBANs and IP addresses in "
+        "prompts, outputs, labels and metadata with placeholders before they are stored.",
+    )
     log_level: str = "info"
 
     worker_poll_seconds: float = Field(

@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from app.engine.pii import pii_kinds
+from app.engine.pii import PLACEHOLDER, pii_kinds
 
 # Refusals and deflections: the phrases instruction-tuned models use to decline. Matched at
 # the start region of the output (first 300 characters), case-insensitively.
@@ -77,8 +77,11 @@ def compute_descriptors(events: pd.DataFrame, *, with_language: bool = True) -> 
     out["refusal"] = output.str.slice(0, 300).str.contains(_REFUSAL, regex=True)
     finish = events.get("finish_reason", pd.Series(None, index=events.index, dtype=object))
     out["truncated"] = finish.fillna("").astype(str).str.lower().eq("length")
-    # PII is rare: a cheap prefilter (an @ or a long digit run) skips most texts.
-    maybe = (prompt + " " + output).str.contains(r"@|\d[\d ().+-]{7,}", regex=True)
+    # PII is rare: a cheap prefilter (an @, a long digit run, a redaction placeholder) skips
+    # most texts.
+    maybe = (prompt + " " + output).str.contains(
+        r"@|\d[\d ().+-]{7,}|" + PLACEHOLDER.pattern, regex=True
+    )
     out["pii"] = False
     if maybe.any():
         both = prompt[maybe] + "\n" + output[maybe]

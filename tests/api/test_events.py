@@ -38,7 +38,9 @@ def test_single_event_is_stored_with_derived_perplexity(
 ) -> None:
     r = client.post("/v1/events", json=event(), headers=ingest_headers)
     assert r.status_code == 202, r.text
-    assert r.json() == {"accepted": 1, "duplicates": 0, "sanitized": 0, "request_ids": ["req-0"]}
+    assert r.json() == {
+        "accepted": 1, "duplicates": 0, "sanitized": 0, "redacted": 0, "request_ids": ["req-0"]
+    }  # fmt: skip
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT model, model_version, perplexity, logprob_tokens, metadata FROM events")

@@ -105,6 +105,7 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
             "accepted": 0,
             "duplicates": 1,
             "sanitized": 0,
+            "redacted": 0,
             "request_ids": ["first"],
         }
         models = httpx.get(f"{base}/v1/models", headers=headers).json()["models"]

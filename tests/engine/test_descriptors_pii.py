@@ -76,6 +76,14 @@ def test_pii_flag_in_descriptors() -> None:
     assert compute_descriptors(events, with_language=False)["pii"].tolist() == [True, False]
 
 
+def test_text_redacted_at_ingest_still_counts_as_holding_pii() -> None:
+    # With DRIFTLINE_REDACT_PII the stored text holds placeholders; the PII rate must not drop.
+    redacted, kinds = scrub("write to a@b.io or +44 20 7946 0958")
+    assert redacted == "write to <EMAIL> or <PHONE>" and kinds == ["EMAIL", "PHONE"]
+    events = pd.DataFrame({"prompt": [redacted, "a <b> tag"], "output": ["", ""]})
+    assert compute_descriptors(events, with_language=False)["pii"].tolist() == [True, False]
+
+
 def test_oov_share_against_a_vocabulary() -> None:
     vocab = vocabulary(pd.Series(["the cat sat", "on the mat"]))
     shares = oov_share(pd.Series(["the cat flew", "", "DOG DOG"]), vocab)

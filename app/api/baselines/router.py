@@ -94,8 +94,9 @@ async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -
     def store() -> Baseline:
         with state.sessions() as session, session.begin():
             return create_baseline(
-                session, model=model, name=name, embedder=embedder, records=records
-            )
+                session, model=model, name=name, embedder=embedder, records=records,
+                redact_pii=state.settings.redact_pii,
+            )  # fmt: skip
 
     return BaselineOut.model_validate(await run_in_threadpool(store))
 
@@ -105,7 +106,7 @@ async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -
     summary="Freeze a time range of production traffic as a baseline",
 )  # fmt: skip
 def baseline_from_window(
-    body: BaselineFromWindowIn, session: SessionDep, _: AdminCaller
+    body: BaselineFromWindowIn, session: SessionDep, state: StateDep, _: AdminCaller
 ) -> BaselineOut:
     """Copies the range's events (and their labels/scores) into a new baseline."""
     if body.end <= body.start:
@@ -119,7 +120,7 @@ def baseline_from_window(
         )
     baseline = create_baseline(
         session, model=body.model, name=body.name, embedder=body.embedder, records=records,
-        source="window",
+        source="window", redact_pii=state.settings.redact_pii,
     )  # fmt: skip
     baseline.window_start, baseline.window_end = body.start, body.end
     session.commit()

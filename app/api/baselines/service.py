@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.api.baselines.schemas import BaselineRecordIn
 from app.api.errors import DriftlineError, invalid_input
-from app.api.events.schemas import perplexity_from_logprobs, replace_nul
+from app.api.events.schemas import perplexity_from_logprobs
+from app.api.storable import make_storable
 from app.db.models import Baseline, BaselineRecord
 
 MAX_RECORDS = 500_000
@@ -76,8 +77,13 @@ def create_baseline(
     embedder: str,
     records: list[BaselineRecordIn],
     source: str = "upload",
+    redact_pii: bool = False,
 ) -> Baseline:
-    """Store the baseline (pending) and its records; the worker profiles it next."""
+    """Store the baseline (pending) and its records; the worker profiles it next.
+
+    ``redact_pii`` must match how events are stored: a baseline holding raw emails compared
+    with production text holding ``<EMAIL>`` would show drift that is only redaction.
+    """
     if not records:
         raise DriftlineError(422, "invalid_input", "records: a baseline needs at least one record")
     if len(records) > MAX_RECORDS:
@@ -102,12 +108,14 @@ def create_baseline(
         perplexity = r.perplexity
         if perplexity is None and r.token_logprobs:
             perplexity = perplexity_from_logprobs(r.token_logprobs)
-        row, _ = replace_nul(
+        row, _, _ = make_storable(
             {
                 "baseline_id": baseline.id, "prompt": r.prompt, "output": r.output,
                 "prediction": r.prediction, "label": r.label, "score": r.score,
                 "perplexity": perplexity, "metadata_": r.metadata,
-            }
+            },
+            free_text=("prompt", "output", "prediction", "label", "metadata_"),
+            redact=redact_pii,
         )  # fmt: skip
         rows.append(row)
     session.execute(insert(BaselineRecord), rows)

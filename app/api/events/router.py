@@ -12,7 +12,8 @@ from pydantic import TypeAdapter
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES, DriftlineError
-from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs, replace_nul
+from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs
+from app.api.storable import make_storable
 from app.db.writers import insert_events
 from app.metrics import INGEST_EVENTS
 
@@ -24,16 +25,20 @@ _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
 
 
+_FREE_TEXT = ("prompt", "output", "prediction", "metadata")
+
+
 def to_rows(
-    events: list[EventIn], *, may_hold_nul: bool = True
-) -> tuple[list[dict[str, Any]], int]:
-    """Event models → writer rows (request ids assigned, NULs replaced); also the NUL count.
+    events: list[EventIn], *, may_hold_nul: bool = True, redact_pii: bool = False
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Event models → writer rows (request ids assigned, NULs replaced, PII redacted if asked);
+    also how many events had NULs replaced and how many PII spans were redacted.
 
     ``may_hold_nul=False`` (the body has no ``\\u0000`` escape) skips the deep NUL scan.
     """
     now = datetime.now(UTC)
     rows = []
-    sanitized = 0
+    sanitized = redacted = 0
     for ev in events:
         perplexity = ev.perplexity
         if perplexity is None and ev.token_logprobs:
@@ -59,11 +64,12 @@ def to_rows(
             else None,
             "metadata": ev.metadata,
         }
-        if may_hold_nul:
-            row, changed = replace_nul(row)
+        if may_hold_nul or redact_pii:
+            row, changed, n = make_storable(row, free_text=_FREE_TEXT, redact=redact_pii)
             sanitized += changed
+            redacted += n
         rows.append(row)
-    return rows, sanitized
+    return rows, sanitized, redacted
 
 
 @router.post(
@@ -97,8 +103,10 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
 
     # JSON can carry NUL or a lone surrogate only as an escape (\u0000, \ud800-\udfff);
     # without one in the body the deep scan is skipped.
-    rows, sanitized = to_rows(
-        events, may_hold_nul=_ESCAPES.search(await request.body()) is not None
+    rows, sanitized, redacted = to_rows(
+        events,
+        may_hold_nul=_ESCAPES.search(await request.body()) is not None,
+        redact_pii=state.settings.redact_pii,
     )
 
     def write() -> int:
@@ -112,5 +120,6 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
         accepted=accepted,
         duplicates=len(rows) - accepted,
         sanitized=sanitized,
+        redacted=redacted,
         request_ids=[r["request_id"] for r in rows],
     )

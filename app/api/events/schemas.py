@@ -1,7 +1,6 @@
-"""Event request/response schemas and the sanitising that makes text storable."""
+"""Event request/response schemas."""
 
 import math
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -83,34 +82,13 @@ class IngestResult(BaseModel):
     accepted: int = Field(description="Events stored by this request.")
     duplicates: int = Field(description="Events whose (model, request_id) was already stored.")
     sanitized: int = Field(description="Events whose text had NUL characters replaced by U+FFFD.")
+    redacted: int = Field(
+        default=0,
+        description="PII spans replaced by placeholders (only with DRIFTLINE_REDACT_PII).",
+    )
     request_ids: list[str] = Field(description="The request_id of each event, in request order.")
 
 
 def perplexity_from_logprobs(logprobs: list[float]) -> float:
     """exp of the mean negative log-likelihood per token (capped below float overflow)."""
     return math.exp(min(-math.fsum(logprobs) / len(logprobs), 690.0))
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def replace_nul(value: Any) -> tuple[Any, bool]:
-    """Replace what PostgreSQL text cannot hold — NUL, and lone UTF-16 surrogates (valid in
-    JSON escapes, invalid in UTF-8) — with U+FFFD, deeply; also whether anything changed."""
-    if isinstance(value, str):
-        if _UNSTORABLE.search(value):
-            return _UNSTORABLE.sub("\ufffd", value), True
-        return value, False
-    if isinstance(value, dict):
-        changed = False
-        out = {}
-        for k, v in value.items():
-            k2, ck = replace_nul(k)
-            v2, cv = replace_nul(v)
-            out[k2] = v2
-            changed = changed or ck or cv
-        return out, changed
-    if isinstance(value, list):
-        items = [replace_nul(v) for v in value]
-        return [v for v, _ in items], any(c for _, c in items)
-    return value, False

@@ -9,8 +9,8 @@ from pydantic import TypeAdapter
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.events.schemas import replace_nul
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
+from app.api.storable import make_storable
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
 
@@ -39,10 +39,13 @@ async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) ->
 
     # One statement cannot upsert the same key twice, so merge repeats in order first.
     merged: dict[tuple[str, str], dict[str, Any]] = {}
-    sanitized = 0
+    sanitized = redacted = 0
     for fb in feedback:
-        row, changed = replace_nul(fb.model_dump(mode="json"))
+        row, changed, n = make_storable(
+            fb.model_dump(mode="json"), free_text=("label",), redact=state.settings.redact_pii
+        )
         sanitized += changed
+        redacted += n
         row["thumbs"] = None if fb.thumbs is None else (1 if fb.thumbs else -1)
         key = (row["model"], row["request_id"])
         if key in merged:
@@ -57,4 +60,4 @@ async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) ->
 
     await run_in_threadpool(write)
     INGEST_FEEDBACK.inc(len(feedback))
-    return FeedbackResult(accepted=len(feedback), sanitized=sanitized)
+    return FeedbackResult(accepted=len(feedback), sanitized=sanitized, redacted=redacted)

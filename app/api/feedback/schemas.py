@@ -35,3 +35,6 @@ class FeedbackResult(BaseModel):
 
     accepted: int = Field(description="Feedback items stored or merged into earlier feedback.")
     sanitized: int = Field(description="Items whose text had NUL characters replaced.")
+    redacted: int = Field(
+        default=0, description="PII spans replaced in labels (only with DRIFTLINE_REDACT_PII)."
+    )

@@ -1,0 +1,108 @@
+"""DRIFTLINE_REDACT_PII: raw emails, phones, cards, IBANs and IPs never reach the database."""
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import auth
+
+RAW = {
+    "email": "jane.doe@example.com",
+    "phone": "+44 20 7946 0958",
+    "card": "4111 1111 1111 1111",
+    "iban": "GB82 WEST 1234 5698 7654 32",
+    "ip": "192.168.10.20",
+}
+TEXT = (
+    f"mail {RAW['email']} or call {RAW['phone']}; card {RAW['card']}, "
+    f"iban {RAW['iban']}, from {RAW['ip']}"
+)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(database_url=None, api_key_cache_seconds=0, redact_pii=True)
+
+
+def _everything_stored(engine: Engine) -> str:
+    """Every row of every table that holds user text, as one string."""
+    tables = ["events", "feedback", "baseline_records"]
+    with engine.connect() as conn:
+        return "\n".join(
+            str(row[0])
+            for table in tables
+            for row in conn.execute(text(f"SELECT t::text FROM {table} t"))
+        )
+
+
+def _post_everything(client: TestClient, key: str) -> dict[str, int]:
+    headers = auth(key)
+    event = {
+        "model": "bot",
+        "request_id": "r1",
+        "prompt": TEXT,
+        "output": f"I emailed {RAW['email']}",
+        "prediction": RAW["phone"],
+        "metadata": {"user": RAW["email"], "nested": [{"ip": RAW["ip"]}], RAW["email"]: 1},
+    }
+    r = client.post("/v1/events", json=event, headers=headers)
+    assert r.status_code == 202, r.text
+    fb = {"model": "bot", "request_id": "r1", "label": f"escalate to {RAW['email']}"}
+    f = client.post("/v1/feedback", json=fb, headers=headers)
+    assert f.status_code == 202, f.text
+    baseline = {
+        "model": "bot",
+        "name": "holdout",
+        "records": [{"prompt": TEXT, "output": "ok", "label": RAW["card"]}],
+    }
+    b = client.post("/v1/baselines", json=baseline, headers=headers)
+    assert b.status_code == 202, b.text
+    return {"event": r.json()["redacted"], "feedback": f.json()["redacted"]}
+
+
+def test_redaction_keeps_raw_pii_out_of_every_table(
+    client: TestClient, make_key: Callable[..., str], engine: Engine
+) -> None:
+    counts = _post_everything(client, make_key("admin"))
+    stored = _everything_stored(engine)
+    for kind, raw in RAW.items():
+        assert raw not in stored, f"raw {kind} stored"
+    for placeholder in ("<EMAIL>", "<PHONE>", "<CARD>", "<IBAN>", "<IP>"):
+        assert placeholder in stored
+    # prompt: 5 spans, output 1, prediction 1, metadata 3 (two values and a key)
+    assert counts == {"event": 10, "feedback": 1}
+    with engine.connect() as conn:
+        prompt = conn.execute(text("SELECT prompt FROM events")).scalar_one()
+    assert prompt == "mail <EMAIL> or call <PHONE>; card <CARD>, iban <IBAN>, from <IP>"
+
+
+def test_without_the_setting_text_is_stored_as_sent(
+    database_url: str, make_key: Callable[..., str], engine: Engine
+) -> None:
+    app: FastAPI = create_app(database_url, Settings(database_url=None, api_key_cache_seconds=0))
+    with TestClient(app) as plain:
+        counts = _post_everything(plain, make_key("admin"))
+    assert counts == {"event": 0, "feedback": 0}
+    stored = _everything_stored(engine)
+    assert all(raw in stored for raw in RAW.values())
+
+
+def test_redaction_leaves_ids_and_ordinary_numbers_alone(
+    client: TestClient, make_key: Callable[..., str], engine: Engine
+) -> None:
+    event = {
+        "model": "bot",
+        "request_id": "user@example.com",  # an id is a key, never rewritten
+        "prompt": "order 1234567 costs 12.50 at 10:30, invoice 2024-01-15",
+        "output": "ok",
+    }
+    r = client.post("/v1/events", json=event, headers=auth(make_key("ingest")))
+    assert r.status_code == 202 and r.json()["redacted"] == 0
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT request_id, prompt FROM events")).one()
+    assert tuple(row) == ("user@example.com", event["prompt"])
