@@ -82,7 +82,7 @@ def libpq(url: str) -> str:
 
 def truncate(url: str) -> None:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute("TRUNCATE events, models")
+        conn.execute("TRUNCATE events, models CASCADE")
 
 
 def count(url: str) -> int:

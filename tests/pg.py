@@ -19,10 +19,15 @@ from sqlalchemy.engine import make_url
 from app.db.embedded import EmbeddedPostgres
 
 
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same database as a libpq URL (for psycopg directly)."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
 def admin_libpq_url(sqlalchemy_url: str) -> str:
     """A libpq URL for the server's ``postgres`` database."""
-    url = make_url(sqlalchemy_url).set(drivername="postgresql", database="postgres")
-    return url.render_as_string(hide_password=False)
+    return libpq_url(with_database(sqlalchemy_url, "postgres"))
 
 
 def with_database(sqlalchemy_url: str, database: str) -> str:
@@ -54,6 +59,11 @@ class PrivatePostgres:
         self._server: Any = self.embedded._server
         self.pgdata = self.dir / "pgdata"
 
+    @property
+    def system_user(self) -> str:
+        """The operating-system user the server runs as (owner of its files)."""
+        return str(self._server.system_user)
+
     def url(self, database: str = "driftline") -> str:
         """SQLAlchemy URL of a database on this server."""
         return self.embedded.url(database)
@@ -81,7 +91,9 @@ class PrivatePostgres:
         )
 
     def close(self) -> None:
-        """Stop the server (whoever started it last) and delete its files."""
+        """Stop the server (whoever started it last) and delete its files; again is a no-op."""
+        if not self.dir.exists():
+            return
         with contextlib.suppress(Exception):  # the test may have stopped it already
             self.embedded.stop()
         # A server restarted by the test is unknown to the wheel's handle: stop it by pgdata.

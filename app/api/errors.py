@@ -119,12 +119,32 @@ def invalid_input(errors: list[Any], *, drop_body: bool = False) -> DriftlineErr
     )
 
 
-def database_unavailable(retry_after: int) -> DriftlineError:
-    """503 telling the client to retry; used whenever PostgreSQL cannot be reached."""
+# Why the database could not take the request, by SQLSTATE class or code; the client's answer
+# is the same 503 (retry later), but the message and the operator's log name the cause.
+_DB_CAUSES = {
+    "57014": "did not answer within the statement timeout",  # query_canceled
+    "53100": "is out of disk space",  # disk_full
+    "53": "is out of resources",  # insufficient_resources: memory, connections
+    "57P": "is shutting down or restarting",  # admin/crash shutdown, cannot connect now
+}
+
+
+def database_cause(exc: BaseException) -> str:
+    """Why PostgreSQL refused: 'is out of disk space', 'is unreachable', ..."""
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    for prefix in sorted(_DB_CAUSES, key=len, reverse=True):
+        if sqlstate.startswith(prefix):
+            return _DB_CAUSES[prefix]
+    return "is unreachable"
+
+
+def database_unavailable(retry_after: int, cause: str = "is unavailable") -> DriftlineError:
+    """503 telling the client to retry; used whenever PostgreSQL cannot take the request."""
     return DriftlineError(
         503,
         "database_unavailable",
-        "the database is unavailable; nothing from this request was stored, retry later",
+        f"the database {cause}; nothing from this request was stored, retry later",
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -141,13 +161,14 @@ _DB_DOWN = (
 _last_outage_log = 0.0
 
 
-def _log_outage(exc: Exception) -> None:
+def _log_outage(exc: Exception, cause: str) -> None:
     """One line every 10 s during an outage, not one per refused request."""
     global _last_outage_log
     now = time.monotonic()
     if now - _last_outage_log >= 10:
         _last_outage_log = now
-        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        log.warning("database %s; answering 503: %s", cause, first)
 
 
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
@@ -177,8 +198,9 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
         @app.exception_handler(exc_type)
         async def _db_down(_: Request, exc: Exception) -> JSONResponse:
-            _log_outage(exc)
-            err = database_unavailable(retry_after)
+            cause = database_cause(exc)
+            _log_outage(exc, cause)
+            err = database_unavailable(retry_after, cause)
             return error_response(err.status_code, err.code, err.message, headers=err.headers)
 
     @app.exception_handler(sqlalchemy.exc.IntegrityError)
