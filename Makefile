@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest audit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ typecheck: $(VENV)/.installed-dev
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
+
+## audit: known vulnerabilities in the installed dependencies (pip-audit; needs pypi.org)
+audit: $(VENV)/.installed-dev
+	$(BIN)/python .ci/audit.py
 
 ## bench: ingest benchmark (needs DRIFTLINE_TEST_DATABASE_URL or uses the embedded server)
 bench: $(VENV)/.installed-dev

@@ -14,9 +14,12 @@ def make_engine(url: str, settings: Settings) -> Engine:
 
     ``pool_pre_ping`` drops connections that died while PostgreSQL restarted, so the service
     recovers by itself; the connect timeout keeps requests from hanging when it is down.
+    ``hide_parameters`` keeps bound values (prompts, outputs, key hashes) out of exception
+    messages, and so out of every log line and traceback.
     """
     return create_engine(
         url,
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
