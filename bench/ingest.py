@@ -82,7 +82,7 @@ def libpq(url: str) -> str:
 
 def truncate(url: str) -> None:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute("TRUNCATE events, models CASCADE")
+        conn.execute("TRUNCATE events, event_keys, event_features, models")
 
 
 def count(url: str) -> int:

@@ -19,7 +19,8 @@ from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
 from tests.processes import free_port, wait_for
 
 TABLES = (
-    "events", "feedback", "models", "api_keys", "baselines", "monitors", "monitor_runs",
+    "events", "event_keys", "event_features", "feedback", "models", "api_keys", "baselines",
+    "monitors", "monitor_runs",
 )  # fmt: skip
 
 

@@ -92,13 +92,12 @@ class PrivatePostgres:
 
     def close(self) -> None:
         """Stop the server (whoever started it last) and delete its files; again is a no-op."""
-        if not self.dir.exists():
-            return
-        with contextlib.suppress(Exception):  # the test may have stopped it already
-            self.embedded.stop()
-        # A server restarted by the test is unknown to the wheel's handle: stop it by pgdata.
-        with contextlib.suppress(Exception):
-            self._pg_ctl("-w", "-m", "immediate", "-D", str(self.pgdata), "stop")
+        if self.pgdata.exists():
+            with contextlib.suppress(Exception):  # the test may have stopped it already
+                self.embedded.stop()
+            # A server restarted by the test is unknown to the wheel's handle: stop it by pgdata.
+            with contextlib.suppress(Exception):
+                self._pg_ctl("-w", "-m", "immediate", "-D", str(self.pgdata), "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

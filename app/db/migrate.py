@@ -35,7 +35,10 @@ def head_revision() -> str | None:
 
 
 def upgrade(url: str) -> None:
-    """Migrate the database to head, holding an advisory lock against concurrent migrators."""
+    """Migrate the database to head, holding an advisory lock against concurrent migrators,
+    then make sure the coming days' partitions of ``events`` exist."""
+    from app.db.partitions import ensure_day_partitions
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -48,6 +51,7 @@ def upgrade(url: str) -> None:
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
                 conn.commit()
+        ensure_day_partitions(engine)
     finally:
         engine.dispose()
 

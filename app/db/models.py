@@ -55,22 +55,26 @@ class Model(Base):
 
 
 class Event(Base):
-    """One logged model call. ``(model, request_id)`` is the idempotency key."""
+    """One logged model call, in the daily partition of its ``ts`` (see app.db.partitions).
+
+    ``(model, request_id)`` is the idempotency key, held by ``event_keys``: a unique key on a
+    partitioned table would have to include ``ts``, and a retry without a ``ts`` gets a new one.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("model", "request_id"),
         # Window queries: one model's events in a time range.
         Index("ix_events_model_ts", "model", "ts"),
         # The featuriser walks new events in arrival order.
         Index("ix_events_received_at", "received_at"),
+        {"postgresql_partition_by": "RANGE (ts)"},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     model: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(200), server_default="")
     request_id: Mapped[str] = mapped_column(String(200))
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     prompt: Mapped[str] = mapped_column(Text)
     output: Mapped[str] = mapped_column(Text)
     prediction: Mapped[str | None] = mapped_column(Text)
@@ -88,6 +92,15 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class EventKey(Base):
+    """The idempotency key of every stored event, written in the same transaction."""
+
+    __tablename__ = "event_keys"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 class Feedback(Base):
@@ -118,13 +131,15 @@ class Feedback(Base):
 
 
 class EventFeatures(Base):
-    """Descriptors of one event, computed once by the worker's featuriser."""
+    """Descriptors of one event, computed once by the worker's featuriser.
+
+    No foreign key: ``events`` is partitioned (its key is ``(id, ts)``); retention deletes an
+    event's features along with it.
+    """
 
     __tablename__ = "event_features"
 
-    event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
-    )
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     prompt_chars: Mapped[float] = mapped_column(Float)
     prompt_words: Mapped[float] = mapped_column(Float)
     prompt_nonletter_share: Mapped[float] = mapped_column(Float)

@@ -1,12 +1,13 @@
 """Set-based writers for the ingest hot path.
 
-Events: a batch is first COPYed straight into ``events`` inside a savepoint (the fastest way
-into PostgreSQL). If any ``(model, request_id)`` already exists, the COPY fails as a whole,
-the savepoint is rolled back and the batch goes through one ``INSERT … SELECT FROM
-jsonb_to_recordset … ON CONFLICT DO NOTHING`` statement instead, which skips the duplicates.
-Retries are rare, so nearly every batch takes the COPY path. Small batches (single events)
-go straight to the INSERT: one round trip beats a savepoint plus COPY. Both paths are
-set-based; neither does per-row ORM work.
+Events: each event's ``(model, request_id)`` goes into ``event_keys`` (the idempotency key;
+see app.db.models.Event) and the event into ``events``, in one transaction. A batch is first
+COPYed straight into both tables inside a savepoint (the fastest way into PostgreSQL). If any
+key already exists, the key COPY fails as a whole, the savepoint is rolled back and the batch
+goes through one ``INSERT … SELECT FROM jsonb_to_recordset`` statement instead, which stores
+only the events whose key was new. Retries are rare, so nearly every batch takes the COPY path.
+Small batches (single events) go straight to the statement: one round trip beats a savepoint
+plus two COPYs. Both paths are set-based; neither does per-row ORM work.
 """
 
 from typing import Any
@@ -35,6 +36,11 @@ _INSERT_EVENTS = text(
             SELECT 1 FROM models m WHERE m.name = i.model AND m.version = i.model_version
         )
         ON CONFLICT (name, version) DO NOTHING
+    ), new_keys AS (
+        INSERT INTO event_keys (model, request_id)
+        SELECT model, request_id FROM incoming
+        ON CONFLICT (model, request_id) DO NOTHING
+        RETURNING model, request_id
     ), inserted AS (
         INSERT INTO events (
             model, model_version, request_id, ts, prompt, output, prediction, confidence,
@@ -44,8 +50,7 @@ _INSERT_EVENTS = text(
         SELECT model, model_version, request_id, ts, prompt, output, prediction, confidence,
                latency_ms, prompt_tokens, completion_tokens, perplexity, logprob_tokens,
                finish_reason, embedding, metadata
-        FROM incoming
-        ON CONFLICT (model, request_id) DO NOTHING
+        FROM incoming JOIN new_keys USING (model, request_id)
         RETURNING 1
     )
     SELECT count(*) FROM inserted
@@ -80,6 +85,7 @@ EVENT_COLUMNS = (
 # Below this size the savepoint and extra statements of the COPY path cost more than they save.
 COPY_MIN_ROWS = 20
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+_COPY_KEYS = "COPY event_keys (model, request_id) FROM STDIN"
 
 _INSERT_MODELS = text(
     """
@@ -100,12 +106,17 @@ def _register_models(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    with driver.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
-        for r in rows:
-            values = [r[c] for c in EVENT_COLUMNS]
-            if values[-1] is not None:
-                values[-1] = orjson.dumps(values[-1]).decode()
-            copy.write_row(values)
+    with driver.cursor() as cur:
+        # Keys first: a duplicate fails here, before any event row is formatted.
+        with cur.copy(_COPY_KEYS) as copy:
+            for r in rows:
+                copy.write_row((r["model"], r["request_id"]))
+        with cur.copy(_COPY_EVENTS) as copy:
+            for r in rows:
+                values = [r[c] for c in EVENT_COLUMNS]
+                if values[-1] is not None:
+                    values[-1] = orjson.dumps(values[-1]).decode()
+                copy.write_row(values)
 
 
 def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -113,8 +124,21 @@ def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) ->
     return int(result.scalar_one())
 
 
+def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch without repeats of an earlier ``(model, request_id)`` (the first one wins)."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for r in rows:
+        key = (r["model"], r["request_id"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return unique
+
+
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """Insert event rows (keys as in ``EVENT_COLUMNS``); returns how many were new."""
+    rows = _first_of_each_key(rows)
     if len(rows) < COPY_MIN_ROWS:
         return _insert_skipping_duplicates(conn, rows)
     try:

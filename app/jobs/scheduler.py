@@ -15,11 +15,14 @@ from app.jobs.retention import apply_retention
 # The worker's steady work, in the order one tick does it. A single job (not one per step)
 # so that a window is never computed before the events in it are featurised.
 def worker_tick(engine: Engine, settings: Settings) -> None:
-    """Featurise new events, profile new baselines, plan and compute due windows."""
+    """Keep daily partitions ready, featurise new events, profile new baselines, plan and
+    compute due windows."""
+    from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
     from app.jobs.monitor_runs import plan_due_windows, requeue_late_labels, run_pending
     from app.jobs.profiles import build_pending_profiles
 
+    ensure_day_partitions(engine)
     featurise_pending(engine)
     build_pending_profiles(engine)
     requeue_late_labels(engine)
@@ -28,6 +31,15 @@ def worker_tick(engine: Engine, settings: Settings) -> None:
 
 
 log = logging.getLogger("driftline.worker")
+
+
+def _not_an_overrun(record: logging.LogRecord) -> bool:
+    # A tick that outlasts the poll interval (a window takes seconds to compute) just makes
+    # the next tick start late; APScheduler would log a warning for every skipped interval.
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_not_an_overrun)
 
 
 def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> BaseScheduler:

@@ -91,7 +91,13 @@ def test_disk_full_is_a_503_naming_it_and_ingest_resumes_when_space_returns(
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f"CREATE TABLESPACE tiny LOCATION '{tiny_tablespace}'"))
-        conn.execute(text("ALTER TABLE events SET TABLESPACE tiny"))
+        # events is partitioned: move each partition, and the idempotency keys with them.
+        parts = conn.execute(
+            text("SELECT inhrelid::regclass::text FROM pg_inherits "
+                 "WHERE inhparent = 'events'::regclass")
+        ).scalars().all()  # fmt: skip
+        for table in [*parts, "event_keys"]:
+            conn.execute(text(f"ALTER TABLE {table} SET TABLESPACE tiny"))
     with session_scope(make_sessionmaker(engine)) as session:
         _, key = create_key(session, name="t", scopes=["ingest"])
     engine.dispose()

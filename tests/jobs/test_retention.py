@@ -51,7 +51,7 @@ def test_retention_removes_only_rows_older_than_the_cutoff(engine: Engine) -> No
                 {"s": start, "e": start + timedelta(hours=1)},
             )
     assert apply_retention(engine, days=30, now=now) == {
-        "events": 2, "feedback": 2, "reports": 1
+        "partitions": 0, "events": 2, "feedback": 2, "reports": 1
     }  # fmt: skip
     with engine.connect() as conn:
         kept = conn.execute(
