@@ -5,7 +5,10 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from app import security
+from app.db.session import make_sessionmaker
 from tests.conftest import auth
 
 # (method, path, scope it needs, a valid body). A new /v1 route must be added here:
@@ -93,3 +96,30 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = client.delete("/v1/events")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_secrets_are_compared_in_constant_time_on_every_path(
+    engine: Engine, make_key: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timing cannot be measured reliably in a test; what we can pin is that every secret
+    # comparison, database and cache path alike, goes through hmac.compare_digest.
+    calls: list[tuple[str, str]] = []
+    real = security.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    key = make_key("read")
+    forged = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")  # same prefix
+    verifier = security.KeyVerifier(ttl_seconds=60)
+    with make_sessionmaker(engine)() as session:
+        assert verifier.verify(session, forged) is None  # database path, wrong secret
+        assert verifier.verify(session, key) is not None  # database path, then cached
+        assert verifier.verify(session, key) is not None  # cache path
+        assert verifier.verify(session, forged) is None  # cache path, wrong secret
+    digest = security.hash_key(key)
+    assert [a for a, _ in calls] == [digest] * 4
+    assert [b for _, b in calls] == [security.hash_key(forged), digest, digest,
+                                     security.hash_key(forged)]  # fmt: skip
