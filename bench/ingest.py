@@ -31,10 +31,9 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
-from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
+from tests.pg import scratch_database
 from tests.processes import free_port, wait_for
 
 _TEXT = (
@@ -198,38 +197,28 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
-    private = None
-    server_url = configured_server_url()
-    if server_url is None:
-        private = PrivatePostgres()
-        server_url = private.url("postgres")
-    try:
-        with throwaway_database(server_url, prefix="driftline_bench") as url:
-            upgrade(url)
-            engine = create_engine(url)
-            with session_scope(make_sessionmaker(engine)) as session:
-                _, key = create_key(session, name="bench", scopes=["ingest"])
-            engine.dispose()
-            events = make_events(args.events)
-            machine = f"{platform.machine()} {os.cpu_count()} cores"
-            print(f"machine: {machine}, python {platform.python_version()}", flush=True)
-            copy_rate = bench_copy(url, events)
-            print(f"(a) raw COPY:              {copy_rate:10.0f} events/s", flush=True)
-            with server(url) as base:
-                bench_http(base, url, key, events[:500], connections=args.senders, seconds=2)
-                batch_rate = bench_http(
-                    base, url, key, events[:500], connections=args.senders, seconds=args.seconds
-                )
-                print(f"(b) HTTP batches of 500:   {batch_rate:10.0f} events/s "
-                      f"({args.senders} wrk connections)", flush=True)  # fmt: skip
-                single_rate = bench_http(
-                    base, url, key, events[:1], connections=args.clients, seconds=args.seconds
-                )
-                print(f"(c) HTTP single events:    {single_rate:10.0f} events/s "
-                      f"({args.clients} wrk connections)", flush=True)  # fmt: skip
-    finally:
-        if private is not None:
-            private.close()
+    with scratch_database("driftline_bench") as url:
+        engine = create_engine(url)
+        with session_scope(make_sessionmaker(engine)) as session:
+            _, key = create_key(session, name="bench", scopes=["ingest"])
+        engine.dispose()
+        events = make_events(args.events)
+        machine = f"{platform.machine()} {os.cpu_count()} cores"
+        print(f"machine: {machine}, python {platform.python_version()}", flush=True)
+        copy_rate = bench_copy(url, events)
+        print(f"(a) raw COPY:              {copy_rate:10.0f} events/s", flush=True)
+        with server(url) as base:
+            bench_http(base, url, key, events[:500], connections=args.senders, seconds=2)
+            batch_rate = bench_http(
+                base, url, key, events[:500], connections=args.senders, seconds=args.seconds
+            )
+            print(f"(b) HTTP batches of 500:   {batch_rate:10.0f} events/s "
+                  f"({args.senders} wrk connections)", flush=True)  # fmt: skip
+            single_rate = bench_http(
+                base, url, key, events[:1], connections=args.clients, seconds=args.seconds
+            )
+            print(f"(c) HTTP single events:    {single_rate:10.0f} events/s "
+                  f"({args.clients} wrk connections)", flush=True)  # fmt: skip
     print(
         f"ingest_batch_ratio={batch_rate / copy_rate:.3f} "
         f"ingest_single_ratio={single_rate / copy_rate:.3f}"

@@ -34,10 +34,9 @@ import httpx2 as httpx
 from sqlalchemy import create_engine, text
 
 from app.datasets import health_tweets
-from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
-from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
+from tests.pg import scratch_database
 from tests.processes import free_port, wait_for
 
 MODEL = "soak-bot"
@@ -249,19 +248,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="events per second")
     parser.add_argument("--window", type=int, default=60, help="monitor window, seconds")
     args = parser.parse_args()
-    private = None
-    server_url = configured_server_url()
-    if server_url is None:
-        private = PrivatePostgres()
-        server_url = private.url("postgres")
-    try:
-        with throwaway_database(server_url, prefix="driftline_soak") as url:
-            upgrade(url)
-            result = run_soak(url, seconds=args.seconds, rate=args.rate, window_seconds=args.window)
-            print(result.summary(warmup=args.seconds / 3))
-    finally:
-        if private is not None:
-            private.close()
+    with scratch_database("driftline_soak") as url:
+        result = run_soak(url, seconds=args.seconds, rate=args.rate, window_seconds=args.window)
+    print(result.summary(warmup=args.seconds / 3))
 
 
 if __name__ == "__main__":

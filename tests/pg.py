@@ -107,3 +107,23 @@ def configured_server_url() -> str | None:
     if not raw:
         return None
     return with_database(raw, make_url(raw).database or "postgres")
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A migrated throwaway database on DRIFTLINE_TEST_DATABASE_URL's server, or on a private
+    server started for the purpose (for benchmarks, which run outside pytest)."""
+    from app.db.migrate import upgrade
+
+    private = None
+    server_url = configured_server_url()
+    if server_url is None:
+        private = PrivatePostgres()
+        server_url = private.url("postgres")
+    try:
+        with throwaway_database(server_url, prefix=prefix) as url:
+            upgrade(url)
+            yield url
+    finally:
+        if private is not None:
+            private.close()
