@@ -178,7 +178,15 @@ def bench_http(
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     completed = int(out.split(" requests in ")[0].split()[-1])
+    # Requests in flight when wrk stops still commit; wait for them, or they would land
+    # after the next phase's TRUNCATE and be counted there.
     stored = count(url)
+    while True:
+        time.sleep(0.5)
+        settled = count(url)
+        if settled == stored:
+            break
+        stored = settled
     # wrk does not count the requests still in flight when it stops (at most one per
     # connection), though the server finishes and stores them.
     per = len(events)
