@@ -16,11 +16,17 @@ FEATURE_COLUMNS = (
 )  # fmt: skip
 
 # SKIP LOCKED lets several workers featurise side by side without taking the same events.
+# Only ids above (newest featurised id - LOOKBACK_IDS) are considered: without that bound every
+# tick would re-check every event ever stored. The margin covers batches other workers hold
+# and events whose transactions committed late; an event left below it (a worker died on it
+# while 20,000 newer ones went by) is featurised by its window run instead.
+LOOKBACK_IDS = 20_000
 _CLAIM = text(
     """
     SELECT e.id, e.prompt, e.output, e.finish_reason
     FROM events e
-    WHERE NOT EXISTS (SELECT 1 FROM event_features f WHERE f.event_id = e.id)
+    WHERE e.id > :floor
+      AND NOT EXISTS (SELECT 1 FROM event_features f WHERE f.event_id = e.id)
     ORDER BY e.id
     LIMIT :n
     FOR UPDATE OF e SKIP LOCKED
@@ -31,7 +37,11 @@ _CLAIM = text(
 def featurise_batch(engine: Engine, *, batch: int = 2_000) -> int:
     """Featurise up to ``batch`` events that have no features yet; returns how many."""
     with engine.begin() as conn:
-        rows = conn.execute(_CLAIM, {"n": batch}).mappings().all()
+        # The floor is a value, not a subquery, so the planner sees how few rows lie above it
+        # and probes event_features by key instead of hashing all of it.
+        newest = conn.execute(text("SELECT coalesce(max(event_id), 0) FROM event_features"))
+        floor = newest.scalar_one() - LOOKBACK_IDS
+        rows = conn.execute(_CLAIM, {"n": batch, "floor": floor}).mappings().all()
         if not rows:
             return 0
         frame = pd.DataFrame(rows)
