@@ -1,9 +1,12 @@
 """Daily partitions of events: where events land, how retention drops whole days, and why a
 retry is still a duplicate when its ts differs."""
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
@@ -111,3 +114,49 @@ def test_a_retry_is_a_duplicate_even_when_its_ts_differs(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 31
         assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar_one() == 31
+
+
+def test_retention_and_partition_upkeep_under_ingest_lose_nothing(
+    driftline: str,
+    client: TestClient,
+    ingest_headers: dict[str, str],
+    engine: Engine,
+    january: list[date],
+) -> None:
+    # Detaching and dropping old days takes locks on events while a client keeps sending.
+    headers = ingest_headers
+    acked: set[str] = set()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        with httpx.Client(base_url=driftline, headers=headers, timeout=30) as http:
+            n = 0
+            while not stop.is_set():
+                batch = [{"model": "m", "request_id": f"live-{n}-{i}", "prompt": "p",
+                          "output": "o"} for i in range(50)]  # fmt: skip
+                n += 1
+                r = http.post("/v1/events", json={"events": batch})
+                if r.status_code == 202:
+                    acked.update(r.json()["request_ids"])
+                else:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+
+    for day in january:
+        _post(client, headers, f"old-{day:%d}", _noon(day))
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        time.sleep(0.5)
+        removed = apply_retention(engine, days=3, now=datetime(2025, 1, 7, tzinfo=UTC))
+        created = ensure_day_partitions(engine, days_back=0, days_ahead=0, today=date(2024, 2, 2))
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        sender.join()
+    assert removed["partitions"] == 3 and created == ["events_p20240202"]
+    assert failures == [] and len(acked) > 0
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT request_id FROM events")).scalars())
+    assert acked <= stored
+    assert stored - acked == {f"old-{d:%d}" for d in january[3:]}
