@@ -72,6 +72,13 @@ _MONITORS = text(
     FROM monitors m WHERE m.enabled
     """
 )
+_REPORTED = text(
+    "SELECT name, version, 'training' AS split, m.key AS metric, m.value FROM models, "
+    "jsonb_each(training_metrics) m WHERE jsonb_typeof(m.value) = 'number' "
+    "UNION ALL "
+    "SELECT name, version, 'validation', m.key, m.value FROM models, "
+    "jsonb_each(validation_metrics) m WHERE jsonb_typeof(m.value) = 'number'"
+)
 _QUEUE = text(
     "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
     "count(*) FILTER (WHERE status = 'running') AS running FROM monitor_runs"
@@ -149,6 +156,12 @@ class ModelHealthCollector(Collector):
             "driftline_featurise_lag_seconds",
             "Age of the oldest event the worker has not featurised yet (0 when caught up).",
         )
+        reported = GaugeMetricFamily(
+            "driftline_model_reported_metric",
+            "What a model version scored offline, as reported by PUT /v1/models/{name}/metrics "
+            "(split: training or validation); set beside driftline_check_value for production.",
+            labels=["model", "version", "split", "metric"],
+        )
         with self.engine.connect() as conn:
             runs = conn.execute(_LATEST).mappings().all()
             by_id: dict[int, Any] = {r["id"]: r for r in runs}
@@ -183,9 +196,11 @@ class ModelHealthCollector(Collector):
             queue.add_metric(["pending"], float(q.pending))
             queue.add_metric(["running"], float(q.running))
             lag.add_metric([], float(conn.execute(_FEATURISE_LAG).scalar_one()))
+            for name, version, split, metric, number in conn.execute(_REPORTED):
+                reported.add_metric([name, version, split, metric], float(number))
         yield from (
             verdict, retrain, last, window, window_end, events, check, value, threshold, queue,
-            lag,
+            lag, reported,
         )  # fmt: skip
 
 

@@ -153,6 +153,13 @@ def model_detail() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
+                "Overfitting gap: training, validation, production", "Macro F1 the model's versions reported on their training and validation sets (PUT /v1/models/{name}/metrics) beside the F1 measured on production traffic. A wide training-validation gap is overfitting; a validation-production gap is drift or a changed task.", "percentunit",
+                query('driftline_model_reported_metric{model="$model", metric="f1"}', "{{split}} f1 ({{version}})"),
+                query(f'driftline_check_value{{{SEL}, check="quality", metric="f1"}}', "production f1"),
+            )
+        )
+        .with_panel(
+            series(
                 "Label coverage", "Share of the window's events with a feedback label.", "percentunit",
                 query(f'driftline_check_value{{{SEL}, check="quality", metric="label_coverage"}}', "coverage"),
             )

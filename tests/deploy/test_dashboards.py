@@ -14,7 +14,7 @@ EXPORTED = {
     "driftline_check_status", "driftline_check_value", "driftline_check_threshold",
     "driftline_runs", "driftline_featurise_lag_seconds", "driftline_ingest_events_total",
     "driftline_ingest_feedback_total", "driftline_http_request_duration_seconds_count",
-    "driftline_http_request_duration_seconds_bucket",
+    "driftline_http_request_duration_seconds_bucket", "driftline_model_reported_metric",
 }  # fmt: skip
 
 

@@ -85,6 +85,9 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
                   for e in events]  # fmt: skip
             assert c.post("/v1/feedback", json={"feedback": fb}).status_code == 202
         c.post("/v1/events", json={"events": [{"model": "m"}]})  # one rejected batch
+        r = c.put("/v1/models/news-bot/metrics",
+                  json={"training": {"f1": 0.99}, "validation": {"f1": 0.93}})  # fmt: skip
+        assert r.status_code == 200, r.text
     work(engine, ORIGIN + 3 * HOUR)
 
 

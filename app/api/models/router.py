@@ -1,11 +1,19 @@
-"""``GET /v1/models``."""
+"""``/v1/models``: models seen in traffic, their health, and their offline metrics."""
 
 from fastapi import APIRouter
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 
-from app.api.deps import ReadCaller, SessionDep
+from app.api.deps import IngestCaller, ReadCaller, SessionDep
 from app.api.errors import ERROR_RESPONSES, DriftlineError
-from app.api.models.schemas import ModelList, ModelOut, ModelStatus, ModelVersionOut, MonitorStatus
+from app.api.models.schemas import (
+    ModelList,
+    ModelMetricsIn,
+    ModelOut,
+    ModelStatus,
+    ModelVersionOut,
+    MonitorStatus,
+)
 from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor, MonitorRun
 from app.engine.results import SEVERITY, Status
@@ -82,3 +90,30 @@ def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelSt
         retraining_recommended=any(s.retraining_recommended for s in out),
         monitors=out,
     )
+
+
+@router.put(
+    "/models/{name}/metrics",
+    response_model=ModelVersionOut,
+    summary="Report a model version's training and validation metrics",
+)
+def report_metrics(
+    name: ModelName, body: ModelMetricsIn, session: SessionDep, _: IngestCaller
+) -> ModelVersionOut:
+    """Store what the version scored offline, for the overfitting gap: the dashboards show
+    training → validation → production side by side. A split left out keeps its earlier
+    values; the version is registered if traffic has not shown it yet."""
+    values = {
+        k: v
+        for k, v in (("training_metrics", body.training), ("validation_metrics", body.validation))
+        if v is not None
+    }
+    upsert = (
+        insert(Model)
+        .values(name=name, version=body.version, **values)
+        .on_conflict_do_update(index_elements=[Model.name, Model.version], set_=values)
+        .returning(Model)
+    )
+    row = session.scalars(upsert, execution_options={"populate_existing": True}).one()
+    session.commit()
+    return ModelVersionOut.model_validate(row)

@@ -1,9 +1,15 @@
-"""Model listing schemas."""
+"""Model schemas: listing, status, and the offline metrics a training pipeline reports."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Name the metrics as the quality check does (accuracy, precision, recall, f1) and the
+# dashboards line training, validation and production up side by side.
+MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+MetricValues = Annotated[dict[MetricName, Annotated[float, Field(allow_inf_nan=False)]],
+                         Field(max_length=64)]  # fmt: skip
 
 
 class ModelVersionOut(BaseModel):
@@ -15,6 +21,28 @@ class ModelVersionOut(BaseModel):
     created_at: datetime
     training_metrics: dict[str, Any] | None
     validation_metrics: dict[str, Any] | None
+
+
+class ModelMetricsIn(BaseModel):
+    """``PUT /v1/models/{name}/metrics``: what the model scored offline, per version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] = ""
+    training: MetricValues | None = Field(
+        default=None, description='Scores on the training set, e.g. {"f1": 0.97}.'
+    )
+    validation: MetricValues | None = Field(
+        default=None,
+        description="Scores on the validation (holdout) set the model was "
+        'accepted on, e.g. {"f1": 0.91}.',
+    )
+
+    @model_validator(mode="after")
+    def _carries_a_split(self) -> "ModelMetricsIn":
+        if self.training is None and self.validation is None:
+            raise ValueError("send training and/or validation metrics")
+        return self
 
 
 class ModelOut(BaseModel):

@@ -1,0 +1,57 @@
+"""PUT /v1/models/{name}/metrics: training and validation scores for the overfitting gap."""
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import auth
+
+
+def test_reported_metrics_are_listed_merged_and_exported(
+    client: TestClient, make_key: Callable[..., str]
+) -> None:
+    headers = auth(make_key("ingest", "read"))
+    body = {"version": "v3", "training": {"f1": 0.97, "accuracy": 0.98},
+            "validation": {"f1": 0.91}}  # fmt: skip
+    r = client.put("/v1/models/news-bot/metrics", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["training_metrics"] == {"f1": 0.97, "accuracy": 0.98}
+    # A later report of one split keeps the other.
+    r = client.put(
+        "/v1/models/news-bot/metrics",
+        json={"version": "v3", "validation": {"f1": 0.9, "accuracy": 0.92}},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    models = client.get("/v1/models", headers=headers).json()["models"]
+    (v3,) = models[0]["versions"]
+    assert v3["version"] == "v3"
+    assert v3["training_metrics"] == {"f1": 0.97, "accuracy": 0.98}
+    assert v3["validation_metrics"] == {"f1": 0.9, "accuracy": 0.92}
+
+    exposed = client.get("/metrics").text
+    assert (
+        'driftline_model_reported_metric{metric="f1",model="news-bot",split="training",'
+        'version="v3"} 0.97' in exposed
+    )
+    assert (
+        'driftline_model_reported_metric{metric="accuracy",model="news-bot",split="validation",'
+        'version="v3"} 0.92' in exposed
+    )
+
+
+def test_bad_metric_reports_are_refused_by_name(
+    client: TestClient, make_key: Callable[..., str]
+) -> None:
+    headers = {**auth(make_key("ingest")), "Content-Type": "application/json"}
+    cases = {
+        "{}": "training and/or validation",
+        '{"training": {"F1 score": 0.9}}': "training.F1 score",
+        '{"training": {"f1": NaN}}': "training.f1",
+        '{"training": {"f1": "high"}}': "training.f1",
+        '{"validation": {"f1": 0.9}, "extra": 1}': "extra",
+    }
+    for raw, named in cases.items():
+        r = client.put("/v1/models/m/metrics", content=raw, headers=headers)
+        assert r.status_code == 422, (raw, r.text)
+        assert named in r.json()["error"]["message"], (raw, r.json())
