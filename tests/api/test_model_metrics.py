@@ -55,3 +55,17 @@ def test_bad_metric_reports_are_refused_by_name(
         r = client.put("/v1/models/m/metrics", content=raw, headers=headers)
         assert r.status_code == 422, (raw, r.text)
         assert named in r.json()["error"]["message"], (raw, r.json())
+
+
+def test_hub_style_names_with_a_slash_work_in_paths(
+    client: TestClient, make_key: Callable[..., str]
+) -> None:
+    headers = auth(make_key("ingest", "read"))
+    for path in ("meta-llama/Llama-3-8B-support", "meta-llama%2FLlama-3-8B-support"):
+        r = client.put(f"/v1/models/{path}/metrics", json={"training": {"f1": 0.9}},
+                       headers=headers)  # fmt: skip
+        assert r.status_code == 200, (path, r.text)
+    names = [m["name"] for m in client.get("/v1/models", headers=headers).json()["models"]]
+    assert names == ["meta-llama/Llama-3-8B-support"]
+    status = client.get("/v1/models/meta-llama/Llama-3-8B-support/status", headers=headers)
+    assert status.status_code == 200 and status.json()["model"] == "meta-llama/Llama-3-8B-support"

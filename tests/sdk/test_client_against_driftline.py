@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from driftline_client import Driftline
 from sqlalchemy import Engine, text
@@ -35,3 +36,18 @@ def test_logged_events_and_feedback_arrive_once(
             ).scalar_one()
             == 300
         )
+
+
+def test_a_training_pipeline_reports_its_metrics(
+    driftline: str, make_key: Callable[..., str]
+) -> None:
+    dl = Driftline(driftline, make_key("ingest"))
+    try:
+        stored = dl.report_metrics(
+            "support bot/eu", version="v3", training={"f1": 0.97}, validation={"f1": 0.91}
+        )
+        assert stored["training_metrics"] == {"f1": 0.97} and stored["version"] == "v3"
+        with pytest.raises(httpx.HTTPStatusError, match=r"422.*training"):
+            dl.report_metrics("support bot/eu", training={"F1 score": 0.9})
+    finally:
+        dl.close()

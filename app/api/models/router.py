@@ -41,7 +41,9 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
     )
 
 
-@router.get("/models/{name}/status", response_model=ModelStatus, summary="Is this model healthy?")
+@router.get(
+    "/models/{name:path}/status", response_model=ModelStatus, summary="Is this model healthy?"
+)
 def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelStatus:
     """Per monitor, the latest finished window with data (else the latest one), and the
     model's worst verdict across them."""
@@ -93,7 +95,7 @@ def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelSt
 
 
 @router.put(
-    "/models/{name}/metrics",
+    "/models/{name:path}/metrics",
     response_model=ModelVersionOut,
     summary="Report a model version's training and validation metrics",
 )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Deque, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 import httpx
 
@@ -202,6 +203,26 @@ def _feedback_payload(
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _metrics_payload(
+    version: str, training: Optional[Dict[str, float]], validation: Optional[Dict[str, float]]
+) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"version": version}
+    if training is not None:
+        body["training"] = training
+    if validation is not None:
+        body["validation"] = validation
+    return body
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.is_error:
+        raise httpx.HTTPStatusError(
+            f"Driftline answered {response.status_code}: {_message(response)}",
+            request=response.request,
+            response=response,
+        )
+
+
 def _json(response: httpx.Response) -> Dict[str, Any]:
     try:
         body = response.json()
@@ -285,6 +306,26 @@ class Driftline:
                 self._core.push(("feedback", payload))
         except Exception as exc:
             self._core._warn(f"driftline: feedback() failed: {exc!r}")
+
+    def report_metrics(
+        self,
+        model: str,
+        *,
+        version: str = "",
+        training: Optional[Dict[str, float]] = None,
+        validation: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, Any]:
+        """Report what a model version scored offline (for the overfitting gap panel).
+
+        Unlike ``log()``, this is a direct call for a training pipeline: it returns the
+        stored version and raises ``httpx.HTTPStatusError`` if Driftline refuses it.
+        """
+        response = self._http.put(
+            f"{self._core.url}/v1/models/{quote(model, safe='')}/metrics",
+            json=_metrics_payload(version, training, validation),
+        )
+        _raise_for_status(response)
+        return _json(response)
 
     def stats(self) -> Stats:
         """Counters: queued, sent, duplicates, retries, dropped, rejected, spooled."""
@@ -440,6 +481,22 @@ class AsyncDriftline:
         payload = _feedback_payload(request_id, model, label, score, thumbs, source)
         self._core.push(("feedback", payload))
         self._ensure_task()
+
+    async def report_metrics(
+        self,
+        model: str,
+        *,
+        version: str = "",
+        training: Optional[Dict[str, float]] = None,
+        validation: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, Any]:
+        """Report what a model version scored offline; see ``Driftline.report_metrics``."""
+        response = await self._http.put(
+            f"{self._core.url}/v1/models/{quote(model, safe='')}/metrics",
+            json=_metrics_payload(version, training, validation),
+        )
+        _raise_for_status(response)
+        return _json(response)
 
     def stats(self) -> Stats:
         """Counters: queued, sent, duplicates, retries, dropped, rejected, spooled."""
