@@ -13,9 +13,6 @@ from typing import Any
 from app.engine.pii import scrub
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# Every kind of PII the scrubber knows holds an @, a digit or (IPv6) a colon; text with none
-# of them skips the six patterns — most prompts, at a fraction of the cost.
-_MAY_HOLD_PII = re.compile(r"[@\d:]")
 
 
 def replace_unstorable(value: Any) -> tuple[Any, bool]:
@@ -42,8 +39,6 @@ def replace_unstorable(value: Any) -> tuple[Any, bool]:
 def redact_pii(value: Any) -> tuple[Any, int]:
     """Replace PII in every string of ``value`` (keys of mappings too); also how many spans."""
     if isinstance(value, str):
-        if not _MAY_HOLD_PII.search(value):
-            return value, 0
         clean, found = scrub(value)
         return clean, len(found)
     if isinstance(value, dict):
@@ -62,14 +57,18 @@ def redact_pii(value: Any) -> tuple[Any, int]:
 
 
 def make_storable(
-    row: dict[str, Any], *, free_text: Iterable[str], redact: bool
+    row: dict[str, Any], *, free_text: Iterable[str], redact: bool, may_hold_nul: bool = True
 ) -> tuple[dict[str, Any], bool, int]:
     """``row`` ready to store: unstorable characters replaced everywhere and, with ``redact``,
     PII replaced in the ``free_text`` fields (prompts, outputs, labels, metadata — never ids).
+    ``may_hold_nul=False`` (the caller knows the body held no NUL or surrogate escape) skips
+    the deep walk for them, by far the larger cost.
 
     Returns the row, whether anything was replaced, and how many PII spans were redacted.
     """
-    row, sanitized = replace_unstorable(row)
+    sanitized = False
+    if may_hold_nul:
+        row, sanitized = replace_unstorable(row)
     redacted = 0
     if redact:
         for field in free_text:

@@ -65,7 +65,9 @@ def to_rows(
             "metadata": ev.metadata,
         }
         if may_hold_nul or redact_pii:
-            row, changed, n = make_storable(row, free_text=_FREE_TEXT, redact=redact_pii)
+            row, changed, n = make_storable(
+                row, free_text=_FREE_TEXT, redact=redact_pii, may_hold_nul=may_hold_nul
+            )
             sanitized += changed
             redacted += n
         rows.append(row)
