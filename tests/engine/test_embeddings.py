@@ -1,11 +1,13 @@
 """Embedding backends and the client-embedding path."""
 
 import importlib.util
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.datasets import chatterbot, health_tweets
 from app.engine.embeddings import TfidfSvdEmbedder, make_embedder
 from app.engine.window import BaselineProfile, evaluate_window
 
@@ -62,3 +64,33 @@ def test_client_embeddings_are_used_when_every_record_has_one() -> None:
     assert result.checks["embedding_drift"].status.value == "drift"
     with pytest.raises(ValueError, match="embedding of length 12"):
         profile.embed(window.drop(columns="embedding"))
+
+
+def _extra(module: str, install: str) -> None:
+    """Skip without an optional extra, except under CI, which installs every extra."""
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install {install} (see .ci/run)")
+        pytest.skip(f"needs `{install}`")
+
+
+def test_minilm_embeds_offline_and_sees_a_new_domain() -> None:
+    _extra("sentence_transformers", "pip install torch==2.13.0 driftline[minilm]")
+    emb = make_embedder("minilm").fit([])
+    rows = emb.transform(
+        ["my card was charged twice", "refund for a double charge", "the weather is nice"]
+    )
+    assert rows.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-5)
+    assert rows[0] @ rows[1] > 0.4 > 0.1 > rows[0] @ rows[2]  # paraphrase near, topic far
+
+    # Real text: health-news tweets as the baseline, chatbot small talk as a new domain.
+    tweets = health_tweets(without_urls=True)["text"].sample(700, random_state=3).tolist()
+    records = pd.DataFrame({"prompt": tweets[:400], "output": "ok"})
+    profile = BaselineProfile.build(records, embedder="minilm", with_language=False)
+    chat = pd.DataFrame({"prompt": chatterbot()["prompt"].sample(200, random_state=3).tolist(),
+                         "output": "ok"})  # fmt: skip
+    calm = pd.DataFrame({"prompt": tweets[400:600], "output": "ok"})
+    for window, expected in ((chat, "drift"), (calm, "ok")):
+        result = evaluate_window(profile, window, with_text_drift=False, with_language=False)
+        assert result.checks["embedding_drift"].status.value == expected
