@@ -26,6 +26,8 @@ class Server:
             step = self.script.pop(0) if self.script else 202
         if isinstance(step, Exception):
             raise step
+        if isinstance(step, httpx.Response):
+            return step
         if step == 202:
             items = body.get("events") or body.get("feedback")
             return httpx.Response(202, json={"accepted": len(items), "duplicates": 0})
@@ -118,3 +120,37 @@ def test_async_variant() -> None:
 
     asyncio.run(main())
     assert [list(b) for b in server.bodies] == [["events"], ["events"], ["feedback"]]
+
+
+def test_both_clients_wait_as_long_as_retry_after_asks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def busy() -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "2"}, json={"error": {"message": "db"}})
+
+    waits: List[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+
+    async def main() -> None:
+        dl = AsyncDriftline("http://dl", "k", transport=httpx.MockTransport(Server([busy()])),
+                            flush_interval=0.05, max_backoff=30)  # fmt: skip
+        dl.log(model="m", prompt="p", output="o")
+        assert await dl.flush(5)
+        await dl.aclose()
+
+    asyncio.run(main())
+    assert 2 in waits  # the backoff alone would have been 0.25-0.5 s
+
+    server = Server([busy()])
+    dl = Driftline("http://dl", "k", transport=httpx.MockTransport(server), flush_interval=0.05,
+                   max_backoff=30)  # fmt: skip
+    dl.log(model="m", prompt="p", output="o")
+    started = time.monotonic()
+    assert dl.flush(10)
+    dl.close()
+    assert time.monotonic() - started >= 2  # flush() did not cut the server's wait short
+    assert len(server.bodies) == 2 and dl.stats().sent == 1

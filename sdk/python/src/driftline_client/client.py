@@ -142,6 +142,36 @@ class _Core:
         delay: float = min(self.max_backoff, 0.5 * 2 ** min(attempt, 10))
         return delay * random.uniform(0.5, 1.0)
 
+    def after_send(
+        self,
+        kind: str,
+        pending: List[Dict[str, Any]],
+        response: Optional[httpx.Response],
+        attempt: int,
+    ) -> Tuple[Optional[List[Dict[str, Any]]], Optional[float], int]:
+        """The sender's next step, shared by both clients: ``(what to send next or None when
+        done, seconds to wait first or None to send at once, the attempt number)``."""
+        retry = self.handle(kind, pending, response)
+        if retry is None:
+            return None, None, 0
+        if response is not None and response.status_code not in RETRYABLE and retry != pending:
+            return retry, None, 0  # trimmed or split: send the rest now
+        delay = self.backoff(attempt)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        if retry_after and retry_after.isdigit():
+            delay = min(self.max_backoff, max(delay, float(retry_after)))
+        return retry, delay, attempt + 1
+
+    def unsendable(self, kind: str, pending: List[Dict[str, Any]], exc: Exception) -> None:
+        """A batch the HTTP client could not even encode (e.g. a non-JSON value): drop it."""
+        self.stats.rejected += len(pending)
+        self._warn(f"driftline: cannot send {len(pending)} {kind}: {exc!r}")
+
+    def requeue(self, kind: str, pending: List[Dict[str, Any]]) -> None:
+        """Put an unsent batch back at the front (the client is closing mid-retry)."""
+        for payload in reversed(pending):
+            self.queue.appendleft((kind, payload))
+
     # --- spooling ----------------------------------------------------------------------
     def spool_rest(self) -> None:
         if self.spool is None or not self.queue:
@@ -386,28 +416,20 @@ class Driftline:
                 response = None
             except Exception as exc:  # e.g. a value JSON cannot encode: drop, never crash
                 with self._cv:
-                    self._core.stats.rejected += len(pending)
-                    self._core._warn(f"driftline: cannot send {len(pending)} {kind}: {exc!r}")
+                    self._core.unsendable(kind, pending, exc)
                 return
             with self._cv:
-                retry = self._core.handle(kind, pending, response)
-            if retry is None:
-                return
-            if response is not None and response.status_code not in RETRYABLE and retry != pending:
-                pending, attempt = retry, 0  # trimmed or split: send the rest now
-                continue
-            pending = retry
-            delay = self._core.backoff(attempt)
-            attempt += 1
-            with self._cv:
+                pending, delay, attempt = self._core.after_send(kind, pending, response, attempt)
+                if not pending or delay is None:
+                    continue
+                # flush() notifies this condition too; only close() may cut the wait short,
+                # or a flush during an outage would ignore the server's Retry-After.
+                deadline = time.monotonic() + delay
+                while not self._closing and (left := deadline - time.monotonic()) > 0:
+                    self._cv.wait(left)
                 if self._closing:
-                    for payload in reversed(pending):
-                        self._core.queue.appendleft((kind, payload))
+                    self._core.requeue(kind, pending)
                     return
-                retry_after = response.headers.get("retry-after") if response is not None else None
-                if retry_after and retry_after.isdigit():
-                    delay = min(self._core.max_backoff, max(delay, float(retry_after)))
-                self._cv.wait(delay)
 
 
 class AsyncDriftline:
@@ -553,19 +575,12 @@ class AsyncDriftline:
             except httpx.HTTPError:
                 response = None
             except Exception as exc:
-                self._core.stats.rejected += len(pending)
-                self._core._warn(f"driftline: cannot send {len(pending)} {kind}: {exc!r}")
+                self._core.unsendable(kind, pending, exc)
                 return
-            retry = self._core.handle(kind, pending, response)
-            if retry is None:
-                return
-            if response is not None and response.status_code not in RETRYABLE and retry != pending:
-                pending, attempt = retry, 0
+            pending, delay, attempt = self._core.after_send(kind, pending, response, attempt)
+            if not pending or delay is None:
                 continue
-            pending = retry
             if self._closing:
-                for payload in reversed(pending):
-                    self._core.queue.appendleft((kind, payload))
+                self._core.requeue(kind, pending)
                 return
-            await asyncio.sleep(self._core.backoff(attempt))
-            attempt += 1
+            await asyncio.sleep(delay)
