@@ -7,7 +7,7 @@ so the raw values are never written anywhere, not even to the write-ahead log.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.engine.pii import scrub
@@ -15,45 +15,45 @@ from app.engine.pii import scrub
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def replace_unstorable(value: Any) -> tuple[Any, bool]:
-    """Replace NUL and lone surrogates with U+FFFD, deeply; also whether anything changed."""
+def _map_strings(value: Any, fn: Callable[[str], tuple[str, int]]) -> tuple[Any, int]:
+    """Apply ``fn`` to every string in ``value`` (mapping keys too), deeply; sum its counts."""
     if isinstance(value, str):
-        if _UNSTORABLE.search(value):
-            return _UNSTORABLE.sub("\ufffd", value), True
-        return value, False
-    if isinstance(value, dict):
-        changed = False
-        out = {}
-        for k, v in value.items():
-            k2, ck = replace_unstorable(k)
-            v2, cv = replace_unstorable(v)
-            out[k2] = v2
-            changed = changed or ck or cv
-        return out, changed
-    if isinstance(value, list):
-        items = [replace_unstorable(v) for v in value]
-        return [v for v, _ in items], any(c for _, c in items)
-    return value, False
-
-
-def redact_pii(value: Any) -> tuple[Any, int]:
-    """Replace PII in every string of ``value`` (keys of mappings too); also how many spans."""
-    if isinstance(value, str):
-        clean, found = scrub(value)
-        return clean, len(found)
+        return fn(value)
     if isinstance(value, dict):
         total = 0
         out = {}
         for k, v in value.items():
-            k2, nk = redact_pii(k)
-            v2, nv = redact_pii(v)
+            k2, nk = _map_strings(k, fn)
+            v2, nv = _map_strings(v, fn)
             out[k2] = v2
             total += nk + nv
         return out, total
     if isinstance(value, list):
-        items = [redact_pii(v) for v in value]
+        items = [_map_strings(v, fn) for v in value]
         return [v for v, _ in items], sum(n for _, n in items)
     return value, 0
+
+
+def _replace_in(text: str) -> tuple[str, int]:
+    if _UNSTORABLE.search(text):
+        return _UNSTORABLE.sub("\ufffd", text), 1
+    return text, 0
+
+
+def _redact_in(text: str) -> tuple[str, int]:
+    clean, found = scrub(text)
+    return clean, len(found)
+
+
+def replace_unstorable(value: Any) -> tuple[Any, bool]:
+    """Replace NUL and lone surrogates with U+FFFD, deeply; also whether anything changed."""
+    out, changed = _map_strings(value, _replace_in)
+    return out, changed > 0
+
+
+def redact_pii(value: Any) -> tuple[Any, int]:
+    """Replace PII in every string of ``value`` (keys of mappings too); also how many spans."""
+    return _map_strings(value, _redact_in)
 
 
 def make_storable(
