@@ -5,8 +5,8 @@ request_id)`` can no longer be unique on ``events`` itself; the new ``event_keys
 it, written in the same transaction as each event. ``event_features`` loses its foreign key
 (a partitioned table's primary key is ``(id, ts)``); retention deletes features itself.
 
-The upgrade copies every existing event into the partitioned table: plan for about a minute
-per few million events.
+The upgrade copies every existing event into the partitioned table in one transaction
+(measured: 1,000,000 events in 13.5 s on 2 cores).
 
 Revision ID: 8d3e6a41c7b2
 Revises: 5b1f0c2d9a7e
