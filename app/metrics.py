@@ -73,11 +73,14 @@ _MONITORS = text(
     """
 )
 _REPORTED = text(
-    "SELECT name, version, 'training' AS split, m.key AS metric, m.value FROM models, "
-    "jsonb_each(training_metrics) m WHERE jsonb_typeof(m.value) = 'number' "
-    "UNION ALL "
-    "SELECT name, version, 'validation', m.key, m.value FROM models, "
-    "jsonb_each(validation_metrics) m WHERE jsonb_typeof(m.value) = 'number'"
+    """
+    SELECT models.name, models.version, s.split, m.key AS metric, m.value
+    FROM models,
+         LATERAL (VALUES ('training', training_metrics), ('validation', validation_metrics))
+             AS s(split, metrics),
+         jsonb_each(s.metrics) AS m
+    WHERE jsonb_typeof(m.value) = 'number'
+    """
 )
 _QUEUE = text(
     "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "

@@ -17,7 +17,6 @@ import platform
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from sqlalchemy.engine import make_url
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
 from tests.pg import scratch_database
-from tests.processes import free_port, wait_for
+from tests.processes import driftline_api, driftline_env
 
 _TEXT = (
     "account password reset billing invoice refund shipping order delay broken screen "
@@ -118,18 +117,8 @@ def bench_copy(url: str, events: list[dict[str, Any]]) -> float:
 @contextmanager
 def server(url: str) -> Iterator[str]:
     """``driftline api`` with one uvicorn worker, ready to serve."""
-    port = free_port()
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": url, "DRIFTLINE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "api", "--port", str(port), "--workers", "1"], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/readyz", proc, timeout=40)
+    with driftline_api(driftline_env(url), "--workers", "1") as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 WRK_SCRIPT = """

@@ -17,14 +17,10 @@ api_rss_growth_mb=… worker_rss_growth_mb=…``. The CI suite runs a 90-second 
 """
 
 import argparse
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +33,7 @@ from app.datasets import health_tweets
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
 from tests.pg import scratch_database
-from tests.processes import free_port, wait_for
+from tests.processes import driftline_api, driftline_cli, driftline_env
 
 MODEL = "soak-bot"
 
@@ -112,16 +108,6 @@ class SoakResult:
         return "\n".join(lines)
 
 
-@contextmanager
-def _process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", *args], env=env)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(60)
-
-
 def run_soak(
     url: str,
     *,
@@ -136,21 +122,13 @@ def run_soak(
     with session_scope(make_sessionmaker(engine)) as session:
         _, key = create_key(session, name="soak", scopes=["admin"])
     tweets = health_tweets(without_urls=True)["text"].tolist()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DRIFTLINE_DATABASE_URL": url,
-        "DRIFTLINE_LOG_LEVEL": "warning",
-        "DRIFTLINE_WORKER_POLL_SECONDS": "2",
-    }
+    env = driftline_env(url, worker_poll_seconds="2")
     result = SoakResult(seconds=seconds, target_rate=rate)
     headers = {"Authorization": f"Bearer {key}"}
     with ExitStack() as stack:
-        api = stack.enter_context(_process(["api", "--port", str(port), "--workers", "1"], env))
-        worker = stack.enter_context(_process(["worker"], env))
+        base, api = stack.enter_context(driftline_api(env, "--workers", "1"))
+        worker = stack.enter_context(driftline_cli("worker", env=env))
         client = stack.enter_context(httpx.Client(base_url=base, headers=headers, timeout=30))
-        wait_for(f"{base}/readyz", api)
         records = [{"prompt": t, "output": "health news"} for t in tweets[:1000]]
         baseline = client.post(
             "/v1/baselines", json={"model": MODEL, "name": "holdout", "records": records}

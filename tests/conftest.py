@@ -1,8 +1,6 @@
 """Fixtures: a real PostgreSQL database per test run, an app bound to it, and API keys."""
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,12 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from app.config import Settings
-from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.main import create_app
 from app.security import create_key, revoke_key
-from tests.pg import PrivatePostgres, configured_server_url, throwaway_database
-from tests.processes import free_port, wait_for
+from tests.pg import PrivatePostgres, configured_server_url, migrated_database
+from tests.processes import driftline_api, driftline_env
 
 TABLES = (
     "events", "event_keys", "event_features", "feedback", "models", "api_keys", "baselines",
@@ -43,8 +40,7 @@ def pg_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(pg_server_url: str) -> Iterator[str]:
     """A migrated throwaway database for this test run."""
-    with throwaway_database(pg_server_url) as url:
-        upgrade(url)
+    with migrated_database(pg_server_url) as url:
         yield url
 
 
@@ -123,13 +119,5 @@ def private_pg() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 def driftline(database_url: str) -> Iterator[str]:
     """A real ``driftline api`` process on the test database; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/readyz", proc)
+    with driftline_api(driftline_env(database_url)) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)

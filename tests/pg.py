@@ -17,6 +17,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from app.db.embedded import EmbeddedPostgres
+from app.db.migrate import upgrade
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -110,19 +111,24 @@ def configured_server_url() -> str | None:
 
 
 @contextmanager
+def migrated_database(server_url: str, prefix: str = "driftline_test") -> Iterator[str]:
+    """A throwaway database on the server, migrated to head."""
+    with throwaway_database(server_url, prefix) as url:
+        upgrade(url)
+        yield url
+
+
+@contextmanager
 def scratch_database(prefix: str) -> Iterator[str]:
     """A migrated throwaway database on DRIFTLINE_TEST_DATABASE_URL's server, or on a private
     server started for the purpose (for benchmarks, which run outside pytest)."""
-    from app.db.migrate import upgrade
-
     private = None
     server_url = configured_server_url()
     if server_url is None:
         private = PrivatePostgres()
         server_url = private.url("postgres")
     try:
-        with throwaway_database(server_url, prefix=prefix) as url:
-            upgrade(url)
+        with migrated_database(server_url, prefix) as url:
             yield url
     finally:
         if private is not None:

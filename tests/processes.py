@@ -1,8 +1,13 @@
-"""Real processes for tests and benchmarks: a free loopback port and waiting until ready."""
+"""Real processes for tests and benchmarks: Driftline's own commands as child processes, a
+free loopback port, and waiting until a server is ready."""
 
+import os
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx2 as httpx
@@ -27,3 +32,36 @@ def wait_for(url: str, proc: "subprocess.Popen[Any]", timeout: float = 90) -> No
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} never became ready")
+
+
+def driftline_env(database_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment for a Driftline child: its database, quiet logs, and any
+    ``DRIFTLINE_<NAME>`` given as ``name=value``."""
+    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
+    env.update({f"DRIFTLINE_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+@contextmanager
+def driftline_cli(
+    *args: str, env: dict[str, str], **popen: Any
+) -> Iterator["subprocess.Popen[Any]"]:
+    """``driftline <args>`` running for the block; terminated (and reaped) afterwards."""
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", *args], env=env, **popen)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+@contextmanager
+def driftline_api(
+    env: dict[str, str], *args: str, **popen: Any
+) -> Iterator[tuple[str, "subprocess.Popen[Any]"]]:
+    """``driftline api`` on a free port, ready to serve: yields its base URL and process."""
+    port = free_port()
+    with driftline_cli("api", "--port", str(port), *args, env=env, **popen) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/readyz", proc)
+        yield base, proc

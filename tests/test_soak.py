@@ -4,9 +4,8 @@ every closed window is computed, and neither process's memory keeps growing."""
 
 import pytest
 
-from app.db.migrate import upgrade
 from bench.soak import run_soak
-from tests.pg import throwaway_database
+from tests.pg import migrated_database
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +16,7 @@ API_GROWTH_MB, WORKER_GROWTH_MB = 25, 60
 
 
 def test_ninety_seconds_of_steady_load_with_the_worker_running(pg_server_url: str) -> None:
-    with throwaway_database(pg_server_url, prefix="driftline_soak") as url:
-        upgrade(url)
+    with migrated_database(pg_server_url, "driftline_soak") as url:
         result = run_soak(url, seconds=SECONDS, rate=200, window_seconds=WINDOW)
     print(result.summary(warmup=WARMUP))
     assert result.errors == []

@@ -13,7 +13,7 @@ PostgreSQL may not offer, and the embedded server does not ship it.
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
@@ -50,25 +50,32 @@ def day_partitions(conn: Connection, *, detached: bool = False) -> dict[date, st
     return out
 
 
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants a day's partition holds: ``[lo, hi)``."""
+    lo = datetime.combine(day, time.min, UTC)
+    return lo, lo + timedelta(days=1)
+
+
 def create_day_partition(conn: Connection, day: date) -> int:
     """Create the partition for ``day``, moving in any rows the default partition holds for
     it; returns how many rows moved. Call inside a transaction."""
     name = partition_name(day)
-    bounds = {"lo": datetime.combine(day, datetime.min.time(), UTC)}
-    bounds["hi"] = bounds["lo"] + timedelta(days=1)
+    lo, hi = day_bounds(day)
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     # DDL takes no bind parameters; the name and bounds come from a date, never from input.
-    lo, hi = bounds["lo"].isoformat(), bounds["hi"].isoformat()
     conn.execute(text(f"CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS)"))
     moved = conn.execute(
         text(
             f"WITH gone AS (DELETE FROM {DEFAULT_PARTITION} WHERE ts >= :lo AND ts < :hi "
             f"RETURNING *) INSERT INTO {name} SELECT * FROM gone"
         ),
-        bounds,
+        {"lo": lo, "hi": hi},
     ).rowcount
     conn.execute(
-        text(f"ALTER TABLE events ATTACH PARTITION {name} FOR VALUES FROM ('{lo}') TO ('{hi}')")
+        text(
+            f"ALTER TABLE events ATTACH PARTITION {name} "
+            f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
+        )
     )
     return int(moved)
 

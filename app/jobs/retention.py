@@ -8,11 +8,11 @@ windows that old are dropped too; the runs' verdicts and metrics stay.
 """
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, TextClause, text
 
-from app.db.partitions import DEFAULT_PARTITION, LOCK_TIMEOUT, day_partitions
+from app.db.partitions import DEFAULT_PARTITION, LOCK_TIMEOUT, day_bounds, day_partitions
 
 log = logging.getLogger("driftline.retention")
 
@@ -20,63 +20,64 @@ log = logging.getLogger("driftline.retention")
 _BATCH = 5_000
 
 
+# A set of events ("batch": id, model, request_id) takes its idempotency keys and descriptors
+# with it, in the same statement.
+_FORGET_KEYS_AND_FEATURES = """
+    keys AS (
+        DELETE FROM event_keys k USING batch b
+        WHERE k.model = b.model AND k.request_id = b.request_id
+    ), features AS (
+        DELETE FROM event_features f USING batch b WHERE f.event_id = b.id
+    )
+"""
+
+
 def _forget_keys_and_features(engine: Engine, table: str) -> int:
     """Delete the event_keys and event_features rows of a detached partition's events, in
     batches walking the event ids; returns how many events it held."""
+    batch = text(
+        f"WITH batch AS (SELECT id, model, request_id FROM {table} WHERE id > :after "
+        f"ORDER BY id LIMIT :n), {_FORGET_KEYS_AND_FEATURES} "
+        "SELECT count(*), max(id) FROM batch"
+    )
     after, total = 0, 0
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(
-                text(f"SELECT id, model, request_id FROM {table} WHERE id > :after "
-                     "ORDER BY id LIMIT :n"),
-                {"after": after, "n": _BATCH},
-            ).all()  # fmt: skip
-            if not rows:
-                return total
-            conn.execute(
-                text(
-                    "DELETE FROM event_keys k USING unnest(CAST(:m AS text[]), "
-                    "CAST(:r AS text[])) AS x(model, request_id) "
-                    "WHERE k.model = x.model AND k.request_id = x.request_id"
-                ),
-                {"m": [r.model for r in rows], "r": [r.request_id for r in rows]},
-            )
-            conn.execute(
-                text("DELETE FROM event_features WHERE event_id = ANY(CAST(:ids AS bigint[]))"),
-                {"ids": [r.id for r in rows]},
-            )
-        after, total = rows[-1].id, total + len(rows)
+            n, last = conn.execute(batch, {"after": after, "n": _BATCH}).one()
+        if not n:
+            return total
+        after, total = last, total + n
 
 
-# Backfilled events in the default partition go row by row, with their keys and features in
-# the same statement.
+# Backfilled events in the default partition go row by row.
 _DELETE_OLD_DEFAULT = text(
     f"""
-    WITH gone AS (
+    WITH batch AS (
         DELETE FROM {DEFAULT_PARTITION} WHERE id IN (
             SELECT id FROM {DEFAULT_PARTITION} WHERE ts < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED
         ) RETURNING id, model, request_id
-    ), keys AS (
-        DELETE FROM event_keys k USING gone g
-        WHERE k.model = g.model AND k.request_id = g.request_id
-    ), features AS (
-        DELETE FROM event_features f USING gone g WHERE f.event_id = g.id
-    )
-    SELECT count(*) FROM gone
+    ), {_FORGET_KEYS_AND_FEATURES}
+    SELECT count(*) FROM batch
     """
 )
 _DELETE_OLD_FEEDBACK = text(
-    "DELETE FROM feedback WHERE id IN "
-    "(SELECT id FROM feedback WHERE ts < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED)"
+    """
+    WITH batch AS (
+        DELETE FROM feedback WHERE id IN
+            (SELECT id FROM feedback WHERE ts < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED)
+        RETURNING 1
+    )
+    SELECT count(*) FROM batch
+    """
 )
 
 
 def _in_batches(engine: Engine, statement: TextClause, cutoff: datetime) -> int:
+    """Run a ``count(*)``-returning delete until a batch comes back short; the total."""
     total = 0
     while True:
         with engine.begin() as conn:
-            result = conn.execute(statement, {"cutoff": cutoff, "n": _BATCH})
-            n = int(result.scalar_one()) if result.returns_rows else result.rowcount
+            n = int(conn.execute(statement, {"cutoff": cutoff, "n": _BATCH}).scalar_one())
         total += n
         if n < _BATCH:
             return total
@@ -89,7 +90,7 @@ def apply_retention(engine: Engine, *, days: int, now: datetime | None = None) -
     deleted = {"partitions": 0, "events": 0, "feedback": 0, "reports": 0}
 
     def wholly_old(day: date) -> bool:
-        return datetime.combine(day + timedelta(days=1), time.min, UTC) <= cutoff
+        return day_bounds(day)[1] <= cutoff
 
     with engine.connect() as conn:
         attached = day_partitions(conn)

@@ -1,8 +1,6 @@
 """No secret reaches a log: not an API key, not the database password, not a prompt."""
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from app.config import Settings
 from app.db.session import make_engine
 from app.security import key_prefix
 from tests.conftest import auth
-from tests.processes import free_port, wait_for
+from tests.processes import driftline_api, driftline_env
 
 DB_PASSWORD = "pw-SENTINEL-db-3f9a"
 PROMPT = "PROMPT-SENTINEL my card is 4111 1111 1111 1111"
@@ -39,28 +37,18 @@ def test_api_logs_hold_no_keys_passwords_or_prompts(
     good = make_key("ingest", "read")
     revoked = make_key("ingest", revoked=True)
     forged = good[:-6] + "zzzzzz"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log_file = tmp_path / "api.log"
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": url, "DRIFTLINE_LOG_LEVEL": "debug"}
-    with log_file.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "api", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            wait_for(f"{base}/readyz", proc)
-            event = {"model": "m", "request_id": "r1", "prompt": PROMPT, "output": PROMPT}
-            for key in (good, revoked, forged, "not-a-key"):
-                httpx.post(f"{base}/v1/events", json=event, headers=auth(key))
-            # invalid input echoes a field name back to the caller, never into the log
-            httpx.post(
-                f"{base}/v1/events", json={**event, "latency_ms": PROMPT}, headers=auth(good)
-            )
-            httpx.get(f"{base}/v1/models", headers=auth(good))
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    env = driftline_env(url, log_level="debug")
+    with (
+        log_file.open("w") as out,
+        driftline_api(env, stdout=out, stderr=subprocess.STDOUT) as (base, _),
+    ):
+        event = {"model": "m", "request_id": "r1", "prompt": PROMPT, "output": PROMPT}
+        for key in (good, revoked, forged, "not-a-key"):
+            httpx.post(f"{base}/v1/events", json=event, headers=auth(key))
+        # invalid input echoes a field name back to the caller, never into the log
+        httpx.post(f"{base}/v1/events", json={**event, "latency_ms": PROMPT}, headers=auth(good))
+        httpx.get(f"{base}/v1/models", headers=auth(good))
     logged = log_file.read_text()
     assert "POST /v1/events" in logged, "the api logged nothing: the check would prove nothing"
     secret_part = good[len(key_prefix(good) or "") :]  # the prefix is an id, shown by `keys list`

@@ -1,15 +1,13 @@
 """`driftline demo --fast` against a real api and a real `driftline worker` process reaches
 a retraining recommendation with a report."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import httpx2 as httpx
 import pytest
 
 from app.demo import run_demo
+from tests.processes import driftline_cli, driftline_env
 
 pytestmark = pytest.mark.slow
 
@@ -19,16 +17,11 @@ def test_fast_demo_reaches_retraining_recommended(
     database_url: str,
     make_key: Callable[..., str],
 ) -> None:
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url,
-           "DRIFTLINE_WORKER_POLL_SECONDS": "2", "DRIFTLINE_LOG_LEVEL": "warning"}  # fmt: skip
-    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
+    env = driftline_env(database_url, worker_poll_seconds="2")
     lines: list[str] = []
     key = make_key("admin")
-    try:
+    with driftline_cli("worker", env=env):
         result = run_demo(driftline, key, minutes=5, fast=True, say=lines.append)
-    finally:
-        worker.terminate()
-        worker.wait(30)
     assert result["status"]["retraining_recommended"], "\n".join(lines)
     # Windows with traffic; the minute after the demo may close empty (insufficient_data).
     runs = sorted(result["runs"], key=lambda r: r["window_start"])

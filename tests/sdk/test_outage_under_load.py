@@ -1,9 +1,6 @@
 """PostgreSQL stopped and restarted under a steady loopback load: the api answers 503 with
 Retry-After meanwhile, the client retries, and afterwards every event is stored exactly once."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -15,10 +12,28 @@ from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.security import create_key
 from tests.pg import PrivatePostgres
-from tests.processes import free_port, wait_for
+from tests.processes import driftline_api, driftline_env
 
 pytestmark = pytest.mark.slow
 SENDERS, PER_SENDER = 4, 1500
+
+
+def _send_through_a_restart(clients: list[Driftline], private_pg: PrivatePostgres) -> None:
+    def send(dl: Driftline, n: int) -> None:
+        for i in range(PER_SENDER):
+            dl.log(model="load", request_id=f"{n}-{i}", prompt=f"question {i}", output="a")
+            time.sleep(0.003)  # ~330 events/s per sender, ~1,300/s in all
+
+    threads = [threading.Thread(target=send, args=(c, n)) for n, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    private_pg.stop()  # mid-stream
+    time.sleep(3)
+    private_pg.start()
+    for t in threads:
+        t.join()
+    assert all(c.flush(120) for c in clients)
 
 
 def test_restart_under_load_loses_nothing(private_pg: PrivatePostgres) -> None:
@@ -28,43 +43,17 @@ def test_restart_under_load_loses_nothing(private_pg: PrivatePostgres) -> None:
     with session_scope(make_sessionmaker(engine)) as session:
         _, key = create_key(session, name="load", scopes=["ingest"])
     engine.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DRIFTLINE_DATABASE_URL": url,
-        "DRIFTLINE_LOG_LEVEL": "warning",
-        "DRIFTLINE_DB_CONNECT_TIMEOUT_SECONDS": "2",
-        "DRIFTLINE_API_KEY_CACHE_SECONDS": "600",
-    }
-    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    clients = [
-        Driftline(base, key, batch_size=50, flush_interval=0.05, max_backoff=1.0)
-        for _ in range(SENDERS)
-    ]
-    try:
-        wait_for(f"{base}/readyz", api)
-
-        def send(dl: Driftline, n: int) -> None:
-            for i in range(PER_SENDER):
-                dl.log(model="load", request_id=f"{n}-{i}", prompt=f"question {i}", output="a")
-                time.sleep(0.003)  # ~330 events/s per sender, ~1,300/s in all
-
-        threads = [threading.Thread(target=send, args=(c, n)) for n, c in enumerate(clients)]
-        for t in threads:
-            t.start()
-        time.sleep(1.5)
-        private_pg.stop()  # mid-stream
-        time.sleep(3)
-        private_pg.start()
-        for t in threads:
-            t.join()
-        assert all(c.flush(120) for c in clients)
-    finally:
-        for c in clients:
-            c.close()
-        api.terminate()
-        api.wait(30)
+    env = driftline_env(url, db_connect_timeout_seconds="2", api_key_cache_seconds="600")
+    with driftline_api(env) as (base, _):
+        clients = [
+            Driftline(base, key, batch_size=50, flush_interval=0.05, max_backoff=1.0)
+            for _ in range(SENDERS)
+        ]
+        try:
+            _send_through_a_restart(clients, private_pg)
+        finally:
+            for c in clients:
+                c.close()
     stats = [c.stats() for c in clients]
     total = SENDERS * PER_SENDER
     assert sum(s.dropped + s.rejected for s in stats) == 0
