@@ -330,10 +330,10 @@ def monitors_apply(
     from pydantic import ValidationError
     from sqlalchemy import select
 
-    from app.api.errors import DriftlineError
-    from app.api.monitors.schemas import MonitorIn, MonitorPatch
-    from app.api.monitors.service import create_monitor, update_monitor
     from app.db.models import Baseline, Monitor
+    from app.errors import DriftlineError
+    from app.monitoring.monitors import create_monitor, update_monitor
+    from app.monitoring.specs import MonitorIn, MonitorPatch
 
     try:
         doc = yaml.safe_load(file.read_text())
@@ -361,7 +361,10 @@ def monitors_apply(
             existing = session.scalars(select(Monitor).where(Monitor.name == entry["name"])).first()
             try:
                 if existing is None:
-                    create_monitor(session, MonitorIn.model_validate(entry))
+                    create_monitor(
+                        session, MonitorIn.model_validate(entry),
+                        max_backfill_days=get_settings().backfill_days,
+                    )  # fmt: skip
                     typer.echo(f"monitor/{entry['name']} created")
                     continue
                 for fixed in ("model", "model_version"):
@@ -406,7 +409,7 @@ def export_retraining(
     import orjson
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from app.api.exports.service import retraining_examples
+    from app.exports.retraining import retraining_examples
 
     try:
         start = datetime.fromisoformat(since)

@@ -56,9 +56,31 @@ class Settings(BaseSettings):
         description="Windows with more events are computed on a deterministic sample of this "
         "size (hash of request_id); the event count stays exact.",
     )
+    max_pending_runs: int = Field(
+        default=2_000,
+        description="Most windows one monitor may have waiting; the planner fills its backfill "
+        "up to this and a backfill request past it gets a 422.",
+    )
+    max_backfill_days: int = Field(
+        default=366,
+        description="How far back a monitor's start_at may lie (the retention period, when "
+        "shorter, bounds it too).",
+    )
+    baseline_profile_cap: int = Field(
+        default=100_000,
+        description="Baselines with more records are profiled on a deterministic sample of "
+        "this size, so profiling memory is bounded.",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, description="Largest baseline upload accepted."
     )
+
+    @property
+    def backfill_days(self) -> int:
+        """How far back windows may start: the backfill limit or the retention, if shorter."""
+        if self.retention_days:
+            return min(self.max_backfill_days, self.retention_days)
+        return self.max_backfill_days
 
     @field_validator("database_url")
     @classmethod

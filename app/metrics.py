@@ -1,7 +1,8 @@
 """Prometheus metrics: the process's own (ingest, HTTP, runs) and model health from the DB.
 
 Model health comes from a custom collector that reads the latest finished window of every
-monitor on each scrape, so every api replica reports the same values whichever worker
+monitor (``app.monitoring.runs.latest_per_monitor``, the rule the status route uses too) on
+each scrape, so every api replica reports the same values whichever worker
 computed them. Labels are bounded: model, monitor, check, metric/feature names from the
 engine — never request ids or text.
 
@@ -23,9 +24,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
+
+from app.monitoring import runs
 
 INGEST_EVENTS = Counter(
     "driftline_ingest_events",
@@ -42,36 +45,6 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-# The latest finished window with data per monitor, and each of its metric values.
-_LATEST = text(
-    """
-    SELECT DISTINCT ON (r.monitor_id)
-        r.id, m.model, m.name AS monitor, r.verdict, r.retraining_recommended, r.n_events,
-        r.window_end
-    FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
-    WHERE r.status = 'done'
-    ORDER BY r.monitor_id, r.window_start DESC
-    """
-)
-_VALUES = text(
-    'SELECT run_id, "check", metric, feature, value, threshold, status '
-    "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
-)
-_CHECK_STATUS = text(
-    "SELECT id, key AS check, value->>'status' AS status FROM monitor_runs, "
-    "jsonb_each(results->'checks') WHERE id = ANY(:ids)"
-)
-# Every enabled monitor, with its window and the last time any window of it finished
-# (insufficient_data included: the worker was alive), for the MonitorStale alert.
-_MONITORS = text(
-    """
-    SELECT m.model, m.name AS monitor, m.window_seconds, m.delay_seconds,
-           extract(epoch FROM m.created_at) AS created,
-           (SELECT extract(epoch FROM max(r.finished_at)) FROM monitor_runs r
-            WHERE r.monitor_id = m.id AND r.status IN ('done', 'insufficient_data')) AS finished
-    FROM monitors m WHERE m.enabled
-    """
-)
 _REPORTED = text(
     """
     SELECT models.name, models.version, s.split, m.key AS metric, m.value
@@ -81,10 +54,6 @@ _REPORTED = text(
          jsonb_each(s.metrics) AS m
     WHERE jsonb_typeof(m.value) = 'number'
     """
-)
-_QUEUE = text(
-    "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
-    "count(*) FILTER (WHERE status = 'running') AS running FROM monitor_runs"
 )
 _FEATURISE_LAG = text(
     "SELECT coalesce(extract(epoch FROM now() - min(e.received_at)), 0) FROM events e "
@@ -108,7 +77,8 @@ class ModelHealthCollector(Collector):
         labels = ["model", "monitor"]
         verdict = GaugeMetricFamily(
             "driftline_monitor_verdict",
-            "1 for the verdict of the monitor's latest window with data, 0 for the others.",
+            "1 for the verdict of the monitor's latest window with data (else its latest "
+            "without enough), 0 for the others.",
             labels=[*labels, "verdict"],
         )
         retrain = GaugeMetricFamily(
@@ -165,45 +135,44 @@ class ModelHealthCollector(Collector):
             "(split: training or validation); set beside driftline_check_value for production.",
             labels=["model", "version", "split", "metric"],
         )
+        errors = CounterMetricFamily(
+            "driftline_monitor_errors",
+            "Errors planning or computing the monitor's windows (its last_error says the latest).",
+            labels=labels,
+        )
         with self.engine.connect() as conn:
-            runs = conn.execute(_LATEST).mappings().all()
-            by_id: dict[int, Any] = {r["id"]: r for r in runs}
-            ids = list(by_id)
-            for r in runs:
-                lv = [r["model"], r["monitor"]]
+            latest = runs.latest_per_monitor(conn)
+            by_id = {r.run_id: r for r in latest}
+            for r in latest:
+                lv = [r.model, r.monitor]
                 for v in VERDICTS:
-                    verdict.add_metric([*lv, v], 1.0 if r["verdict"] == v else 0.0)
-                retrain.add_metric(lv, 1.0 if r["retraining_recommended"] else 0.0)
-                window_end.add_metric(lv, r["window_end"].timestamp())
-                events.add_metric(lv, float(r["n_events"] or 0))
-            if ids:
-                for row in conn.execute(_CHECK_STATUS, {"ids": ids}).mappings():
-                    run = by_id[row["id"]]
+                    verdict.add_metric([*lv, v], 1.0 if r.verdict == v else 0.0)
+                retrain.add_metric(lv, 1.0 if r.retraining_recommended else 0.0)
+                window_end.add_metric(lv, r.window_end.timestamp())
+                events.add_metric(lv, float(r.n_events))
+                for name, status in r.results.check_statuses().items():
                     for s in VERDICTS:
-                        check.add_metric(
-                            [run["model"], run["monitor"], row["check"], s],
-                            1.0 if row["status"] == s else 0.0,
-                        )
-                for row in conn.execute(_VALUES, {"ids": ids}).mappings():
-                    run = by_id[row["run_id"]]
-                    lv = [run["model"], run["monitor"], row["check"], row["metric"],
-                          row["feature"] or ""]  # fmt: skip
-                    value.add_metric(lv, float(row["value"]))
-                    if row["threshold"] is not None:
-                        threshold.add_metric(lv, float(row["threshold"]))
-            for m in conn.execute(_MONITORS).mappings():
-                lv = [m["model"], m["monitor"]]
-                window.add_metric(lv, float(m["window_seconds"] + m["delay_seconds"]))
-                last.add_metric(lv, float(m["finished"] or m["created"]))
-            q = conn.execute(_QUEUE).one()
-            queue.add_metric(["pending"], float(q.pending))
-            queue.add_metric(["running"], float(q.running))
+                        check.add_metric([*lv, name, s], 1.0 if status == s else 0.0)
+            for mv in runs.metric_values(conn, list(by_id)):
+                run = by_id[mv.run_id]
+                lv = [run.model, run.monitor, mv.check, mv.metric, mv.feature or ""]
+                value.add_metric(lv, mv.value)
+                if mv.threshold is not None:
+                    threshold.add_metric(lv, mv.threshold)
+            for a in runs.monitor_activity(conn):
+                lv = [a.model, a.monitor]
+                window.add_metric(lv, float(a.window_seconds + a.delay_seconds))
+                last.add_metric(lv, a.last_finished or a.created)
+                errors.add_metric(lv, float(a.error_count))
+            queued = runs.queue_counts(conn)
+            for status, n in queued.items():
+                queue.add_metric([status.value], float(n))
             lag.add_metric([], float(conn.execute(_FEATURISE_LAG).scalar_one()))
             for name, version, split, metric, number in conn.execute(_REPORTED):
                 reported.add_metric([name, version, split, metric], float(number))
         yield from (
             verdict, retrain, last, window, window_end, events, check, value, threshold, queue,
-            lag, reported,
+            lag, reported, errors,
         )  # fmt: skip
 
 

@@ -16,8 +16,8 @@ from tests.pg import PrivatePostgres, configured_server_url, migrated_database
 from tests.processes import driftline_api, driftline_env
 
 TABLES = (
-    "events", "event_keys", "event_features", "feedback", "models", "api_keys", "baselines",
-    "monitors", "monitor_runs",
+    "events", "event_keys", "job_watermarks", "event_features", "feedback", "models",
+    "api_keys", "baselines", "monitors", "monitor_runs",
 )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ import orjson
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
-from app.api.errors import DriftlineError, invalid_input
+from app.errors import DriftlineError, invalid_input
 
 T = TypeVar("T")
 

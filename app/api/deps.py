@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.errors import DriftlineError
 from app.config import Settings
+from app.errors import DriftlineError
 from app.security import Caller, KeyVerifier, scope_allows
 
 

@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.errors import DriftlineError, invalid_input
+
 log = logging.getLogger("driftline.api")
 
 
@@ -52,25 +54,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class DriftlineError(Exception):
-    """An error with an HTTP status, a stable machine code and a human message."""
-
-    def __init__(
-        self,
-        status_code: int,
-        code: str,
-        message: str,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers
-
-
 def error_response(
     status_code: int,
     code: str,
@@ -81,42 +64,6 @@ def error_response(
     """Render the one error shape."""
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status_code, headers=headers)
-
-
-def format_loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
-    """``("events", 3, "prompt")`` → ``events[3].prompt``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def validation_details(errors: list[Any], *, drop_body: bool = False) -> list[dict[str, Any]]:
-    """Pydantic errors as ``[{field, message, index?}]`` naming each offending field."""
-    details = []
-    for err in errors:
-        loc = list(err.get("loc", ()))
-        if drop_body and loc and loc[0] == "body":
-            loc = loc[1:]
-        item: dict[str, Any] = {"field": format_loc(loc) or "body", "message": err.get("msg")}
-        ints = [p for p in loc if isinstance(p, int)]
-        if ints:
-            item["index"] = ints[0]
-        details.append(item)
-    return details
-
-
-def invalid_input(errors: list[Any], *, drop_body: bool = False) -> DriftlineError:
-    """A 422 whose message names the first bad field and whose details list them all."""
-    details = validation_details(errors, drop_body=drop_body)
-    first = details[0] if details else {"field": "body", "message": "invalid"}
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return DriftlineError(
-        422, "invalid_input", f"{first['field']}: {first['message']}{more}", details
-    )
 
 
 # Why the database could not take the request, by SQLSTATE class or code; the client's answer

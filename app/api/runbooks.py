@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from app.api.errors import ERROR_RESPONSES, DriftlineError
+from app.api.errors import ERROR_RESPONSES
+from app.errors import DriftlineError
 
 router = APIRouter(tags=["runbooks"], responses={404: ERROR_RESPONSES[404]})
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -101,6 +102,9 @@ class EventKey(Base):
 
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # The event's ts, so a late label finds its window without searching every partition
+    # (NULL only for keys stored before this column existed and not found by the migration).
+    ts: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Feedback(Base):
@@ -113,8 +117,9 @@ class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (
         UniqueConstraint("model", "request_id"),
-        # Late labels: which feedback arrived after a window's run finished.
         Index("ix_feedback_model_received_at", "model", "received_at"),
+        # Late labels: the worker walks newly received feedback from its watermark.
+        Index("ix_feedback_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -165,6 +170,8 @@ class Baseline(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model: Mapped[str] = mapped_column(String(200))
+    # Frozen windows only: the version their events were taken from (None: every version).
+    model_version: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))  # upload | window
     embedder: Mapped[str] = mapped_column(String(32))
@@ -216,6 +223,15 @@ class Monitor(Base):
     min_events: Mapped[int] = mapped_column(Integer, server_default="100")
     checks: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Every window starting before this instant has been planned (the backfill cursor; the
+    # newest closed window is planned whatever it says).
+    planned_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a worker last claimed one of its windows: claims go round-robin by it.
+    last_claim_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What last went wrong planning or computing this monitor, and how often anything has.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -229,6 +245,13 @@ class MonitorRun(Base):
     __table_args__ = (
         UniqueConstraint("monitor_id", "window_start"),
         Index("ix_monitor_runs_status_window_start", "status", "window_start"),
+        # Claims: each monitor's newest and oldest claimable window, by index probe.
+        Index(
+            "ix_monitor_runs_claimable",
+            "monitor_id",
+            "window_start",
+            postgresql_where=text("status IN ('pending', 'running')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -285,3 +308,12 @@ class MetricValueRow(Base):
     value: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str | None] = mapped_column(String(24))
+
+
+class JobWatermark(Base):
+    """How far a worker job has read an append-mostly table (e.g. feedback for late labels)."""
+
+    __tablename__ = "job_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -37,8 +37,8 @@ _INSERT_EVENTS = text(
         )
         ON CONFLICT (name, version) DO NOTHING
     ), new_keys AS (
-        INSERT INTO event_keys (model, request_id)
-        SELECT model, request_id FROM incoming
+        INSERT INTO event_keys (model, request_id, ts)
+        SELECT model, request_id, ts FROM incoming
         ON CONFLICT (model, request_id) DO NOTHING
         RETURNING model, request_id
     ), inserted AS (
@@ -85,7 +85,7 @@ EVENT_COLUMNS = (
 # Below this size the savepoint and extra statements of the COPY path cost more than they save.
 COPY_MIN_ROWS = 20
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-_COPY_KEYS = "COPY event_keys (model, request_id) FROM STDIN"
+_COPY_KEYS = "COPY event_keys (model, request_id, ts) FROM STDIN"
 
 _INSERT_MODELS = text(
     """
@@ -110,7 +110,7 @@ def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
         # Keys first: a duplicate fails here, before any event row is formatted.
         with cur.copy(_COPY_KEYS) as copy:
             for r in rows:
-                copy.write_row((r["model"], r["request_id"]))
+                copy.write_row((r["model"], r["request_id"], r["ts"]))
         with cur.copy(_COPY_EVENTS) as copy:
             for r in rows:
                 values = [r[c] for c in EVENT_COLUMNS]

@@ -36,6 +36,12 @@ NUMERIC = [
     "output_nonletter_share",
 ]
 FLAGS = ["prompt_empty", "output_empty", "refusal", "truncated", "pii"]
+# What the worker stores per event in event_features (NUMERIC, FLAGS and the language).
+FEATURE_COLUMNS = (
+    "prompt_chars", "prompt_words", "prompt_nonletter_share", "output_chars", "output_words",
+    "output_nonletter_share", "prompt_empty", "output_empty", "refusal", "truncated", "pii",
+    "language",
+)  # fmt: skip
 CATEGORICAL = ["language"]
 
 

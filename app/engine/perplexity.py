@@ -1,11 +1,18 @@
 """Perplexity (from token logprobs, stored per event) vs the baseline."""
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import bootstrap_ci, relative_change
 from app.engine.thresholds import Thresholds
+
+
+def perplexity_from_logprobs(logprobs: list[float]) -> float:
+    """exp of the mean negative log-likelihood per token (capped below float overflow)."""
+    return math.exp(min(-math.fsum(logprobs) / len(logprobs), 690.0))
 
 
 def perplexity_check(

@@ -5,15 +5,9 @@ import logging
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from app.engine.descriptors import compute_descriptors
+from app.engine.descriptors import FEATURE_COLUMNS, compute_descriptors
 
 log = logging.getLogger("driftline.featurise")
-
-FEATURE_COLUMNS = (
-    "prompt_chars", "prompt_words", "prompt_nonletter_share", "output_chars", "output_words",
-    "output_nonletter_share", "prompt_empty", "output_empty", "refusal", "truncated", "pii",
-    "language",
-)  # fmt: skip
 
 # SKIP LOCKED lets several workers featurise side by side without taking the same events.
 # Only ids above (newest featurised id - LOOKBACK_IDS) are considered: without that bound every

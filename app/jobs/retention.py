@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, TextClause, text
 
 from app.db.partitions import DEFAULT_PARTITION, LOCK_TIMEOUT, day_bounds, day_partitions
+from app.monitoring import runs
 
 log = logging.getLogger("driftline.retention")
 
@@ -112,14 +113,7 @@ def apply_retention(engine: Engine, *, days: int, now: datetime | None = None) -
 
     deleted["events"] += _in_batches(engine, _DELETE_OLD_DEFAULT, cutoff)
     deleted["feedback"] = _in_batches(engine, _DELETE_OLD_FEEDBACK, cutoff)
-    with engine.begin() as conn:
-        deleted["reports"] = conn.execute(
-            text(
-                "UPDATE monitor_runs SET report = NULL "
-                "WHERE window_end < :cutoff AND report IS NOT NULL"
-            ),
-            {"cutoff": cutoff},
-        ).rowcount
+    deleted["reports"] = runs.drop_old_reports(engine, cutoff)
     if any(deleted.values()):
         log.info("retention removed %s (older than %s)", deleted, cutoff.isoformat())
     return deleted

@@ -1,6 +1,7 @@
-"""The worker's schedule (APScheduler). Jobs are added here as they are built."""
+"""The worker's schedule (APScheduler): its lanes, and each step failing alone."""
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -11,26 +12,52 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.jobs.retention import apply_retention
 
+log = logging.getLogger("driftline.worker")
 
-# The worker's steady work, in the order one tick does it. A single job (not one per step)
-# so that a window is never computed before the events in it are featurised.
+
+def _step(name: str, fn: Callable[[], object]) -> None:
+    """Run one step of a tick; an error is logged and the tick goes on to the next step."""
+    try:
+        fn()
+    except Exception:
+        log.exception("worker step %s failed; the other steps go on", name)
+
+
+# The worker's steady work, in the order one tick does it. One job (not one per step) so
+# that a window is never computed before the events in it are featurised; each step fails
+# alone, so a broken step (a query timing out, say) never stops the others.
 def worker_tick(engine: Engine, settings: Settings) -> None:
-    """Keep daily partitions ready, featurise new events, profile new baselines, plan and
-    compute due windows."""
+    """Keep daily partitions ready, featurise new events, re-queue windows with late labels,
+    plan and compute due windows."""
     from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
-    from app.jobs.monitor_runs import plan_due_windows, requeue_late_labels, run_pending
-    from app.jobs.profiles import build_pending_profiles
+    from app.monitoring.runs import plan_due_windows, requeue_late_labels
+    from app.monitoring.worker import run_pending
 
-    ensure_day_partitions(engine)
-    featurise_pending(engine)
-    build_pending_profiles(engine)
-    requeue_late_labels(engine)
-    plan_due_windows(engine)
-    run_pending(engine, lease_seconds=settings.run_lease_seconds)
+    _step("partitions", lambda: ensure_day_partitions(engine))
+    _step("featurise", lambda: featurise_pending(engine))
+    _step("late labels", lambda: requeue_late_labels(engine))
+    _step("plan", lambda: plan_due_windows(engine, max_pending=settings.max_pending_runs))
+    _step(
+        "compute",
+        lambda: run_pending(
+            engine,
+            lease_seconds=settings.run_lease_seconds,
+            sample_cap=settings.window_sample_cap,
+        ),
+    )
 
 
-log = logging.getLogger("driftline.worker")
+# Baselines are profiled in their own lane: a big upload takes minutes and must not hold up
+# anybody's windows.
+def profile_tick(engine: Engine, settings: Settings) -> None:
+    """Freeze and profile pending baselines."""
+    from app.baselines.profiles import build_pending_profiles
+
+    _step(
+        "profiles",
+        lambda: build_pending_profiles(engine, profile_cap=settings.baseline_profile_cap),
+    )
 
 
 def _not_an_overrun(record: logging.LogRecord) -> bool:
@@ -43,22 +70,27 @@ logging.getLogger("apscheduler.scheduler").addFilter(_not_an_overrun)
 
 
 def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> BaseScheduler:
-    """A scheduler with every job the settings enable.
+    """A scheduler with every job the settings enable; each job is its own lane (thread).
 
     ``blocking`` for ``driftline worker`` (the process is the scheduler); background for
     ``driftline up``, where the API server owns the main thread.
     """
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
-    scheduler.add_job(
-        worker_tick,
-        "interval",
-        seconds=settings.worker_poll_seconds,
-        kwargs={"engine": engine, "settings": settings},
-        id="worker_tick",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=datetime.now(UTC),
-    )
+    lanes: list[tuple[str, Callable[..., None]]] = [
+        ("worker_tick", worker_tick),
+        ("profile_tick", profile_tick),
+    ]
+    for job_id, job in lanes:
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=settings.worker_poll_seconds,
+            kwargs={"engine": engine, "settings": settings},
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
     if settings.retention_days:
         scheduler.add_job(
             apply_retention,

@@ -7,6 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.baselines.profiles import build_pending_profiles
+from app.datasets import health_tweets
 from tests.conftest import auth
 
 
@@ -75,28 +77,46 @@ def test_json_baseline_and_duplicate_name_conflict(
     assert [b["name"] for b in listed] == ["v1"]
 
 
-def test_baseline_from_a_window_of_traffic(client: TestClient, admin: dict[str, str]) -> None:
+def test_baseline_from_a_window_of_traffic_is_frozen_by_the_worker(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    texts = health_tweets(without_urls=True).text[:60]
     events = [
-        {"model": "bot", "request_id": str(i), "prompt": f"p{i}", "output": "o",
-         "ts": f"2026-11-01T00:{i:02d}:00Z"}
-        for i in range(10)
+        {"model": "bot", "model_version": "v2" if i % 2 else "v1", "request_id": str(i),
+         "prompt": t, "output": "o", "prediction": "a", "ts": f"2026-11-01T00:{i:02d}:00Z"}
+        for i, t in enumerate(texts)
     ]  # fmt: skip
     assert client.post("/v1/events", json={"events": events}, headers=admin).status_code == 202
+    fb = {"model": "bot", "request_id": "1", "label": "b"}
+    assert client.post("/v1/feedback", json=fb, headers=admin).status_code == 202
+    window = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-01T00:40:00Z"}
     r = client.post(
         "/v1/baselines/from-window",
-        json={"model": "bot", "name": "frozen", "start": "2026-11-01T00:00:00Z",
-              "end": "2026-11-01T00:05:00Z"},
+        json={"model": "bot", "name": "frozen", **window},
         headers=admin,
-    )  # fmt: skip
-    assert r.status_code == 202 and r.json()["record_count"] == 5
-    assert r.json()["source"] == "window"
+    )
+    # The request only registers the range: the worker copies the events, in one statement.
+    assert r.status_code == 202, r.text
+    assert r.json()["source"] == "window" and r.json()["status"] == "pending"
+    v2 = client.post(
+        "/v1/baselines/from-window",
+        json={"model": "bot", "model_version": "v2", "name": "frozen-v2", **window},
+        headers=admin,
+    )
+    assert v2.status_code == 202, v2.text
+    assert build_pending_profiles(engine) == 2
+    frozen = client.get(f"/v1/baselines/{r.json()['id']}", headers=admin).json()
+    assert frozen["status"] == "ready" and frozen["record_count"] == 40, frozen
+    assert frozen["summary"]["quality"]["accuracy"] == 0.0  # the one label said "b", not "a"
+    only_v2 = client.get(f"/v1/baselines/{v2.json()['id']}", headers=admin).json()
+    assert only_v2["status"] == "ready" and only_v2["record_count"] == 20  # the odd ones
     empty = client.post(
         "/v1/baselines/from-window",
         json={"model": "bot", "name": "none", "start": "2020-01-01T00:00:00Z",
               "end": "2020-01-02T00:00:00Z"},
         headers=admin,
     )  # fmt: skip
-    assert empty.status_code == 422
+    assert empty.status_code == 422 and "no events" in empty.text
 
 
 def test_monitor_validation_and_crud(client: TestClient, admin: dict[str, str]) -> None:

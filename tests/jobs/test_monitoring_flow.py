@@ -17,10 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.baselines.profiles import build_pending_profiles
 from app.datasets import chatterbot, health_tweets
 from app.jobs.featurise import featurise_pending
-from app.jobs.monitor_runs import plan_due_windows, requeue_late_labels, run_pending
-from app.jobs.profiles import build_pending_profiles
+from app.monitoring.runs import plan_due_windows, requeue_late_labels
+from app.monitoring.worker import run_pending
 from tests.conftest import auth
 
 ORIGIN = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,12 +88,16 @@ def post_window(
         )
 
 
-def work(engine: Engine, now: datetime) -> None:
+PENDING_CAP = 2_000
+SAMPLE_CAP = 200_000
+
+
+def work(engine: Engine, now: datetime, *, sample_cap: int = SAMPLE_CAP) -> None:
     featurise_pending(engine)
     build_pending_profiles(engine)
-    requeue_late_labels(engine)
-    plan_due_windows(engine, now=now)
-    run_pending(engine, lease_seconds=300)
+    requeue_late_labels(engine, settle_seconds=0)
+    plan_due_windows(engine, now=now, max_pending=PENDING_CAP)
+    run_pending(engine, lease_seconds=300, sample_cap=sample_cap)
 
 
 def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
@@ -205,14 +210,20 @@ def test_two_workers_racing_compute_each_window_exactly_once(
     build_pending_profiles(engine)
     featurise_pending(engine)
     threads = [
-        threading.Thread(target=plan_due_windows, args=(engine,), kwargs={"now": ORIGIN + 4 * HOUR})
+        threading.Thread(
+            target=plan_due_windows,
+            args=(engine,),
+            kwargs={"now": ORIGIN + 4 * HOUR, "max_pending": PENDING_CAP},
+        )
         for _ in range(2)
     ]
     [t.start() for t in threads]
     [t.join() for t in threads]
     ran: list[int] = []
     workers = [
-        threading.Thread(target=lambda: ran.append(run_pending(engine, lease_seconds=300)))
+        threading.Thread(
+            target=lambda: ran.append(run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP))
+        )
         for _ in range(2)
     ]
     [t.start() for t in workers]
@@ -232,11 +243,11 @@ def test_a_worker_killed_mid_run_leaves_the_window_to_be_completed_once(
 ) -> None:  # fmt: skip
     monitor_id = queue_hours(client, admin, tweets, 1)
     build_pending_profiles(engine)
-    plan_due_windows(engine, now=ORIGIN + HOUR)
+    plan_due_windows(engine, now=ORIGIN + HOUR, max_pending=PENDING_CAP)
     code = (
         "import sqlalchemy, sys\n"
-        "from app.jobs.monitor_runs import run_pending\n"
-        "run_pending(sqlalchemy.create_engine(sys.argv[1]), lease_seconds=3)\n"
+        "from app.monitoring.worker import run_pending\n"
+        "run_pending(sqlalchemy.create_engine(sys.argv[1]), lease_seconds=3, sample_cap=1000)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, database_url], env=os.environ.copy())
     deadline = time.monotonic() + 120
@@ -251,10 +262,12 @@ def test_a_worker_killed_mid_run_leaves_the_window_to_be_completed_once(
     assert status == "running", "the worker never claimed the window"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    assert run_pending(engine, lease_seconds=300) == 0  # the lease still holds: not yet
+    assert (
+        run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP) == 0
+    )  # the lease still holds: not yet
     time.sleep(3.5)
-    assert run_pending(engine, lease_seconds=300) == 1
-    assert run_pending(engine, lease_seconds=300) == 0
+    assert run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP) == 1
+    assert run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP) == 0
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT status, attempts FROM monitor_runs WHERE monitor_id = :m"),
@@ -275,24 +288,16 @@ def test_backfill_queues_the_windows_of_a_range(
     assert r.status_code == 202
     assert [x["status"] for x in r.json()["runs"]] == ["pending", "pending"]
     build_pending_profiles(engine)
-    assert run_pending(engine, lease_seconds=300) == 2
+    assert run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP) == 2
 
 
 def test_a_window_above_the_cap_is_sampled_but_counted_exactly(
-    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    from app.config import get_settings
-
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
     monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
     win = tweets.iloc[2000:2300]
     post_window(client, admin, list(win.text), list(win.outlet), 0, labels=False)
-    monkeypatch.setenv("DRIFTLINE_WINDOW_SAMPLE_CAP", "200")
-    get_settings.cache_clear()
-    try:
-        work(engine, ORIGIN + HOUR)
-    finally:
-        get_settings.cache_clear()
+    work(engine, ORIGIN + HOUR, sample_cap=200)
     (run,) = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
     assert run["status"] == "done" and run["n_events"] == 300
     with engine.connect() as conn:

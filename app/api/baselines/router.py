@@ -12,19 +12,20 @@ from app.api.baselines.schemas import (
     BaselineIn,
     BaselineList,
     BaselineOut,
-    BaselineRecordIn,
-)
-from app.api.baselines.service import (
-    create_baseline,
-    parse_csv,
-    parse_jsonl,
-    records_from_window,
 )
 from app.api.body import read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError, invalid_input
+from app.api.errors import ERROR_RESPONSES
 from app.api.params import Int4Id, OptionalModelQuery
+from app.baselines.records import BaselineRecordIn
+from app.baselines.service import (
+    create_baseline,
+    create_window_baseline,
+    parse_csv,
+    parse_jsonl,
+)
 from app.db.models import Baseline
+from app.errors import DriftlineError, invalid_input
 
 router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
 
@@ -106,23 +107,14 @@ async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -
     summary="Freeze a time range of production traffic as a baseline",
 )  # fmt: skip
 def baseline_from_window(
-    body: BaselineFromWindowIn, session: SessionDep, state: StateDep, _: AdminCaller
+    body: BaselineFromWindowIn, session: SessionDep, _: AdminCaller
 ) -> BaselineOut:
-    """Copies the range's events (and their labels/scores) into a new baseline."""
-    if body.end <= body.start:
-        raise DriftlineError(422, "invalid_input", "end: must be after start")
-    records = records_from_window(
-        session, model=body.model, version=body.model_version, start=body.start, end=body.end
-    )
-    if not records:
-        raise DriftlineError(
-            422, "invalid_input", f"no events for model {body.model!r} between start and end"
-        )
-    baseline = create_baseline(
-        session, model=body.model, name=body.name, embedder=body.embedder, records=records,
-        source="window", redact_pii=state.settings.redact_pii,
+    """Registers the range; the worker copies its events (with their labels and scores) and
+    profiles them (``status`` becomes ``ready``)."""
+    baseline = create_window_baseline(
+        session, model=body.model, version=body.model_version, name=body.name,
+        embedder=body.embedder, start=body.start, end=body.end,
     )  # fmt: skip
-    baseline.window_start, baseline.window_end = body.start, body.end
     session.commit()
     return BaselineOut.model_validate(baseline)
 

@@ -11,10 +11,12 @@ from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
 from app.api.deps import IngestCaller, StateDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError
-from app.api.events.schemas import EventIn, IngestResult, perplexity_from_logprobs
-from app.api.storable import make_storable
+from app.api.errors import ERROR_RESPONSES
+from app.api.events.schemas import EventIn, IngestResult
+from app.db.storable import make_storable
 from app.db.writers import insert_events
+from app.engine.perplexity import perplexity_from_logprobs
+from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)

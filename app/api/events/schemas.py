@@ -1,10 +1,11 @@
 """Event request/response schemas."""
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.fields import Id, Name
 
 MAX_METADATA_KEYS = 256
 MAX_EMBEDDING_DIMS = 4096
@@ -12,10 +13,6 @@ MAX_LOGPROBS = 100_000
 # Events stamped further ahead than this are clock bugs, not traffic; refuse them loudly.
 MAX_FUTURE_SKEW = timedelta(hours=24)
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
-
-# Identifiers must not hold NUL (text elsewhere is sanitised; a name is refused instead).
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 
 
 class EventIn(BaseModel):
@@ -87,8 +84,3 @@ class IngestResult(BaseModel):
         description="PII spans replaced by placeholders (only with DRIFTLINE_REDACT_PII).",
     )
     request_ids: list[str] = Field(description="The request_id of each event, in request order.")
-
-
-def perplexity_from_logprobs(logprobs: list[float]) -> float:
-    """exp of the mean negative log-likelihood per token (capped below float overflow)."""
-    return math.exp(min(-math.fsum(logprobs) / len(logprobs), 690.0))

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ReadCaller, StateDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError
-from app.api.exports.service import REASONS, retraining_examples
+from app.api.errors import ERROR_RESPONSES
 from app.api.params import ModelQuery
+from app.errors import DriftlineError
+from app.exports.retraining import REASONS, retraining_examples
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=ERROR_RESPONSES)
 

@@ -10,7 +10,7 @@ from app.api.body import one_or_batch_body, read_json, split_batch, validate_ite
 from app.api.deps import IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
-from app.api.storable import make_storable
+from app.db.storable import make_storable
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.api.events.schemas import Id, Name
+from app.fields import Id, Name
 
 
 class FeedbackIn(BaseModel):

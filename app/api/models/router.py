@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api.deps import IngestCaller, ReadCaller, SessionDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError
+from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
     ModelList,
     ModelMetricsIn,
@@ -15,8 +15,10 @@ from app.api.models.schemas import (
     MonitorStatus,
 )
 from app.api.params import ModelName
-from app.db.models import Event, Model, Monitor, MonitorRun
+from app.db.models import Event, Model, Monitor
 from app.engine.results import SEVERITY, Status
+from app.errors import DriftlineError
+from app.monitoring import runs
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -45,28 +47,13 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
     "/models/{name:path}/status", response_model=ModelStatus, summary="Is this model healthy?"
 )
 def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelStatus:
-    """Per monitor, the latest finished window with data (else the latest one), and the
-    model's worst verdict across them."""
+    """Per monitor, the latest finished window with data (else the latest without enough),
+    and the model's worst verdict across them."""
     monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
+    latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=name)}
     out = []
     for m in monitors:
-        # The latest window with data speaks for the model; a quiet minute after a drift
-        # must not hide it. Without any, the latest insufficient one says so.
-        run = None
-        for status in ("done", "insufficient_data"):
-            run = session.scalars(
-                select(MonitorRun)
-                .where(MonitorRun.monitor_id == m.id, MonitorRun.status == status)
-                .order_by(MonitorRun.window_start.desc())
-                .limit(1)
-            ).first()
-            if run is not None:
-                break
-        checks = (
-            {k: v["status"] for k, v in ((run.results or {}).get("checks") or {}).items()}
-            if run
-            else {}
-        )
+        run = latest.get(m.id)
         out.append(
             MonitorStatus(
                 monitor_id=m.id,
@@ -75,9 +62,9 @@ def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelSt
                 retraining_recommended=bool(run and run.retraining_recommended),
                 window_start=run.window_start if run else None,
                 window_end=run.window_end if run else None,
-                run_id=run.id if run else None,
-                report_url=f"/v1/runs/{run.id}/report" if run and run.status == "done" else None,
-                checks=checks,
+                run_id=run.run_id if run else None,
+                report_url=run.report_url if run else None,
+                checks=run.results.check_statuses() if run else {},
             )
         )
     known = session.scalars(select(Model.id).where(Model.name == name)).first()

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from app.api.deps import AdminCaller, ReadCaller, SessionDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError
+from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
+from app.api.errors import ERROR_RESPONSES
 from app.api.monitors.schemas import (
     MonitorIn,
     MonitorList,
@@ -14,16 +14,14 @@ from app.api.monitors.schemas import (
     MonitorPatch,
     RunList,
     RunRequest,
-)
-from app.api.monitors.service import (
-    create_monitor,
     monitor_out,
-    queue_windows,
     run_out,
-    update_monitor,
 )
 from app.api.params import Int4Id, OptionalModelQuery
-from app.db.models import Monitor, MonitorRun
+from app.db.models import Monitor
+from app.errors import DriftlineError
+from app.monitoring import runs
+from app.monitoring.monitors import create_monitor, update_monitor
 
 router = APIRouter(prefix="/v1/monitors", tags=["monitors"], responses=ERROR_RESPONSES)
 
@@ -36,9 +34,12 @@ def _get(session: SessionDep, monitor_id: int) -> Monitor:
 
 
 @router.post("", status_code=201, response_model=MonitorOut, summary="Create a monitor")
-def post_monitor(body: MonitorIn, session: SessionDep, _: AdminCaller) -> MonitorOut:
-    """Windows are computed by the worker once they close (plus ``delay`` for late events)."""
-    monitor = create_monitor(session, body)
+def post_monitor(
+    body: MonitorIn, session: SessionDep, state: StateDep, _: AdminCaller
+) -> MonitorOut:
+    """Windows are computed by the worker once they close (plus ``delay`` for late events).
+    ``start_at`` may lie in the past down to the backfill horizon (a 422 names it)."""
+    monitor = create_monitor(session, body, max_backfill_days=state.settings.backfill_days)
     session.commit()
     return monitor_out(monitor)
 
@@ -83,13 +84,18 @@ def delete_monitor(monitor_id: Int4Id, session: SessionDep, _: AdminCaller) -> R
     summary="Compute a window or a range now (backfill)",
 )  # fmt: skip
 def request_runs(
-    monitor_id: Int4Id, body: RunRequest, session: SessionDep, _: AdminCaller
+    monitor_id: Int4Id, body: RunRequest, session: SessionDep, state: StateDep, _: AdminCaller
 ) -> RunList:
     """Queues every window overlapping [start, end) for the worker, recomputing finished ones
-    (their earlier results are kept as revisions). Poll ``GET …/runs`` for progress."""
-    runs = queue_windows(session, _get(session, monitor_id), body.start, body.end)
+    (their earlier results are kept as revisions). Poll ``GET …/runs`` for progress. A 422
+    names the limit when the monitor would have more than ``DRIFTLINE_MAX_PENDING_RUNS``
+    windows waiting."""
+    queued = runs.queue_windows(
+        session, _get(session, monitor_id), body.start, body.end,
+        max_pending=state.settings.max_pending_runs,
+    )  # fmt: skip
     session.commit()
-    return RunList(runs=[run_out(r) for r in runs])
+    return RunList(runs=[run_out(r) for r in queued])
 
 
 @router.get("/{monitor_id}/runs", response_model=RunList, summary="A monitor's runs")
@@ -101,10 +107,4 @@ def list_runs(
 ) -> RunList:
     """Newest windows first."""
     _get(session, monitor_id)
-    runs = session.scalars(
-        select(MonitorRun)
-        .where(MonitorRun.monitor_id == monitor_id)
-        .order_by(MonitorRun.window_start.desc())
-        .limit(limit)
-    )
-    return RunList(runs=[run_out(r) for r in runs])
+    return RunList(runs=[run_out(r) for r in runs.list_runs(session, monitor_id, limit=limit)])

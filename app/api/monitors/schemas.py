@@ -1,100 +1,19 @@
-"""Monitor and run schemas."""
+"""Monitor and run response schemas (the inputs live with the service: app.monitoring.specs)."""
 
-import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from app.api.events.schemas import Name
-from app.engine.thresholds import Thresholds
+from app.db.models import Monitor, MonitorRun
+from app.monitoring.results import RunResults
+from app.monitoring.runs import report_url
+from app.monitoring.specs import MonitorIn, MonitorPatch, format_duration
 
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_DURATION_SECONDS = 366 * 86400
-
-
-def parse_duration(value: str) -> int:
-    """``"90s" | "15m" | "1h" | "1d"`` → seconds."""
-    m = _DURATION.match(value.strip().lower())
-    if not m:
-        raise ValueError(f"{value!r} is not a duration like 30s, 15m, 1h or 1d")
-    seconds = int(m.group(1)) * _UNIT[m.group(2)]
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"{value!r} is longer than 366 days")
-    return seconds
-
-
-def format_duration(seconds: int) -> str:
-    """Seconds → the largest whole unit (``3600`` → ``1h``, ``0`` → ``0s``)."""
-    if seconds == 0:
-        return "0s"
-    for unit in ("d", "h", "m"):
-        if seconds % _UNIT[unit] == 0:
-            return f"{seconds // _UNIT[unit]}{unit}"
-    return f"{seconds}s"
-
-
-def validate_checks(value: dict[str, Any] | None) -> dict[str, Any]:
-    """Threshold overrides must name real thresholds (a typo is an error, not a no-op)."""
-    value = value or {}
-    Thresholds().with_overrides({k: v for k, v in value.items()})
-    return value
-
-
-class MonitorIn(BaseModel):
-    """``POST /v1/monitors``."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    name: Name | None = None
-    model: Name
-    model_version: str | None = None
-    baseline_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
-    window: str = "1h"
-    delay: str = "60s"
-    start_at: datetime | None = Field(
-        default=None, description="Windows align on this instant; default: now, floored."
-    )
-    min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] = 100
-    checks: dict[str, Any] = Field(default_factory=dict, description="Threshold overrides.")
-    enabled: bool = True
-
-    @field_validator("window", "delay")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("checks")
-    @classmethod
-    def _checks(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return validate_checks(value)
-
-
-class MonitorPatch(BaseModel):
-    """``PATCH /v1/monitors/{id}``: any subset of the fields."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    baseline_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
-    window: str | None = None
-    delay: str | None = None
-    min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
-    checks: dict[str, Any] | None = None
-    enabled: bool | None = None
-
-    @field_validator("window", "delay")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-    @field_validator("checks")
-    @classmethod
-    def _checks(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else validate_checks(value)
+__all__ = [
+    "MonitorIn", "MonitorList", "MonitorOut", "MonitorPatch", "RunList", "RunOut", "monitor_out",
+    "run_out",
+]  # fmt: skip
 
 
 class MonitorOut(BaseModel):
@@ -114,6 +33,9 @@ class MonitorOut(BaseModel):
     checks: dict[str, Any]
     enabled: bool
     created_at: datetime
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    error_count: int = 0
 
 
 class MonitorList(BaseModel):
@@ -156,3 +78,33 @@ class RunList(BaseModel):
     """``GET /v1/monitors/{id}/runs`` and the windows a backfill queued."""
 
     runs: list[RunOut]
+
+
+def monitor_out(m: Monitor) -> MonitorOut:
+    """ORM → API shape (durations as strings)."""
+    return MonitorOut(
+        id=m.id, name=m.name, model=m.model, model_version=m.model_version,
+        baseline_id=m.baseline_id, window=format_duration(m.window_seconds),
+        delay=format_duration(m.delay_seconds), start_at=m.start_at, min_events=m.min_events,
+        checks=m.checks, enabled=m.enabled, created_at=m.created_at, last_error=m.last_error,
+        last_error_at=m.last_error_at, error_count=m.error_count or 0,
+    )  # fmt: skip
+
+
+def run_out(r: MonitorRun, *, full: bool = False) -> RunOut:
+    """ORM → API shape; ``full`` adds the per-check results and timings."""
+    results = RunResults.load(r.results)
+    checks: dict[str, Any] | None = (
+        (r.results or {}).get("checks")
+        if full
+        else {k: {"status": v.status, "summary": v.summary} for k, v in results.checks.items()}
+    )
+    return RunOut(
+        id=r.id, monitor_id=r.monitor_id, window_start=r.window_start,
+        window_end=r.window_end, status=r.status, verdict=r.verdict,
+        retraining_recommended=r.retraining_recommended, n_events=r.n_events,
+        n_labels=r.n_labels, revision=r.revision, checks=checks,
+        reasons=results.reasons if r.results is not None else None,
+        timings=r.timings if full else None, error=r.error,
+        report_url=report_url(r.id, r.status), finished_at=r.finished_at,
+    )  # fmt: skip

@@ -3,15 +3,14 @@
 import zlib
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from app.api.deps import ReadCaller, SessionDep
-from app.api.errors import ERROR_RESPONSES, DriftlineError
-from app.api.monitors.schemas import RunOut
-from app.api.monitors.service import run_out
+from app.api.errors import ERROR_RESPONSES
+from app.api.monitors.schemas import RunOut, run_out
 from app.api.params import Int8Id
-from app.db.models import MonitorRun
+from app.errors import DriftlineError
+from app.monitoring import runs
+from app.monitoring.results import RunStatus
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -28,7 +27,7 @@ REPORT_CSP = (
 @router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
 def get_run(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> RunOut:
     """The window's verdict, per-check metrics and details, timings and report link."""
-    run = session.get(MonitorRun, run_id)
+    run = runs.get_run(session, run_id)
     if run is None:
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     return run_out(run, full=True)
@@ -42,14 +41,12 @@ def get_run(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> RunOut:
 )
 def get_report(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
-    run = session.scalars(
-        select(MonitorRun).where(MonitorRun.id == run_id).options(undefer(MonitorRun.report))
-    ).first()
+    run = runs.get_run(session, run_id, with_report=True)
     if run is None:
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     if run.report is None:
         raise DriftlineError(
-            409 if run.status in ("pending", "running") else 404,
+            409 if run.status in (RunStatus.PENDING, RunStatus.RUNNING) else 404,
             "no_report",
             f"run {run_id} is {run.status}; reports exist for finished windows with data",
         )

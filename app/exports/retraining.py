@@ -1,4 +1,8 @@
-"""Select, deduplicate and scrub retraining examples (shared by the API and the CLI)."""
+"""Select, deduplicate and scrub retraining examples (shared by the API and the CLI).
+
+Which windows drifted and which examples were novel come from ``app.monitoring.runs``;
+this module reads only events and feedback itself.
+"""
 
 import hashlib
 import re
@@ -10,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.engine.pii import scrub
+from app.monitoring import runs
 
 REASONS = ("novel", "drifted", "low_score", "wrong_label")
 DRIFTED_PER_WINDOW = 200
@@ -29,26 +34,23 @@ _CANDIDATES = {
         WHERE e.model = :model AND e.ts >= :since AND e.ts < :until
           AND (f.score < :min_score OR f.thumbs = -1)
     """,
+    # The long-tail check's most novel examples of each window in range (ids from the runs).
     "novel": """
-        SELECT e.id, 'novel' AS reason FROM monitor_runs r
-        JOIN monitors m ON m.id = r.monitor_id
-        CROSS JOIN LATERAL jsonb_array_elements(
-            coalesce(r.results #> '{checks,long_tail,details,top_novel}', '[]'::jsonb)) AS n
-        JOIN events e ON e.model = m.model AND e.request_id = n->>'id'
-        WHERE m.model = :model AND r.window_start < :until AND r.window_end > :since
+        SELECT e.id, 'novel' AS reason FROM events e
+        WHERE e.model = :model AND e.request_id = ANY(:novel_ids)
           AND e.ts >= :since AND e.ts < :until
     """,
+    # The first events of each window judged drift (windows from the runs).
     "drifted": f"""
-        SELECT d.id, 'drifted' AS reason FROM monitor_runs r
-        JOIN monitors m ON m.id = r.monitor_id
+        SELECT d.id, 'drifted' AS reason
+        FROM unnest(CAST(:drift_starts AS timestamptz[]), CAST(:drift_ends AS timestamptz[]))
+            AS w(start, end_)
         CROSS JOIN LATERAL (
             SELECT e.id FROM events e
-            WHERE e.model = m.model AND e.ts >= r.window_start AND e.ts < r.window_end
+            WHERE e.model = :model AND e.ts >= w.start AND e.ts < w.end_
               AND e.ts >= :since AND e.ts < :until
             ORDER BY e.id LIMIT {DRIFTED_PER_WINDOW}
         ) d
-        WHERE m.model = :model AND r.verdict = 'drift'
-          AND r.window_start < :until AND r.window_end > :since
     """,
 }
 
@@ -90,11 +92,18 @@ def retraining_examples(
         ORDER BY e.ts, e.id
         """
     )
+    params: dict[str, Any] = {"model": model, "since": since, "until": until}
+    if "novel" in reasons:
+        params["novel_ids"] = runs.novel_request_ids(session, model=model, since=since, until=until)
+    if "drifted" in reasons:
+        windows = runs.drifted_windows(session, model=model, since=since, until=until)
+        params["drift_starts"] = [w[0] for w in windows]
+        params["drift_ends"] = [w[1] for w in windows]
     seen: set[bytes] = set()
     emitted = 0
     result = session.execute(
         sql,
-        {"model": model, "since": since, "until": until, "min_score": min_score},
+        {**params, "min_score": min_score},
         execution_options={"stream_results": True, "yield_per": 1000},
     )
     for row in result.mappings():

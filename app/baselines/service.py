@@ -1,7 +1,8 @@
-"""Parsing uploads and storing baselines (the profile itself is built by the worker)."""
+"""Parsing uploads and registering baselines (the worker freezes windows and profiles)."""
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -9,11 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from app.api.baselines.schemas import BaselineRecordIn
-from app.api.errors import DriftlineError, invalid_input
-from app.api.events.schemas import perplexity_from_logprobs
-from app.api.storable import make_storable
+from app.baselines.records import BaselineRecordIn
 from app.db.models import Baseline, BaselineRecord
+from app.db.storable import make_storable
+from app.db.windows import WINDOW_FILTER, window_params
+from app.engine.perplexity import perplexity_from_logprobs
+from app.errors import DriftlineError, invalid_input
 
 MAX_RECORDS = 500_000
 
@@ -69,6 +71,17 @@ def parse_csv(data: bytes) -> list[BaselineRecordIn]:
     return records
 
 
+def _refuse_taken_name(session: Session, model: str, name: str) -> None:
+    exists = session.execute(
+        text("SELECT id FROM baselines WHERE model = :m AND name = :n"), {"m": model, "n": name}
+    ).first()
+    if exists:
+        raise DriftlineError(
+            409, "conflict", f"model {model!r} already has a baseline named {name!r}",
+            {"id": exists.id},
+        )  # fmt: skip
+
+
 def create_baseline(
     session: Session,
     *,
@@ -76,7 +89,6 @@ def create_baseline(
     name: str,
     embedder: str,
     records: list[BaselineRecordIn],
-    source: str = "upload",
     redact_pii: bool = False,
 ) -> Baseline:
     """Store the baseline (pending) and its records; the worker profiles it next.
@@ -90,16 +102,9 @@ def create_baseline(
         raise DriftlineError(
             413, "too_many_records", f"{len(records)} records; at most {MAX_RECORDS}"
         )
-    exists = session.execute(
-        text("SELECT id FROM baselines WHERE model = :m AND name = :n"), {"m": model, "n": name}
-    ).first()
-    if exists:
-        raise DriftlineError(
-            409, "conflict", f"model {model!r} already has a baseline named {name!r}",
-            {"id": exists.id},
-        )  # fmt: skip
+    _refuse_taken_name(session, model, name)
     baseline = Baseline(
-        model=model, name=name, embedder=embedder, source=source, record_count=len(records)
+        model=model, name=name, embedder=embedder, source="upload", record_count=len(records)
     )
     session.add(baseline)
     session.flush()
@@ -122,21 +127,37 @@ def create_baseline(
     return baseline
 
 
-def records_from_window(
-    session: Session, *, model: str, version: str | None, start: Any, end: Any
-) -> list[BaselineRecordIn]:
-    """Production events of a time range (with any labels and scores) as baseline records."""
-    rows = session.execute(
-        text(
-            """
-            SELECT e.prompt, e.output, e.prediction, f.label, f.score, e.perplexity, e.metadata
-            FROM events e
-            LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
-            WHERE e.model = :m AND e.ts >= :s AND e.ts < :e
-              AND (CAST(:v AS text) IS NULL OR e.model_version = :v)
-            ORDER BY e.id
-            """
-        ),
-        {"m": model, "v": version, "s": start, "e": end},
-    ).mappings()
-    return [BaselineRecordIn.model_validate(dict(r)) for r in rows]
+def create_window_baseline(
+    session: Session,
+    *,
+    model: str,
+    version: str | None,
+    name: str,
+    embedder: str,
+    start: datetime,
+    end: datetime,
+) -> Baseline:
+    """Register a time range of production traffic as a baseline (pending).
+
+    Only an index probe happens here; the worker copies the events in one statement
+    (``app.baselines.profiles.freeze_window_baselines``) and then profiles them, so a range
+    of millions of events costs the request nothing.
+    """
+    if end <= start:
+        raise DriftlineError(422, "invalid_input", "end: must be after start")
+    any_event = session.execute(
+        text(f"SELECT 1 FROM events e WHERE {WINDOW_FILTER} LIMIT 1"),
+        window_params(model, version, start, end),
+    ).first()
+    if any_event is None:
+        raise DriftlineError(
+            422, "invalid_input", f"no events for model {model!r} between start and end"
+        )
+    _refuse_taken_name(session, model, name)
+    baseline = Baseline(
+        model=model, model_version=version, name=name, embedder=embedder, source="window",
+        record_count=0, window_start=start, window_end=end,
+    )  # fmt: skip
+    session.add(baseline)
+    session.flush()
+    return baseline

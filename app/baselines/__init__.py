@@ -1,0 +1,1 @@
+"""Baselines: uploads and frozen windows become holdouts; the worker profiles them."""

@@ -1,0 +1,147 @@
+"""Build baseline profiles: the once-per-baseline statistics every window is compared with.
+
+This runs in its own scheduler lane (``app.jobs.scheduler``), beside window runs, so a big
+baseline never holds up anybody's windows; and it reads at most ``profile_cap`` records (a
+deterministic sample above that), so its memory is bounded whatever was uploaded.
+"""
+
+import logging
+import pickle
+import zlib
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, String, cast, func, select, text
+from sqlalchemy.orm import Session
+
+from app.db.models import Baseline, BaselineRecord
+from app.db.session import make_sessionmaker, session_scope
+from app.db.windows import SAMPLE_FILTER, WINDOW_FILTER, sample_permille, window_params
+from app.engine.quality import classification_metrics
+from app.engine.window import BaselineProfile, flatten_metadata
+
+log = logging.getLogger("driftline.profiles")
+
+# Most records one frozen window copies (a deterministic sample above it).
+MAX_WINDOW_RECORDS = 500_000
+
+
+def dump_profile(profile: BaselineProfile) -> bytes:
+    """Serialise a profile for the baselines table."""
+    return zlib.compress(pickle.dumps(profile, protocol=pickle.HIGHEST_PROTOCOL), 6)
+
+
+def load_profile(blob: bytes) -> BaselineProfile:
+    """Inverse of ``dump_profile`` (only ever fed blobs Driftline wrote itself)."""
+    profile = pickle.loads(zlib.decompress(blob))  # noqa: S301  (our own data, see models)
+    assert isinstance(profile, BaselineProfile)
+    return profile
+
+
+def summarise(records: pd.DataFrame) -> dict[str, Any]:
+    """Reference figures shown by the API: size, label/prediction coverage, quality."""
+    summary: dict[str, Any] = {"records": len(records)}
+    labelled = records.dropna(subset=["prediction", "label"])
+    if len(labelled):
+        summary["quality"] = classification_metrics(labelled["prediction"], labelled["label"])
+    if records["perplexity"].notna().any():
+        summary["perplexity_mean"] = float(records["perplexity"].mean())
+    if records["score"].notna().any():
+        summary["score_mean"] = float(records["score"].mean())
+    return summary
+
+
+_FREEZE = f"""
+    INSERT INTO baseline_records (baseline_id, prompt, output, prediction, label, score,
+                                  perplexity, metadata)
+    SELECT :baseline_id, e.prompt, e.output, e.prediction, f.label,
+           coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END),
+           e.perplexity, e.metadata
+    FROM events e
+    LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
+    WHERE {WINDOW_FILTER} AND {SAMPLE_FILTER}
+"""
+
+
+def freeze_window(session: Session, baseline: Baseline) -> int:
+    """Copy a window baseline's events (with labels and scores) into its records in one
+    statement; returns how many. Events were stored already redacted when redaction is on."""
+    if baseline.window_start is None or baseline.window_end is None:
+        raise ValueError("a window baseline without its window")
+    conn = session.connection()
+    params = window_params(
+        baseline.model, baseline.model_version, baseline.window_start, baseline.window_end
+    )
+    total = conn.execute(text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params)
+    permille = sample_permille(int(total.scalar_one()), MAX_WINDOW_RECORDS)
+    copied = conn.execute(
+        text(_FREEZE), {**params, "baseline_id": baseline.id, "permille": permille}
+    ).rowcount
+    log.info("baseline %s: froze %d events of its window", baseline.id, copied)
+    return int(copied)
+
+
+def _records(session: Session, baseline_id: int, cap: int) -> pd.DataFrame:
+    """The baseline's records, or a deterministic sample of ``cap`` of them."""
+    stmt = select(
+        BaselineRecord.prompt, BaselineRecord.output, BaselineRecord.prediction,
+        BaselineRecord.label, BaselineRecord.score, BaselineRecord.perplexity,
+        BaselineRecord.metadata_.label("metadata"),
+    ).where(BaselineRecord.baseline_id == baseline_id)  # fmt: skip
+    total = session.scalar(
+        select(func.count())
+        .select_from(BaselineRecord)
+        .where(BaselineRecord.baseline_id == baseline_id)
+    )
+    if (total or 0) > cap:
+        # A top-N sort in PostgreSQL keeps only ``cap`` rows in memory; md5 of the id makes
+        # the sample the same on every re-profile.
+        stmt = stmt.order_by(func.md5(cast(BaselineRecord.id, String))).limit(cap)
+        log.info("baseline %s: %d records, profiled on a sample of %d", baseline_id, total, cap)
+    return pd.read_sql(stmt, session.connection())
+
+
+def build_pending_profiles(engine: Engine, *, profile_cap: int = 100_000) -> int:
+    """Freeze and profile every pending baseline (one at a time, row-locked); returns how
+    many. A baseline that fails is marked failed with its error; the others go on."""
+    sessions = make_sessionmaker(engine)
+    done = 0
+    while True:
+        with session_scope(sessions) as session:
+            baseline = session.scalars(
+                select(Baseline)
+                .where(Baseline.status == "pending")
+                .order_by(Baseline.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if baseline is None:
+                return done
+            try:
+                # A savepoint, so that a failure here still lets us record it on the baseline.
+                with session.begin_nested():
+                    if baseline.source == "window" and baseline.record_count == 0:
+                        baseline.record_count = freeze_window(session, baseline)
+                        if baseline.record_count == 0:
+                            raise ValueError("the window holds no events any more")
+                    records = _records(session, baseline.id, profile_cap)
+                # Metadata keys common in the baseline become meta_* columns, drift-tested too.
+                records = pd.concat(
+                    [records.drop(columns="metadata"), flatten_metadata(records["metadata"])],
+                    axis=1,
+                )
+                profile = BaselineProfile.build(records, embedder=baseline.embedder)
+            except Exception as exc:  # a bad baseline must not stop the worker
+                log.exception("baseline %s failed to profile", baseline.id)
+                baseline.status, baseline.error = "failed", f"{type(exc).__name__}: {exc}"
+            else:
+                baseline.profile = dump_profile(profile)
+                baseline.summary = summarise(records)
+                baseline.status, baseline.error = "ready", None
+                log.info(
+                    "baseline %s (%s) profiled: %d records",
+                    baseline.id,
+                    baseline.name,
+                    len(records),
+                )
+            done += 1

@@ -1,0 +1,1 @@
+"""Retraining exports: the production examples worth learning from, scrubbed."""

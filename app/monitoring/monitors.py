@@ -1,0 +1,99 @@
+"""Monitors: create and change them within the bounds the scheduler can honour.
+
+Shared by the API and ``driftline monitors apply``. The bounds protect every other monitor:
+a window must start no later than one window from now (a far-future start would never run,
+and used to crash planning) and no earlier than the backfill horizon (retention, or
+``max_backfill_days``); backfill requests are capped by ``runs.queue_windows``.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Baseline, Monitor
+from app.errors import DriftlineError
+from app.monitoring.specs import MonitorIn, MonitorPatch, parse_duration
+
+MIN_WINDOW_SECONDS = 10
+
+
+def _baseline_for(session: Session, baseline_id: int, model: str) -> Baseline:
+    baseline = session.get(Baseline, baseline_id)
+    if baseline is None:
+        raise DriftlineError(422, "invalid_input", f"baseline_id: no baseline {baseline_id}")
+    if baseline.model != model:
+        raise DriftlineError(
+            422, "invalid_input",
+            f"baseline_id: baseline {baseline_id} belongs to model {baseline.model!r}, "
+            f"not {model!r}",
+        )  # fmt: skip
+    return baseline
+
+
+def backfill_horizon(now: datetime, *, max_backfill_days: int) -> datetime:
+    """The earliest instant a monitor's windows may start."""
+    return now - timedelta(days=max_backfill_days)
+
+
+def _check_start(start: datetime, window: int, now: datetime, *, max_backfill_days: int) -> None:
+    latest = now + timedelta(seconds=window)
+    if start > latest:
+        raise DriftlineError(
+            422, "invalid_input",
+            f"start_at: {start.isoformat()} is later than one window from now "
+            f"({latest.isoformat()}); windows that far ahead would never close",
+        )  # fmt: skip
+    earliest = backfill_horizon(now, max_backfill_days=max_backfill_days)
+    if start < earliest:
+        raise DriftlineError(
+            422, "invalid_input",
+            f"start_at: {start.isoformat()} is before the backfill horizon "
+            f"{earliest.isoformat()} ({max_backfill_days} days: DRIFTLINE_MAX_BACKFILL_DAYS, "
+            "or DRIFTLINE_RETENTION_DAYS when shorter)",
+        )  # fmt: skip
+
+
+def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int) -> Monitor:
+    """Validate and store a new monitor."""
+    _baseline_for(session, body.baseline_id, body.model)
+    window = parse_duration(body.window)
+    if window < MIN_WINDOW_SECONDS:
+        raise DriftlineError(422, "invalid_input", f"window: at least {MIN_WINDOW_SECONDS}s")
+    name = body.name or f"{body.model}-{body.window}-{body.baseline_id}"
+    if session.scalars(select(Monitor.id).where(Monitor.name == name)).first():
+        raise DriftlineError(409, "conflict", f"a monitor named {name!r} exists")
+    now = datetime.now(UTC)
+    start = body.start_at or datetime.fromtimestamp((now.timestamp() // window) * window, tz=UTC)
+    _check_start(start, window, now, max_backfill_days=max_backfill_days)
+    monitor = Monitor(
+        name=name, model=body.model, model_version=body.model_version,
+        baseline_id=body.baseline_id, window_seconds=window,
+        delay_seconds=parse_duration(body.delay), start_at=start,
+        min_events=body.min_events, checks=body.checks, enabled=body.enabled,
+    )  # fmt: skip
+    session.add(monitor)
+    session.flush()
+    return monitor
+
+
+def update_monitor(session: Session, monitor: Monitor, patch: MonitorPatch) -> Monitor:
+    """Apply a partial update."""
+    if patch.baseline_id is not None:
+        _baseline_for(session, patch.baseline_id, monitor.model)
+        monitor.baseline_id = patch.baseline_id
+    if patch.window is not None:
+        window = parse_duration(patch.window)
+        if window < MIN_WINDOW_SECONDS:
+            raise DriftlineError(422, "invalid_input", f"window: at least {MIN_WINDOW_SECONDS}s")
+        monitor.window_seconds = window
+    if patch.delay is not None:
+        monitor.delay_seconds = parse_duration(patch.delay)
+    if patch.min_events is not None:
+        monitor.min_events = patch.min_events
+    if patch.checks is not None:
+        monitor.checks = patch.checks
+    if patch.enabled is not None:
+        monitor.enabled = patch.enabled
+    session.flush()
+    return monitor

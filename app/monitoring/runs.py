@@ -1,0 +1,724 @@
+"""Monitor windows: plan them, claim one at a time, store results — exactly once — and read them.
+
+Coordination is PostgreSQL's: ``(monitor_id, window_start)`` is unique, so planning is
+idempotent however many workers plan; a run is claimed with ``FOR UPDATE SKIP LOCKED`` and a
+lease, so two workers never take the same window; a worker that dies leaves its lease to
+expire and the window is claimed again; a result is stored only by the claim that still owns
+the run (same attempt number), so a worker that lost its lease cannot overwrite anything.
+
+Monitors do not trust each other: each is planned in its own transaction and an error is
+recorded on that monitor alone; claims take every monitor's live window before anybody's
+backfill history, and backfills go round-robin across monitors; a monitor's pending windows
+are capped.
+"""
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session, undefer
+
+from app.db.models import Monitor, MonitorRun
+from app.engine.results import CheckResult
+from app.errors import DriftlineError
+from app.monitoring.results import (
+    FINISHED,
+    TOP_NOVEL_PATH,
+    RunResults,
+    RunStatus,
+    jsonable,
+    metric_json,
+)
+
+log = logging.getLogger("driftline.runs")
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# Windows one monitor's backfill adds per tick (its live window is planned besides).
+MAX_PLANNED_PER_TICK = 500
+
+_PENDING, _RUNNING = RunStatus.PENDING.value, RunStatus.RUNNING.value
+_DONE, _INSUFFICIENT, _FAILED = (
+    RunStatus.DONE.value, RunStatus.INSUFFICIENT_DATA.value, RunStatus.FAILED.value,
+)  # fmt: skip
+_FINISHED = [s.value for s in FINISHED]
+
+# One revision snapshot: a finished run's result is kept before it is recomputed.
+_SAVE_REVISIONS = """
+    INSERT INTO monitor_run_revisions (run_id, revision, verdict, n_labels, results, finished_at)
+    SELECT id, revision, verdict, n_labels, results, finished_at FROM monitor_runs
+"""
+
+
+# ---- monitor errors ------------------------------------------------------------------------
+
+
+def record_monitor_error(engine: Engine, monitor_id: int, error: str) -> None:
+    """Show an error on its monitor (``last_error``) and count it; never raises further."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE monitors SET last_error = :e, last_error_at = now(), "
+                    "error_count = error_count + 1 WHERE id = :id"
+                ),
+                {"e": error[:4000], "id": monitor_id},
+            )
+    except Exception:
+        log.exception("monitor %s: could not record its error", monitor_id)
+
+
+# ---- planning ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plannable:
+    id: int
+    baseline_id: int
+    window_seconds: int
+    delay_seconds: int
+    start_at: datetime
+    planned_until: datetime | None
+
+
+def due_windows(
+    m: _Plannable, now: datetime, *, budget: int
+) -> tuple[list[datetime], datetime | None]:
+    """Window starts to plan now — the newest closed window, then up to ``budget`` of the
+    backfill from the cursor — and the new cursor (None: no window has closed yet)."""
+    step = timedelta(seconds=m.window_seconds)
+    closed = (now - timedelta(seconds=m.delay_seconds) - m.start_at) // step  # whole windows
+    if closed < 1:
+        return [], None
+    live = m.start_at + (closed - 1) * step
+    starts = [live]
+    cursor = m.planned_until or m.start_at
+    while cursor < live and budget > 0:
+        starts.append(cursor)
+        cursor += step
+        budget -= 1
+    # Once the backfill reaches the live window, everything up to it is planned.
+    return starts, max(cursor, live + step) if cursor >= live else cursor
+
+
+def plan_due_windows(engine: Engine, *, max_pending: int, now: datetime | None = None) -> int:
+    """Create a pending run for every due window of every enabled monitor (each monitor in
+    its own transaction; one that fails is recorded on it and the others go on)."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        monitors = [
+            _Plannable(**r._mapping)
+            for r in conn.execute(
+                text(
+                    "SELECT m.id, m.baseline_id, m.window_seconds, m.delay_seconds, m.start_at, "
+                    "m.planned_until FROM monitors m JOIN baselines b ON b.id = m.baseline_id "
+                    "WHERE m.enabled AND b.status = 'ready' ORDER BY m.id"
+                )
+            )
+        ]
+    created = 0
+    for m in monitors:
+        try:
+            created += _plan_monitor(engine, m, now, max_pending=max_pending)
+        except Exception as exc:
+            log.exception("monitor %s: planning failed", m.id)
+            record_monitor_error(engine, m.id, f"planning: {type(exc).__name__}: {exc}")
+    return created
+
+
+def _plan_monitor(engine: Engine, m: _Plannable, now: datetime, *, max_pending: int) -> int:
+    with engine.begin() as conn:
+        pending = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM monitor_runs WHERE monitor_id = :m "
+                "AND status = :pending LIMIT :cap) p"
+            ),
+            {"m": m.id, "pending": _PENDING, "cap": max_pending},
+        ).scalar_one()
+        budget = min(MAX_PLANNED_PER_TICK, max(0, max_pending - pending - 1))
+        starts, cursor = due_windows(m, now, budget=budget)
+        if not starts:
+            return 0
+        step = timedelta(seconds=m.window_seconds)
+        created = conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
+                "VALUES (:m, :b, :s, :e) ON CONFLICT (monitor_id, window_start) DO NOTHING"
+            ),
+            [{"m": m.id, "b": m.baseline_id, "s": s, "e": s + step} for s in starts],
+        ).rowcount
+        if cursor is not None and cursor != m.planned_until:
+            conn.execute(
+                text("UPDATE monitors SET planned_until = :c WHERE id = :m"),
+                {"c": cursor, "m": m.id},
+            )
+    return int(created)
+
+
+def queue_windows(
+    session: Session, monitor: Monitor, start: datetime, end: datetime, *, max_pending: int
+) -> list[MonitorRun]:
+    """Queue every window overlapping [start, end) (a backfill); finished ones are
+    recomputed, their earlier results kept as revisions. A 422 names the limit when the
+    monitor would have more than ``max_pending`` windows waiting."""
+    if end <= start:
+        raise DriftlineError(422, "invalid_input", "end: must be after start")
+    step = timedelta(seconds=monitor.window_seconds)
+    k = (start - monitor.start_at) // step
+    first = monitor.start_at + k * step
+    count = int((end - first) / step) + (1 if (end - first) % step else 0)
+    waiting = session.execute(
+        text(
+            "SELECT count(*) FROM monitor_runs WHERE monitor_id = :m AND status = :pending "
+            "AND NOT (window_start >= :s AND window_start < :e)"
+        ),
+        {"m": monitor.id, "pending": _PENDING, "s": first, "e": end},
+    ).scalar_one()
+    if count + waiting > max_pending:
+        raise DriftlineError(
+            422, "too_many_windows",
+            f"{count} windows requested and {waiting} already pending; a monitor may have at "
+            f"most {max_pending} pending (DRIFTLINE_MAX_PENDING_RUNS): request a shorter range",
+            {"requested": count, "pending": waiting, "limit": max_pending},
+        )  # fmt: skip
+    session.execute(
+        text(
+            f"{_SAVE_REVISIONS} WHERE monitor_id = :m AND window_start >= :s "
+            "AND window_start < :e AND status IN (:done, :insufficient, :failed)"
+        ),
+        {"m": monitor.id, "s": first, "e": end, "done": _DONE, "insufficient": _INSUFFICIENT,
+         "failed": _FAILED},
+    )  # fmt: skip
+    session.execute(
+        text(
+            "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
+            "VALUES (:m, :b, :s, :e) ON CONFLICT (monitor_id, window_start) DO UPDATE SET "
+            "status = :pending, baseline_id = EXCLUDED.baseline_id, "
+            "revision = monitor_runs.revision + 1 WHERE monitor_runs.status <> :running"
+        ),
+        [
+            {"m": monitor.id, "b": monitor.baseline_id, "s": first + i * step,
+             "e": first + (i + 1) * step, "pending": _PENDING, "running": _RUNNING}
+            for i in range(count)
+        ],
+    )  # fmt: skip
+    session.flush()
+    return list(
+        session.scalars(
+            select(MonitorRun)
+            .where(
+                MonitorRun.monitor_id == monitor.id,
+                MonitorRun.window_start >= first,
+                MonitorRun.window_start < end,
+            )
+            .order_by(MonitorRun.window_start)
+        )
+    )
+
+
+# ---- claiming ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker owns until its lease ends (identified by its attempt number)."""
+
+    run_id: int
+    attempt: int
+    monitor_id: int
+
+
+# Per enabled monitor, two candidates found by index probe (ix_monitor_runs_claimable): its
+# newest claimable window if that is the newest closed window (lane 0, "live": it ended less
+# than a window plus the delay ago, so the next one has not closed yet), and its oldest
+# claimable window (lane 1, history). Live windows go first; history goes to the monitor
+# served longest ago, so one monitor's year-long backfill cannot starve another's.
+_CLAIMABLE_OF_M = """
+    r.monitor_id = m.id AND r.status IN (:pending, :running)
+    AND (r.status = :pending OR r.lease_until < now())
+"""
+_CLAIM = text(
+    f"""
+    WITH candidates AS (
+        SELECT m.last_claim_at, live.id AS live_id, live.window_start AS live_start,
+               old.id AS old_id, old.window_start AS old_start
+        FROM monitors m
+        LEFT JOIN LATERAL (
+            SELECT r.id, r.window_start FROM monitor_runs r
+            WHERE {_CLAIMABLE_OF_M}
+              AND r.window_end >= now() - make_interval(secs => m.window_seconds + m.delay_seconds)
+            ORDER BY r.window_start DESC LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+        ) live ON true
+        LEFT JOIN LATERAL (
+            SELECT r.id, r.window_start FROM monitor_runs r
+            WHERE {_CLAIMABLE_OF_M}
+            ORDER BY r.window_start LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+        ) old ON true
+        WHERE m.enabled AND (live.id IS NOT NULL OR old.id IS NOT NULL)
+    ), pick AS (
+        SELECT coalesce(live_id, old_id) AS id FROM candidates
+        ORDER BY live_id IS NULL, last_claim_at NULLS FIRST,
+                 coalesce(live_start, old_start)
+        LIMIT 1
+    ), claimed AS (
+        UPDATE monitor_runs r SET status = :running, attempts = r.attempts + 1,
+            worker = :worker, started_at = now(),
+            lease_until = now() + make_interval(secs => :lease)
+        FROM pick WHERE r.id = pick.id
+        RETURNING r.id, r.attempts, r.monitor_id
+    ), touched AS (
+        UPDATE monitors SET last_claim_at = clock_timestamp()
+        FROM claimed WHERE monitors.id = claimed.monitor_id
+    )
+    SELECT id, attempts, monitor_id FROM claimed
+    """
+)
+
+
+def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) -> Claim | None:
+    """Take the next run (live windows first, then history round-robin), or None."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            _CLAIM,
+            {"worker": worker, "lease": lease_seconds, "pending": _PENDING, "running": _RUNNING},
+        ).first()
+    return Claim(row.id, row.attempts, row.monitor_id) if row else None
+
+
+# ---- what a claimed run needs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedWindow:
+    """Everything the worker needs to compute a claimed run."""
+
+    run_id: int
+    window_start: datetime
+    window_end: datetime
+    monitor_name: str
+    model: str
+    model_version: str | None
+    min_events: int
+    checks: dict[str, Any]
+    profile_blob: bytes
+    drift_history: tuple[bool, ...]
+    previously_recommended: bool
+
+
+def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWindow:
+    """The run, its monitor and baseline profile, and the last ``history`` finished windows'
+    drift signals (oldest first) for the persistence rule."""
+    row = conn.execute(
+        text(
+            "SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end, "
+            "m.name, m.model, m.model_version, m.min_events, m.checks, b.profile "
+            "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
+            "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
+        ),
+        {"id": claim.run_id},
+    ).one()
+    if row.profile is None:
+        raise ValueError(f"baseline {row.baseline_id} has no profile (not ready or failed)")
+    past = conn.execute(
+        text(
+            "SELECT drift_signal, retraining_recommended FROM monitor_runs "
+            "WHERE monitor_id = :m AND baseline_id = :b AND window_start < :s "
+            "AND status = ANY(:finished) ORDER BY window_start DESC LIMIT :n"
+        ),
+        {"m": row.monitor_id, "b": row.baseline_id, "s": row.window_start, "n": history,
+         "finished": _FINISHED},
+    ).all()  # fmt: skip
+    return ClaimedWindow(
+        run_id=row.id, window_start=row.window_start, window_end=row.window_end,
+        monitor_name=row.name, model=row.model, model_version=row.model_version,
+        min_events=row.min_events, checks=row.checks or {}, profile_blob=row.profile,
+        drift_history=tuple(bool(r.drift_signal) for r in reversed(past)),
+        previously_recommended=bool(past and past[0].retraining_recommended),
+    )  # fmt: skip
+
+
+# ---- storing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A computed window, ready to store."""
+
+    status: RunStatus
+    verdict: str
+    drift_signal: bool
+    retraining_recommended: bool
+    n_events: int
+    n_labels: int
+    checks: dict[str, CheckResult]
+    results: RunResults
+    report: bytes | None
+    timings: dict[str, float]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(jsonable(value), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def store_result(engine: Engine, claim: Claim, outcome: RunOutcome) -> bool:
+    """Store a computed window and its metric values if this claim still owns the run;
+    False when the lease was lost (the result is discarded)."""
+    with engine.begin() as conn:
+        owned = conn.execute(
+            text(
+                """
+                UPDATE monitor_runs SET status = :status, verdict = :verdict,
+                    drift_signal = :drift, retraining_recommended = :retrain,
+                    n_events = :n, n_labels = :labels, results = CAST(:results AS jsonb),
+                    report = :report, timings = CAST(:timings AS jsonb), error = NULL,
+                    lease_until = NULL, finished_at = now()
+                WHERE id = :id AND attempts = :attempt AND status = :running
+                """
+            ),
+            {
+                "status": outcome.status.value, "verdict": outcome.verdict,
+                "drift": outcome.drift_signal, "retrain": outcome.retraining_recommended,
+                "n": outcome.n_events, "labels": outcome.n_labels,
+                "results": _dumps(outcome.results.dump()), "report": outcome.report,
+                "timings": _dumps(outcome.timings), "id": claim.run_id,
+                "attempt": claim.attempt, "running": _RUNNING,
+            },
+        ).rowcount  # fmt: skip
+        if not owned:
+            return False
+        conn.execute(text("DELETE FROM metric_values WHERE run_id = :id"), {"id": claim.run_id})
+        values = [
+            {"run": claim.run_id, "check": c.check, **metric_json(m)}
+            for c in outcome.checks.values()
+            for m in c.metrics
+        ]
+        if values:
+            conn.execute(
+                text(
+                    'INSERT INTO metric_values (run_id, "check", metric, feature, value, '
+                    "threshold, status) VALUES (:run, :check, :name, :feature, :value, "
+                    ":threshold, :status)"
+                ),
+                values,
+            )
+    return True
+
+
+def fail_run(engine: Engine, claim: Claim, error: str) -> None:
+    """Record a failure on the run and its monitor (not retried automatically: the error
+    needs a look; a backfill request recomputes it)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE monitor_runs SET status = :failed, error = :e, lease_until = NULL, "
+                "finished_at = now() WHERE id = :id AND attempts = :a AND status = :running"
+            ),
+            {"e": error[:4000], "id": claim.run_id, "a": claim.attempt, "failed": _FAILED,
+             "running": _RUNNING},
+        )  # fmt: skip
+    record_monitor_error(engine, claim.monitor_id, f"run {claim.run_id}: {error}")
+
+
+# ---- late labels ---------------------------------------------------------------------------
+
+_LATE_LABELS = "late_labels"
+# Feedback is read up to this long ago, so a transaction that committed a little late (its
+# received_at is its start time) is not skipped by a watermark that already moved past it.
+SETTLE_SECONDS = 5.0
+
+# New feedback since the watermark, mapped through event_keys.ts to each monitor's window that
+# finished before the label arrived. Bounded per tick by :batch rows of feedback.
+_LATE_RUNS = text(
+    f"""
+    WITH fresh AS (
+        SELECT model, request_id, received_at FROM feedback
+        WHERE received_at > :since AND received_at <= :until
+        ORDER BY received_at LIMIT :batch
+    ), hit AS (
+        SELECT DISTINCT r.id FROM fresh f
+        JOIN event_keys k ON k.model = f.model AND k.request_id = f.request_id
+        JOIN monitors m ON m.model = f.model
+        JOIN monitor_runs r ON r.monitor_id = m.id
+            AND r.window_start <= k.ts AND r.window_end > k.ts
+            AND r.window_start > k.ts - make_interval(secs => m.window_seconds)
+        WHERE r.status = :done AND r.finished_at < f.received_at
+          AND r.finished_at > now() - make_interval(days => :days)
+    ), saved AS (
+        {_SAVE_REVISIONS} WHERE id IN (SELECT id FROM hit)
+    ), requeued AS (
+        UPDATE monitor_runs SET status = :pending, revision = revision + 1
+        WHERE id IN (SELECT id FROM hit) AND status = :done
+        RETURNING id
+    )
+    SELECT (SELECT count(*) FROM requeued) AS runs,
+           (SELECT count(*) FROM fresh) AS labels,
+           (SELECT max(received_at) FROM fresh) AS last
+    """
+)
+
+
+def requeue_late_labels(
+    engine: Engine,
+    *,
+    lookback_days: int = 7,
+    batch: int = 5_000,
+    settle_seconds: float = SETTLE_SECONDS,
+) -> int:
+    """Re-queue finished runs whose window got feedback after they ran (history is kept).
+
+    Driven by a watermark on ``feedback.received_at``: each tick maps only feedback received
+    since the last one (at most ``batch`` rows; the rest next tick) to its windows.
+    """
+    until = datetime.now(UTC) - timedelta(seconds=settle_seconds)
+    requeued = 0
+    with engine.begin() as conn:
+        since = conn.execute(
+            text("SELECT watermark FROM job_watermarks WHERE name = :n FOR UPDATE"),
+            {"n": _LATE_LABELS},
+        ).scalar()
+        if since is None:
+            # First run: labels already received are covered by the runs computed after them.
+            since = until
+        else:
+            row = conn.execute(
+                _LATE_RUNS,
+                {"since": since, "until": until, "batch": batch, "days": lookback_days,
+                 "done": _DONE, "pending": _PENDING},
+            ).one()  # fmt: skip
+            requeued = int(row.runs)
+            since = row.last if row.labels >= batch else until
+        conn.execute(
+            text(
+                "INSERT INTO job_watermarks (name, watermark) VALUES (:n, :w) "
+                "ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark"
+            ),
+            {"n": _LATE_LABELS, "w": since},
+        )
+    if requeued:
+        log.info("late labels: re-queued %d run(s)", requeued)
+    return requeued
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """A monitor's run that speaks for it now (see ``latest_per_monitor``)."""
+
+    run_id: int
+    monitor_id: int
+    model: str
+    monitor: str
+    status: RunStatus
+    verdict: str | None
+    retraining_recommended: bool
+    n_events: int
+    window_start: datetime
+    window_end: datetime
+    results: RunResults
+
+    @property
+    def report_url(self) -> str | None:
+        """The report's path; only windows with data have one."""
+        return report_url(self.run_id, self.status)
+
+
+def report_url(run_id: int, status: str) -> str | None:
+    """``/v1/runs/{id}/report`` for a finished window with data, else None."""
+    return f"/v1/runs/{run_id}/report" if status == _DONE else None
+
+
+# Per monitor: its newest window with data, else its newest insufficient one. A quiet window
+# after a drift must not hide the drift; with no data at all, insufficient_data says so.
+_LATEST = """
+    SELECT coalesce(d.id, i.id) AS id FROM monitors m
+    LEFT JOIN LATERAL (SELECT id FROM monitor_runs WHERE monitor_id = m.id AND status = :done
+                       ORDER BY window_start DESC LIMIT 1) d ON true
+    LEFT JOIN LATERAL (SELECT id FROM monitor_runs WHERE monitor_id = m.id
+                       AND status = :insufficient AND d.id IS NULL
+                       ORDER BY window_start DESC LIMIT 1) i ON true
+    WHERE (CAST(:model AS text) IS NULL OR m.model = :model)
+      AND coalesce(d.id, i.id) IS NOT NULL
+"""
+
+
+_LATEST_RUNS = text(
+    f"WITH latest AS ({_LATEST}) "
+    "SELECT r.id, r.monitor_id, m.model, m.name, r.status, r.verdict, "
+    "r.retraining_recommended, r.n_events, r.window_start, r.window_end, r.results "
+    "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
+    "WHERE r.id IN (SELECT id FROM latest) ORDER BY r.monitor_id"
+)
+
+
+def latest_per_monitor(conn: Connection | Session, *, model: str | None = None) -> list[LatestRun]:
+    """The run that speaks for each monitor now (of one model, or all): its newest window
+    with data, else its newest window without enough."""
+    rows = conn.execute(
+        _LATEST_RUNS,
+        {"model": model, "done": _DONE, "insufficient": _INSUFFICIENT},
+    ).all()
+    return [
+        LatestRun(
+            run_id=r.id,
+            monitor_id=r.monitor_id,
+            model=r.model,
+            monitor=r.name,
+            status=RunStatus(r.status),
+            verdict=r.verdict,
+            retraining_recommended=bool(r.retraining_recommended),
+            n_events=r.n_events or 0,
+            window_start=r.window_start,
+            window_end=r.window_end,
+            results=RunResults.load(r.results),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class StoredMetric:
+    """One row of ``metric_values``."""
+
+    run_id: int
+    check: str
+    metric: str
+    feature: str | None
+    value: float
+    threshold: float | None
+    status: str | None
+
+
+def metric_values(conn: Connection, run_ids: Sequence[int]) -> list[StoredMetric]:
+    """The numbers (non-null) the given runs produced."""
+    if not run_ids:
+        return []
+    rows = conn.execute(
+        text(
+            'SELECT run_id, "check", metric, feature, value, threshold, status '
+            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
+        ),
+        {"ids": list(run_ids)},
+    )
+    return [StoredMetric(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class MonitorActivity:
+    """An enabled monitor's liveness figures and error record."""
+
+    model: str
+    monitor: str
+    window_seconds: int
+    delay_seconds: int
+    created: float
+    last_finished: float | None
+    error_count: int
+
+
+def monitor_activity(conn: Connection) -> list[MonitorActivity]:
+    """Every enabled monitor with the last time any window of it finished (with data or
+    without: the worker was alive) and its error count."""
+    rows = conn.execute(
+        text(
+            "SELECT m.model, m.name, m.window_seconds, m.delay_seconds, "
+            "extract(epoch FROM m.created_at), "
+            "(SELECT extract(epoch FROM max(r.finished_at)) FROM monitor_runs r "
+            " WHERE r.monitor_id = m.id AND r.status = ANY(:finished)), m.error_count "
+            "FROM monitors m WHERE m.enabled ORDER BY m.id"
+        ),
+        {"finished": _FINISHED},
+    )
+    return [
+        MonitorActivity(
+            r[0], r[1], r[2], r[3], float(r[4]), float(r[5]) if r[5] else None, int(r[6])
+        )
+        for r in rows
+    ]
+
+
+def queue_counts(conn: Connection) -> dict[RunStatus, int]:
+    """How many runs wait (pending) and are being computed (running)."""
+    row = conn.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE status = :pending), "
+            "count(*) FILTER (WHERE status = :running) FROM monitor_runs "
+            "WHERE status IN (:pending, :running)"
+        ),
+        {"pending": _PENDING, "running": _RUNNING},
+    ).one()
+    return {RunStatus.PENDING: int(row[0]), RunStatus.RUNNING: int(row[1])}
+
+
+def get_run(session: Session, run_id: int, *, with_report: bool = False) -> MonitorRun | None:
+    """One run (its HTML report loaded only when asked)."""
+    stmt = select(MonitorRun).where(MonitorRun.id == run_id)
+    if with_report:
+        stmt = stmt.options(undefer(MonitorRun.report))
+    return session.scalars(stmt).first()
+
+
+def list_runs(session: Session, monitor_id: int, *, limit: int) -> list[MonitorRun]:
+    """A monitor's runs, newest window first."""
+    return list(
+        session.scalars(
+            select(MonitorRun)
+            .where(MonitorRun.monitor_id == monitor_id)
+            .order_by(MonitorRun.window_start.desc())
+            .limit(limit)
+        )
+    )
+
+
+def drifted_windows(
+    session: Session, *, model: str, since: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """``(start, end)`` of the model's windows judged ``drift`` overlapping [since, until)."""
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT r.window_start, r.window_end FROM monitor_runs r "
+            "JOIN monitors m ON m.id = r.monitor_id WHERE m.model = :model "
+            "AND r.verdict = 'drift' AND r.window_start < :until AND r.window_end > :since "
+            "ORDER BY r.window_start"
+        ),
+        {"model": model, "since": since, "until": until},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def novel_request_ids(
+    session: Session, *, model: str, since: datetime, until: datetime
+) -> list[str]:
+    """Request ids the long-tail check found most novel in the model's windows overlapping
+    [since, until) (only that part of each result is read)."""
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT n->>'id' FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
+            f"CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.results #> '{TOP_NOVEL_PATH}', "
+            "'[]'::jsonb)) AS n WHERE m.model = :model AND r.window_start < :until "
+            "AND r.window_end > :since AND n->>'id' IS NOT NULL"
+        ),
+        {"model": model, "since": since, "until": until},
+    )
+    return [r[0] for r in rows]
+
+
+def drop_old_reports(engine: Engine, cutoff: datetime) -> int:
+    """Forget the HTML reports of windows that ended before ``cutoff`` (verdicts and metric
+    values stay); returns how many."""
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "UPDATE monitor_runs SET report = NULL "
+                    "WHERE window_end < :cutoff AND report IS NOT NULL"
+                ),
+                {"cutoff": cutoff},
+            ).rowcount
+        )

@@ -1,0 +1,151 @@
+"""Compute a claimed window: load its events, run the engine, hand the outcome to ``runs``."""
+
+import logging
+import time
+import zlib
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+from app.baselines.profiles import load_profile
+from app.db.windows import SAMPLE_FILTER, WINDOW_FILTER, sample_permille, window_params
+from app.engine import descriptors as desc
+from app.engine.descriptors import FEATURE_COLUMNS
+from app.engine.report import render_report
+from app.engine.results import Status
+from app.engine.thresholds import Thresholds
+from app.engine.window import evaluate_window, flatten_metadata
+from app.monitoring import runs
+from app.monitoring.results import RunResults, RunStatus
+
+log = logging.getLogger("driftline.runs")
+
+# Earlier windows loaded for the persistence rule (a monitor's persistence_n is at most this+1).
+MAX_HISTORY = 32
+
+_FRAME = f"""
+    SELECT e.id, e.request_id, e.prompt, e.output, e.prediction, e.confidence, e.perplexity,
+           e.finish_reason, e.embedding, e.metadata, f.label,
+           coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END) AS score,
+           ef.event_id IS NOT NULL AS has_features,
+           {", ".join(f"ef.{c}" for c in FEATURE_COLUMNS)}
+    FROM events e
+    LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
+    LEFT JOIN event_features ef ON ef.event_id = e.id
+    WHERE {WINDOW_FILTER} AND {SAMPLE_FILTER}
+    ORDER BY e.id
+"""
+
+
+def window_frame(
+    conn: Connection, window: runs.ClaimedWindow, *, cap: int
+) -> tuple[pd.DataFrame, int]:
+    """The window's events (a deterministic sample above ``cap``) and their exact count."""
+    params = window_params(
+        window.model, window.model_version, window.window_start, window.window_end
+    )
+    total = int(
+        conn.execute(
+            text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params
+        ).scalar_one()
+    )
+    frame = pd.read_sql(
+        text(_FRAME), conn, params={**params, "permille": sample_permille(total, cap)}
+    )
+    return frame, total
+
+
+def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
+    """Stored features where the featuriser has been, computed here for the rest."""
+    d = frame[list(desc.FEATURE_COLUMNS)].copy()
+    missing = ~frame["has_features"].astype(bool)
+    if missing.any():
+        fresh = desc.compute_descriptors(frame[missing])
+        d.loc[missing, list(desc.FEATURE_COLUMNS)] = fresh[list(desc.FEATURE_COLUMNS)]
+    for flag in desc.FLAGS:
+        d[flag] = d[flag].astype(bool)
+    d["language"] = d["language"].fillna("").astype(str)
+    d["prompt_oov_share"] = desc.oov_share(frame["prompt"], vocab)
+    d["output_oov_share"] = desc.oov_share(frame["output"], vocab)
+    return d
+
+
+def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
+    """Compute a claimed run and store its result; returns the stored status (or ``lost``
+    when another worker took the run over meanwhile)."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
+        frame, total = window_frame(conn, window, cap=sample_cap)
+    thresholds = Thresholds(min_events=window.min_events).with_overrides(window.checks)
+    keep = max(0, thresholds.persistence_n - 1)
+    history = window.drift_history[len(window.drift_history) - keep :] if keep else ()
+    timings: dict[str, float] = {"load": round(time.perf_counter() - started, 3)}
+    if total > len(frame):
+        log.info("run %s: %d events, computed on a sample of %d", claim.run_id, total, len(frame))
+    profile = load_profile(window.profile_blob)
+    meta_keys = [c.removeprefix("meta_") for c in profile.meta_numeric + profile.meta_categorical]
+    if meta_keys and len(frame):
+        frame = pd.concat([frame, flatten_metadata(frame["metadata"], meta_keys)], axis=1)
+        for col in profile.meta_numeric:  # keep the baseline's types whatever clients send now
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    result = evaluate_window(
+        profile,
+        frame,
+        thresholds=thresholds,
+        drift_history=history,
+        previously_recommended=window.previously_recommended,
+        descriptors=_descriptors(frame, profile.vocab) if len(frame) else None,
+    )
+    timings.update(result.timings)
+    report = None
+    if result.status is not Status.INSUFFICIENT_DATA:
+        t = time.perf_counter()
+        try:
+            html = render_report(
+                profile, frame, result, title=f"monitor {window.monitor_name}",
+                thresholds=thresholds,
+            )  # fmt: skip
+            report = zlib.compress(html.encode(), 6)
+        except Exception:  # the verdict stands without its report; the log says why
+            log.exception("run %s: the report failed to render", claim.run_id)
+        timings["report"] = round(time.perf_counter() - t, 3)
+    timings["total"] = round(time.perf_counter() - started, 3)
+    status = (
+        RunStatus.INSUFFICIENT_DATA if result.status is Status.INSUFFICIENT_DATA else RunStatus.DONE
+    )
+    sampled = len(frame) if total > len(frame) else None
+    outcome = runs.RunOutcome(
+        status=status, verdict=result.status.value, drift_signal=result.drift_signal,
+        retraining_recommended=result.retraining_recommended, n_events=total,
+        n_labels=int(frame["label"].notna().sum()) if len(frame) else 0,
+        checks=result.checks,
+        results=RunResults.from_checks(result.checks, result.reasons, sampled),
+        report=report, timings=timings,
+    )  # fmt: skip
+    if not runs.store_result(engine, claim, outcome):
+        log.warning("run %s: lease lost before the result was stored; discarded", claim.run_id)
+        return "lost"
+    log.info(
+        "run %s (monitor %s, %s): %s, %d events, %.1fs",
+        claim.run_id, window.monitor_name, window.window_start.isoformat(),
+        result.status.value, result.n_events, timings["total"],
+    )  # fmt: skip
+    return status.value
+
+
+def run_pending(engine: Engine, *, lease_seconds: int, sample_cap: int, max_runs: int = 20) -> int:
+    """Claim and compute runs until none is due (or ``max_runs``); returns how many ran.
+    A window that raises is recorded as failed on its run and monitor; the next goes on."""
+    ran = 0
+    for _ in range(max_runs):
+        claim = runs.claim_run(engine, lease_seconds=lease_seconds)
+        if claim is None:
+            break
+        try:
+            execute_run(engine, claim, sample_cap=sample_cap)
+        except Exception as exc:  # one bad window must not stop the worker
+            log.exception("run %s failed", claim.run_id)
+            runs.fail_run(engine, claim, f"{type(exc).__name__}: {exc}")
+        ran += 1
+    return ran

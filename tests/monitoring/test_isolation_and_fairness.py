@@ -1,0 +1,179 @@
+"""No monitor can stop or starve the others: bounds, per-monitor errors, fair claims."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.baselines.profiles import build_pending_profiles
+from app.config import Settings
+from app.datasets import health_tweets
+from app.jobs import scheduler
+from app.monitoring import runs
+from app.monitoring.results import RunStatus
+from tests.conftest import auth
+
+MINUTE = timedelta(minutes=1)
+TWEETS = list(health_tweets(without_urls=True).text[:80])
+
+
+@pytest.fixture
+def admin(make_key: Callable[..., str]) -> dict[str, str]:
+    return auth(make_key("admin"))
+
+
+def baseline(client: TestClient, admin: dict[str, str], name: str) -> int:
+    records = [{"prompt": t, "output": "ok"} for t in TWEETS]
+    r = client.post(
+        "/v1/baselines", json={"model": "bot", "name": name, "records": records}, headers=admin
+    )
+    assert r.status_code == 202, r.text
+    return int(r.json()["id"])
+
+
+def monitor(client: TestClient, admin: dict[str, str], bid: int, name: str, **body: object) -> int:
+    payload = {"model": "bot", "baseline_id": bid, "name": name, "delay": "0s", **body}
+    r = client.post("/v1/monitors", json=payload, headers=admin)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def floor_minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+def test_start_at_bounds_and_the_pending_cap_are_422s_naming_the_limit(
+    client: TestClient, admin: dict[str, str], settings: Settings
+) -> None:
+    bid = baseline(client, admin, "b")
+    far = {"model": "bot", "baseline_id": bid, "start_at": "9999-12-31T00:00:00Z"}
+    r = client.post("/v1/monitors", json=far, headers=admin)
+    assert r.status_code == 422 and "later than one window from now" in r.text, r.text
+    old = {"model": "bot", "baseline_id": bid, "start_at": "2000-01-01T00:00:00Z"}
+    r = client.post("/v1/monitors", json=old, headers=admin)
+    assert r.status_code == 422 and "backfill horizon" in r.text, r.text
+    assert "DRIFTLINE_MAX_BACKFILL_DAYS" in r.json()["error"]["message"]
+    year_ago = floor_minute(datetime.now(UTC) - timedelta(days=365))
+    mid = monitor(client, admin, bid, "year", window="1m", start_at=year_ago.isoformat())
+    cap = settings.max_pending_runs
+    r = client.post(
+        f"/v1/monitors/{mid}/runs",
+        json={"start": year_ago.isoformat(), "end": (year_ago + (cap + 1) * MINUTE).isoformat()},
+        headers=admin,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_windows", r.text
+    assert r.json()["error"]["details"]["limit"] == cap
+    assert "DRIFTLINE_MAX_PENDING_RUNS" in r.json()["error"]["message"]
+    ok = client.post(
+        f"/v1/monitors/{mid}/runs",
+        json={"start": year_ago.isoformat(), "end": (year_ago + 10 * MINUTE).isoformat()},
+        headers=admin,
+    )
+    assert ok.status_code == 202 and len(ok.json()["runs"]) == 10
+
+
+def test_a_years_backfill_never_delays_a_live_window_and_history_goes_round_robin(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    now = datetime.now(UTC)
+    year_ago = floor_minute(now - timedelta(days=365))
+    history = monitor(client, admin, bid, "year", window="1m", start_at=year_ago.isoformat())
+    hour_ago = floor_minute(now - timedelta(hours=1))
+    other = monitor(client, admin, bid, "hour", window="1m", start_at=hour_ago.isoformat())
+    minute_ago = floor_minute(now - MINUTE)
+    live_only = monitor(client, admin, bid, "live", window="1m", start_at=minute_ago.isoformat())
+    runs.plan_due_windows(engine, max_pending=300, now=now)
+    with engine.connect() as conn:
+        pending = dict(
+            conn.execute(
+                text(
+                    "SELECT monitor_id, count(*) FROM monitor_runs WHERE status = 'pending' "
+                    "GROUP BY monitor_id"
+                )
+            ).all()
+        )
+    # The year-long backfill is capped; the others' are planned whole, live windows included.
+    assert pending[history] == 300 and pending[other] == 60 and pending[live_only] == 1
+
+    claimed = [runs.claim_run(engine, lease_seconds=60) for _ in range(9)]
+    assert all(claimed)
+    monitors = [c.monitor_id for c in claimed if c]
+    with engine.connect() as conn:
+        starts = dict(
+            conn.execute(
+                text("SELECT id, window_start FROM monitor_runs WHERE id = ANY(:ids)"),
+                {"ids": [c.run_id for c in claimed if c]},
+            ).all()
+        )
+    # First every monitor's live window (the newest closed one) ...
+    assert sorted(monitors[:3]) == sorted([history, other, live_only])
+    assert all(now - starts[c.run_id] < 5 * MINUTE for c in claimed[:3] if c)
+    # ... then history, oldest first, alternating between the monitors that have some.
+    assert monitors[3:] == [history, other] * 3 or monitors[3:] == [other, history] * 3
+    history_starts = [starts[c.run_id] for c in claimed[3:] if c and c.monitor_id == history]
+    assert history_starts == [year_ago, year_ago + MINUTE, year_ago + 2 * MINUTE]
+
+
+def test_a_poisoned_monitor_is_recorded_on_itself_and_the_healthy_one_is_computed(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    good = baseline(client, admin, "good")
+    doomed = baseline(client, admin, "doomed")
+    with engine.begin() as conn:  # a profile that cannot be built
+        conn.execute(
+            text("UPDATE baselines SET embedder = 'nonexistent' WHERE id = :b"), {"b": doomed}
+        )
+    build_pending_profiles(engine)
+    start = floor_minute(datetime.now(UTC) - 5 * MINUTE).isoformat()
+    healthy = monitor(client, admin, good, "healthy", window="1m", start_at=start)
+    broken = monitor(client, admin, good, "broken", window="1m", start_at=start)
+    stale_profile = monitor(client, admin, doomed, "on-a-failed-baseline", window="1m")
+    far_future = monitor(client, admin, good, "far-future", window="1m")
+    with engine.begin() as conn:
+        # What the API now refuses but an older database may hold.
+        conn.execute(
+            text("UPDATE monitors SET start_at = '9999-12-31' WHERE id = :m"), {"m": far_future}
+        )
+        conn.execute(
+            text("""UPDATE monitors SET checks = '{"no_such_threshold": 1}' WHERE id = :m"""),
+            {"m": broken},
+        )
+    assert client.get(f"/v1/baselines/{doomed}", headers=admin).json()["status"] == "failed"
+
+    settings = Settings(worker_poll_seconds=1)
+    scheduler.worker_tick(engine, settings)
+
+    def listed(mid: int) -> list[dict[str, object]]:
+        r = client.get(f"/v1/monitors/{mid}/runs", headers=admin)
+        return list(r.json()["runs"])
+
+    assert {r["status"] for r in listed(healthy)} == {"insufficient_data"}
+    assert len(listed(healthy)) == 5
+    assert {r["status"] for r in listed(broken)} == {"failed"}
+    assert listed(stale_profile) == [] and listed(far_future) == []
+    shown = client.get(f"/v1/monitors/{broken}", headers=admin).json()
+    assert "no_such_threshold" in shown["last_error"] and shown["error_count"] == 5
+    assert client.get(f"/v1/monitors/{healthy}", headers=admin).json()["last_error"] is None
+    metrics = client.get("/metrics").text
+    assert 'driftline_monitor_errors_total{model="bot",monitor="broken"} 5.0' in metrics
+
+
+def test_a_failing_step_does_not_stop_the_tick(
+    client: TestClient, admin: dict[str, str], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    start = floor_minute(datetime.now(UTC) - 3 * MINUTE).isoformat()
+    mid = monitor(client, admin, bid, "m", window="1m", start_at=start)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(runs, "requeue_late_labels", broken)
+    scheduler.worker_tick(engine, Settings())
+    listed = client.get(f"/v1/monitors/{mid}/runs", headers=admin).json()["runs"]
+    assert [r["status"] for r in listed] == [RunStatus.INSUFFICIENT_DATA.value] * 3

@@ -1,0 +1,73 @@
+"""The layout is the architecture (docs/architecture.md): checked, not just described.
+
+- ``app/monitoring/`` is the only package with SQL on the run tables: no other module under
+  ``app/`` names ``monitor_runs``, ``monitor_run_revisions`` or ``metric_values`` in a string,
+  or queries their ORM classes.
+- Nothing outside ``app/api`` (but ``app/main.py``) imports ``app.api``: ruff's banned-api
+  rule (TID251, in pyproject.toml) enforces it in ``make test``; the test below checks that
+  the rule is configured and fires.
+"""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app"
+RUN_TABLES = re.compile(r"\b(monitor_runs|monitor_run_revisions|metric_values)\b")
+RUN_MODELS = {"MonitorRun", "MonitorRunRevision", "MetricValueRow"}
+QUERYING = {"select", "get", "query", "delete", "update", "insert", "scalars", "execute"}
+OWNERS = {APP / "monitoring", APP / "db" / "models.py"}
+
+
+def run_table_access(source: str) -> list[str]:
+    """Lines of ``source`` that touch the run tables: SQL naming them, or an ORM query
+    (select/get/... called with one of their classes)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if RUN_TABLES.search(node.value):
+                found.append(f"line {node.lineno}: SQL names a run table")
+        elif isinstance(node, ast.Call):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
+            args = [a for a in node.args if isinstance(a, ast.Name | ast.Attribute)]
+            names = {a.id if isinstance(a, ast.Name) else a.attr for a in args}
+            if name in QUERYING and names & RUN_MODELS:
+                found.append(f"line {node.lineno}: {name}() on {sorted(names & RUN_MODELS)}")
+    return found
+
+
+def owned(path: Path) -> bool:
+    return any(path == o or o in path.parents for o in OWNERS)
+
+
+def test_only_app_monitoring_touches_the_run_tables() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): hits
+        for p in sorted(APP.rglob("*.py"))
+        if not owned(p) and (hits := run_table_access(p.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_the_check_would_catch_sql_and_orm_access() -> None:
+    assert run_table_access('q = "SELECT id FROM monitor_runs"')
+    assert run_table_access("session.get(MonitorRun, 1)")
+    assert run_table_access("select(models.MetricValueRow)")
+    assert not run_table_access('q = "SELECT id FROM monitors"')
+
+
+def test_importing_app_api_from_below_fails_the_lint() -> None:
+    probe = APP / "jobs" / "_probe_import_direction.py"
+    probe.write_text('"""Probe."""\n\nfrom app.api.errors import ERROR_RESPONSES\n')
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--no-cache", str(probe)],
+            capture_output=True, text=True, cwd=ROOT,
+        )  # fmt: skip
+    finally:
+        probe.unlink()
+    assert out.returncode != 0 and "TID251" in out.stdout, out.stdout + out.stderr
