@@ -3,9 +3,11 @@
 Real text that ships with Driftline (UCI Health News in Twitter, chatterbot-corpus). A
 baseline holdout of health-news tweets is registered, a monitor with one-minute windows is
 created, then traffic streams in: calm at first, then a new domain (chatbot questions the
-health model was never trained for) takes a growing share, perplexity rises, predictions on
-the new inputs are wrong and their feedback says so. Within a few windows the runs turn
-``drift``/``degraded`` and retraining is recommended.
+health model was never trained for) takes a growing share, perplexity rises and the model's
+confidence falls, and its predictions on the new inputs are wrong. Labels arrive only after the
+traffic: first every window is judged without them (quality estimated from confidence), then
+the feedback comes in and the worker recomputes the windows with realised quality. Within a
+few windows the runs turn ``drift``/``degraded`` and retraining is recommended.
 
 It talks to the HTTP API like any client (stdlib only, so the core needs no HTTP client).
 ``--fast`` backdates the traffic so that every window is already closed and the whole story
@@ -69,6 +71,45 @@ def _phase(minute: int, minutes: int) -> float:
     return 0.0 if minute < calm else min(0.5, 0.2 + 0.1 * (minute - calm))
 
 
+def _f1s(api: Api, run_id: int) -> tuple[float | None, float | None]:
+    """A run's estimated macro-F1 (from confidence) and realised one (from labels)."""
+    checks = api.call("GET", f"/v1/runs/{run_id}")["checks"] or {}
+
+    def metric(check: str, name: str) -> float | None:
+        found = [m["value"] for m in checks.get(check, {}).get("metrics", []) if m["name"] == name]
+        return found[0] if found else None
+
+    return metric("estimated_quality", "estimated_f1"), metric("quality", "f1")
+
+
+def _follow(
+    api: Api, monitor_id: int, minutes: int, say: Callable[[str], None], *, deadline: float,
+    revision: int = 0,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Print each window as the worker finishes it (at ``revision`` or later); the runs."""
+    until = time.monotonic() + deadline
+    seen: set[int] = set()
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < until:
+        runs = api.call("GET", f"/v1/monitors/{monitor_id}/runs")["runs"]
+        for run in sorted(runs, key=lambda r: r["window_start"]):
+            finished = run["status"] in ("done", "insufficient_data")
+            if finished and run["revision"] >= revision and run["id"] not in seen:
+                seen.add(run["id"])
+                flag = "  retraining recommended" if run["retraining_recommended"] else ""
+                estimated, realised = _f1s(api, run["id"])
+                f1 = f"  F1 estimated {estimated:.2f}" if estimated is not None else ""
+                f1 += f", realised {realised:.2f}" if realised is not None else ""
+                say(f"  window {run['window_start'][11:16]}: {run['verdict']}{f1}{flag}")
+        with_data = [r for r in runs if r["status"] == "done"]
+        done = [r for r in runs if r["status"] in ("done", "insufficient_data", "failed")]
+        settled = len(done) == len(runs) and all(r["revision"] >= revision for r in with_data)
+        if len(done) >= minutes and settled:
+            break
+        time.sleep(3)
+    return runs
+
+
 def run_demo(
     url: str,
     key: str,
@@ -89,12 +130,17 @@ def run_demo(
     def predicted(labels: list[str], accuracy: float) -> list[str]:
         return [label if rng.random() < accuracy else str(rng.choice(known)) for label in labels]
 
+    def confidence(right: bool, unfamiliar: bool = False) -> float:
+        # Sure when right, hesitant when wrong, and more hesitant still on input it never saw.
+        a, b = (2.0, 4.0) if unfamiliar else ((9.0, 2.0) if right else (4.0, 4.0))
+        return round(float(rng.beta(a, b)), 4)
+
     base = tweets.iloc[:1500]
     name = f"holdout-{uuid.uuid4().hex[:6]}"
     labels = list(base["outlet"])
     records = [
         {"prompt": p, "output": f"Topic: {pred}", "prediction": pred, "label": label,
-         "perplexity": 1.0 + float(rng.gamma(8, 0.5))}
+         "confidence": confidence(pred == label), "perplexity": 1.0 + float(rng.gamma(8, 0.5))}
         for p, label, pred in zip(base["text"], labels, predicted(labels, 0.85), strict=True)
     ]  # fmt: skip
     baseline = api.call("POST", "/v1/baselines", {"model": MODEL, "name": name, "records": records})
@@ -114,6 +160,7 @@ def run_demo(
 
     pool = tweets.iloc[1500:].reset_index(drop=True)
     used = 0
+    feedback: list[dict[str, Any]] = []
     for minute in range(minutes):
         window_start = start + timedelta(minutes=minute)
         if not fast:
@@ -130,37 +177,28 @@ def run_demo(
         truth = list(old["outlet"]) + ["other"] * n_new
         preds = predicted(list(old["outlet"]), 0.85) + list(rng.choice(known, n_new))
         noise = 1.0 + share * 2.0  # the model is less sure of itself on unfamiliar input
-        events, feedback = [], []
+        events = []
         for i, (p, t, pred) in enumerate(zip(prompts, truth, preds, strict=True)):
             rid = f"{name}-{minute}-{i}"
             ts = window_start + timedelta(seconds=50 * i / len(prompts))
             events.append(
                 {"model": MODEL, "request_id": rid, "ts": ts.isoformat(), "prompt": p,
                  "output": f"Topic: {pred}", "prediction": pred,
+                 "confidence": confidence(pred == t, unfamiliar=i >= n_old),
                  "perplexity": 1.0 + float(rng.gamma(8, 0.5) * noise),
                  "latency_ms": float(rng.gamma(4, 60))}
             )  # fmt: skip
+            # Labels come later (a reviewer looks at 60% of the traffic), as in production.
             if rng.random() < 0.6:
                 feedback.append({"model": MODEL, "request_id": rid, "label": t})
         api.call("POST", "/v1/events", {"events": events})
-        api.call("POST", "/v1/feedback", {"feedback": feedback})
         say(f"minute {minute + 1}/{minutes}: {len(events)} events, {share:.0%} new-domain traffic")
 
-    say("waiting for the worker to compute the windows…")
-    deadline = time.monotonic() + (180 if fast else 300)
-    seen: set[int] = set()
-    runs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        runs = api.call("GET", f"/v1/monitors/{monitor['id']}/runs")["runs"]
-        for run in sorted(runs, key=lambda r: r["window_start"]):
-            if run["status"] in ("done", "insufficient_data") and run["id"] not in seen:
-                seen.add(run["id"])
-                flag = "  retraining recommended" if run["retraining_recommended"] else ""
-                say(f"  window {run['window_start'][11:16]}: {run['verdict']}{flag}")
-        finished = [r for r in runs if r["status"] in ("done", "insufficient_data", "failed")]
-        if len(finished) >= minutes:
-            break
-        time.sleep(3)
+    say("no labels yet: the worker estimates quality from the model's confidence…")
+    runs = _follow(api, monitor["id"], minutes, say, deadline=180 if fast else 300)
+    say(f"labels arrive for {len(feedback)} events; the worker recomputes those windows…")
+    api.call("POST", "/v1/feedback", {"feedback": feedback})
+    runs = _follow(api, monitor["id"], minutes, say, deadline=180, revision=1)
     status: dict[str, Any] = api.call("GET", f"/v1/models/{MODEL}/status")
     monitor_status = next(m for m in status["monitors"] if m["monitor_id"] == monitor["id"])
     say(

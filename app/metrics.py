@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 
+from app.engine.results import Status
 from app.monitoring import runs
 
 INGEST_EVENTS = Counter(
@@ -60,7 +61,8 @@ _FEATURISE_LAG = text(
     "WHERE e.id > coalesce((SELECT max(event_id) FROM event_features), 0)"
 )
 
-VERDICTS = ("ok", "warning", "drift", "degraded", "insufficient_data")
+CHECK_STATUSES = tuple(s.value for s in Status)
+VERDICTS = tuple(s for s in CHECK_STATUSES if s != Status.NOT_APPLICABLE)
 
 
 class ModelHealthCollector(Collector):
@@ -108,7 +110,7 @@ class ModelHealthCollector(Collector):
         check = GaugeMetricFamily(
             "driftline_check_status",
             "1 for each check's status in the latest window (ok, warning, drift, degraded, "
-            "insufficient_data).",
+            "insufficient_data, not_applicable).",
             labels=[*labels, "check", "status"],
         )
         value = GaugeMetricFamily(
@@ -151,7 +153,7 @@ class ModelHealthCollector(Collector):
                 window_end.add_metric(lv, r.window_end.timestamp())
                 events.add_metric(lv, float(r.n_events))
                 for name, status in r.results.check_statuses().items():
-                    for s in VERDICTS:
+                    for s in CHECK_STATUSES:
                         check.add_metric([*lv, name, s], 1.0 if status == s else 0.0)
             for mv in runs.metric_values(conn, list(by_id)):
                 run = by_id[mv.run_id]

@@ -37,7 +37,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from app.datasets import chatterbot, health_tweets
-from app.engine.results import Status
+from app.engine.drift import distribution_drift
+from app.engine.quality import classification_metrics, quality_check
+from app.engine.results import CheckResult, Status
 from app.engine.thresholds import Thresholds
 from app.engine.verdict import decide
 from app.engine.window import BaselineProfile, describe, evaluate_window
@@ -46,15 +48,28 @@ ALARM = {Status.DRIFT, Status.DEGRADED}
 LABEL_CHECKS = {"quality", "label_drift"}
 
 
+# What each column lets the verdict see: every label; labels on 5% of events; no labels but
+# the model's confidence; neither (the label-free checks on text and embeddings only).
+COLUMNS = ("labels", "5pct_labels", "nolabels_confidence", "nolabels")
+CONFIDENCE_CHECKS = {"estimated_quality", "uncertainty_drift", "perplexity"}
+LABEL_SHARE = 0.05
+NO_LABELS = "nolabels_confidence"
+RECENT_COLUMNS = ["prediction", "label", "confidence", "perplexity"]
+
+
 @dataclass
 class Cell:
     """Outcomes of the windows of one (size, shift)."""
 
     windows: int = 0
-    alarms: int = 0
-    alarms_without_labels: int = 0
+    alarms: Counter[str] = field(default_factory=Counter)
     evidently_alarms: int = 0
     fired: Counter[str] = field(default_factory=Counter)
+    f1_errors: list[float] = field(default_factory=list)
+
+    def rate(self, column: str) -> float:
+        """Share of the cell's windows that alarmed in this column."""
+        return self.alarms[column] / self.windows if self.windows else float("nan")
 
 
 def evidently_default_alarm(reference: pd.Series, current: pd.Series) -> bool:
@@ -113,6 +128,7 @@ class World:
                 "output": "Category: " + classes[proba.argmax(axis=1)],
                 "prediction": classes[proba.argmax(axis=1)],
                 "label": tweets["outlet"].to_numpy(),
+                "confidence": proba.max(axis=1),
                 "perplexity": 1.0 / proba.max(axis=1),
             }
         )
@@ -168,46 +184,85 @@ def run(
             name = "none" if kind == "none" else f"{kind} {share:.0%}"
             cell = cells.setdefault((size, name), Cell())
             n_runs = reps * 2 if kind == "none" else reps
-            history: list[bool] = []
+            history: dict[str, list[bool]] = {c: [] for c in COLUMNS}
+            frames: list[pd.DataFrame] = []  # earlier windows, every label
+            sparse: list[pd.DataFrame] = []  # the same with labels on 5% of events
             start = time.perf_counter()
             for i in range(n_runs + 2):  # the first two only build history
                 w, d = world.window(size, kind, share, rng)
+                w_sparse = w.assign(label=w["label"].where(rng.random(len(w)) < LABEL_SHARE))
+                recent = pd.concat(frames[-2:], ignore_index=True) if frames else None
                 result = evaluate_window(
-                    world.profile,
-                    w,
-                    thresholds=thresholds,
-                    descriptors=d,
-                    drift_history=tuple(history[-2:]),
-                    seed=i,
-                )
-                history.append(result.drift_signal)
+                    world.profile, w, thresholds=thresholds, descriptors=d,
+                    drift_history=tuple(history["labels"][-2:]), recent=recent, seed=i,
+                )  # fmt: skip
+                recent_sparse = pd.concat(sparse[-2:], ignore_index=True) if sparse else None
+                by_column = {
+                    "labels": list(result.checks.values()),
+                    "5pct_labels": [
+                        c for k, c in result.checks.items() if k not in LABEL_CHECKS
+                    ] + label_checks(world, w_sparse, recent_sparse, thresholds, seed=i),
+                    "nolabels_confidence": [
+                        c for k, c in result.checks.items() if k not in LABEL_CHECKS
+                    ],
+                    "nolabels": [
+                        c for k, c in result.checks.items()
+                        if k not in LABEL_CHECKS | CONFIDENCE_CHECKS
+                    ],
+                }  # fmt: skip
+                frames.append(w[RECENT_COLUMNS])
+                sparse.append(w_sparse[RECENT_COLUMNS])
+                verdicts = {}
+                for column, checks in by_column.items():
+                    verdict = decide(
+                        checks, thresholds=thresholds, drift_history=tuple(history[column][-2:])
+                    )
+                    history[column].append(verdict.drift_signal)
+                    verdicts[column] = verdict
                 if i < 2:
                     continue
-                no_labels = decide(
-                    [c for k, c in result.checks.items() if k not in LABEL_CHECKS],
-                    thresholds=thresholds,
-                    drift_history=tuple(history[-3:-1]),
-                )
                 cell.windows += 1
-                cell.alarms += result.status in ALARM
-                cell.alarms_without_labels += no_labels.status in ALARM
+                cell.alarms.update(c for c, v in verdicts.items() if v.status in ALARM)
                 cell.fired.update(
                     k
                     for k, c in result.checks.items()
                     if c.status in (Status.DRIFT, Status.DEGRADED, Status.WARNING)
                 )
+                estimated = result.checks["estimated_quality"].metric("estimated_f1")
+                if estimated is not None:
+                    realised = classification_metrics(w["prediction"], w["label"])["f1"]
+                    cell.f1_errors.append(abs(estimated - realised))
                 if with_evidently:
                     cell.evidently_alarms += evidently_default_alarm(
                         world.baseline["prompt"], w["prompt"]
                     )
+            rates = ", ".join(f"{c} {cell.alarms[c]}/{cell.windows}" for c in COLUMNS)
+            f1_err = f"{np.mean(cell.f1_errors):.3f}" if cell.f1_errors else "-"
             print(
-                f"  size {size:>6,} {name:<16} driftline {cell.alarms}/{cell.windows} "
-                f"(no labels {cell.alarms_without_labels}), evidently {cell.evidently_alarms}"
-                f"/{cell.windows}  [{time.perf_counter() - start:.0f}s]  "
-                f"fired: {dict(cell.fired.most_common(4))}",
+                f"  size {size:>6,} {name:<16} {rates}; evidently {cell.evidently_alarms}"
+                f"/{cell.windows}; estimated-F1 error {f1_err}  "
+                f"[{time.perf_counter() - start:.0f}s]  fired: {dict(cell.fired.most_common(5))}",
                 flush=True,
             )
     return cells
+
+
+def label_checks(
+    world: World,
+    window: pd.DataFrame,
+    recent: pd.DataFrame | None,
+    thresholds: Thresholds,
+    *,
+    seed: int,
+) -> list[CheckResult]:
+    """The label-based checks on a window whose labels are sparse (the others need none)."""
+    return [
+        quality_check(world.baseline, window, recent=recent, thresholds=thresholds, seed=seed),
+        distribution_drift(
+            world.baseline["label"], window["label"], check="label_drift",
+            thresholds=thresholds, min_events=thresholds.min_labels,
+        ),
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -219,21 +274,41 @@ def main() -> None:
     args = parser.parse_args()
     cells = run(args.sizes, args.reps, not args.no_evidently, args.seed)
     print()
-    print("| window | shift | Driftline alarms | Driftline, no labels | Evidently default |")
-    print("| ---: | --- | ---: | ---: | ---: |")
+    print(
+        "| window | shift | every label | 5% labels | no labels, with confidence | "
+        "no labels, no confidence | Evidently default | estimated-F1 error |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (size, name), c in cells.items():
         ev = f"{c.evidently_alarms / c.windows:.0%}" if not args.no_evidently else "—"
-        print(
-            f"| {size:,} | {name} | {c.alarms / c.windows:.0%} | "
-            f"{c.alarms_without_labels / c.windows:.0%} | {ev} |"
+        err = f"{np.mean(c.f1_errors):.3f}" if c.f1_errors else "—"
+        rates = " | ".join(f"{c.rate(col):.0%}" for col in COLUMNS)
+        print(f"| {size:,} | {name} | {rates} | {ev} | {err} |")
+
+    def power(column: str, size: int | None = None) -> float:
+        return min(
+            c.rate(column)
+            for (s, name), c in cells.items()
+            if name in ("topic 10%", "domain 10%") and (size is None or s == size)
         )
-    power = min(
-        c.alarms / c.windows
-        for (_, name), c in cells.items()
-        if name in ("topic 10%", "domain 10%")
-    )
-    false_alarms = max(c.alarms / c.windows for (_, name), c in cells.items() if name == "none")
-    print(f"detection_power_10pct={power:.3f} false_alarm_rate={false_alarms:.3f}")
+
+    def false_alarms(column: str) -> float:
+        return max(c.rate(column) for (_, name), c in cells.items() if name == "none")
+
+    unshifted = [e for (_, name), c in cells.items() if name == "none" for e in c.f1_errors]
+    parts = [
+        f"detection_power_10pct={power('labels'):.3f}",
+        f"false_alarm_rate={false_alarms('labels'):.3f}",
+        *(
+            f"detection_power_10pct_nolabels_{size // 1000}k={power(NO_LABELS, size):.3f}"
+            for size in sorted({s for s, _ in cells})
+        ),
+        f"detection_power_10pct_5pct_labels={power('5pct_labels'):.3f}",
+        f"false_alarm_rate_5pct_labels={false_alarms('5pct_labels'):.3f}",
+        f"false_alarm_rate_nolabels={false_alarms('nolabels_confidence'):.3f}",
+        f"estimated_f1_mae={np.mean(unshifted) if unshifted else float('nan'):.3f}",
+    ]
+    print(" ".join(parts))
 
 
 if __name__ == "__main__":

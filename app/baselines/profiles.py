@@ -53,10 +53,10 @@ def summarise(records: pd.DataFrame) -> dict[str, Any]:
 
 _FREEZE = f"""
     INSERT INTO baseline_records (baseline_id, prompt, output, prediction, label, score,
-                                  perplexity, metadata)
+                                  confidence, perplexity, metadata)
     SELECT :baseline_id, e.prompt, e.output, e.prediction, f.label,
            coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END),
-           e.perplexity, e.metadata
+           e.confidence, e.perplexity, e.metadata
     FROM events e
     LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
     WHERE {WINDOW_FILTER} AND {SAMPLE_FILTER}
@@ -85,7 +85,8 @@ def _records(session: Session, baseline_id: int, cap: int) -> pd.DataFrame:
     """The baseline's records, or a deterministic sample of ``cap`` of them."""
     stmt = select(
         BaselineRecord.prompt, BaselineRecord.output, BaselineRecord.prediction,
-        BaselineRecord.label, BaselineRecord.score, BaselineRecord.perplexity,
+        BaselineRecord.label, BaselineRecord.score, BaselineRecord.confidence,
+        BaselineRecord.perplexity,
         BaselineRecord.metadata_.label("metadata"),
     ).where(BaselineRecord.baseline_id == baseline_id)  # fmt: skip
     total = session.scalar(

@@ -17,6 +17,11 @@ class BaselineRecordIn(BaseModel):
     prediction: str | None = None
     label: str | None = None
     score: Annotated[float, Field(ge=0, le=1)] | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="The model's probability for its prediction, as events send it: with "
+        "labels it calibrates the quality estimated for windows without labels.",
+    )
     token_logprobs: list[Annotated[float, Field(ge=-1e4, le=0)]] | None = None
     perplexity: Annotated[float, Field(ge=1, le=1e300)] | None = None
     metadata: dict[str, Any] | None = None

@@ -117,6 +117,7 @@ def create_baseline(
             {
                 "baseline_id": baseline.id, "prompt": r.prompt, "output": r.output,
                 "prediction": r.prediction, "label": r.label, "score": r.score,
+                "confidence": r.confidence,
                 "perplexity": perplexity, "metadata_": r.metadata,
             },
             free_text=("prompt", "output", "prediction", "label", "metadata_"),

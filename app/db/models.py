@@ -201,6 +201,9 @@ class BaselineRecord(Base):
     prediction: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
+    # The model's probability for its prediction: calibrated against the labels, it lets
+    # windows without labels estimate their quality.
+    confidence: Mapped[float | None] = mapped_column(Float)
     perplexity: Mapped[float | None] = mapped_column(Float)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
 

@@ -50,7 +50,13 @@ def _chi_square_p(reference: pd.Series, current: pd.Series) -> float:
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 1.0
-    return float(stats.chi2_contingency(table)[1])
+    expected = stats.contingency.expected_freq(table)
+    if expected.min() >= 5:
+        return float(stats.chi2_contingency(table)[1])
+    # Few values (sparse labels, rare classes): the chi-square approximation is too eager, so
+    # the p-value comes from tables drawn with the same margins (R's simulate.p.value).
+    method = stats.MonteCarloMethod(n_resamples=999, rng=np.random.default_rng(0))
+    return float(stats.chi2_contingency(table, correction=False, method=method).pvalue)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""Quality from predictions + labels, and mean feedback score, with bootstrap intervals."""
+"""Quality from predictions + labels (however few), and mean feedback score."""
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
 
 from app.engine.results import CheckResult, MetricValue, Status
@@ -65,60 +68,167 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["prediction"].notna() & frame["label"].notna()]
 
 
+def _accuracy_p(base_correct: int, base_n: int, win_correct: int, win_n: int) -> float:
+    """One-sided p-value that the window's accuracy is below the baseline's: a two-sample
+    test of proportions (pooled z), so both samples' sizes count."""
+    pooled = (base_correct + win_correct) / (base_n + win_n)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / base_n + 1 / win_n))
+    if se == 0:
+        return 1.0
+    z = (base_correct / base_n - win_correct / win_n) / se
+    return float(stats.norm.sf(z))
+
+
+@dataclass(frozen=True)
+class _Test:
+    """One labelled sample's tests against the baseline."""
+
+    n: int
+    accuracy: float
+    f1: float
+    accuracy_p: float
+    f1_p: float
+    baseline_f1_at_n: float
+
+
+def _test_sample(
+    base_codes: tuple[np.ndarray, np.ndarray], base_acc: float, labelled: pd.DataFrame,
+    classes: dict[str, int], *, rounds: int, seed: int,
+) -> _Test:  # fmt: skip
+    """Accuracy by a two-sample test of correctness; macro-F1 against the baseline's F1 on
+    resamples of the same labelled size (F1 over few labels is biased low: classes seen once
+    or only in predictions count as zero — compared like with like, the bias cancels)."""
+    pred, true = _codes(labelled, classes)
+    k = len(classes)
+    n = len(pred)
+    win = _metrics_from_codes(pred, true, k)
+    bp, bt = base_codes
+    rng = np.random.default_rng(seed)
+    null_f1 = np.array(
+        [
+            _metrics_from_codes(bp[idx], bt[idx], k)[3]
+            for idx in (rng.integers(0, len(bp), n) for _ in range(rounds))
+        ]
+    )
+    correct = round(win[0] * n)
+    return _Test(
+        n=n,
+        accuracy=float(win[0]),
+        f1=float(win[3]),
+        accuracy_p=_accuracy_p(round(base_acc * len(bp)), len(bp), correct, n),
+        f1_p=float((1 + (null_f1 <= win[3]).sum()) / (rounds + 1)),
+        baseline_f1_at_n=float(null_f1.mean()),
+    )
+
+
+def _codes(frame: pd.DataFrame, classes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    pred = np.array([classes[c] for c in frame["prediction"].astype(str)], dtype=int)
+    true = np.array([classes[c] for c in frame["label"].astype(str)], dtype=int)
+    return pred, true
+
+
 def quality_check(
     baseline: pd.DataFrame,
     window: pd.DataFrame,
     *,
     thresholds: Thresholds,
+    recent: pd.DataFrame | None = None,
     check: str = "quality",
     rounds: int = 200,
+    seed: int = 0,
 ) -> CheckResult:
     """Accuracy/precision/recall/F1 and mean score vs the baseline holdout's own figures.
 
-    ``degraded`` when a metric's relative drop reaches ``quality_drop`` and its bootstrap
-    interval lies wholly below the baseline value (a drop that is real, not noise).
+    ``degraded`` when accuracy or macro-F1 drops by ``quality_drop`` or more (relative) and
+    the drop is significant: accuracy by a two-sample test of per-example correctness,
+    macro-F1 against the baseline's F1 on resamples of the same labelled size. Each is tested
+    on this window's labelled events and, when ``recent`` (the previous windows' events) has
+    labels, on them pooled with this window's; the tests share ``quality_alpha``. A sample
+    with fewer than ``min_labels`` labels is not tested at all.
     """
     win = _labelled(window)
     base = _labelled(baseline)
+    past = _labelled(recent) if recent is not None else win.iloc[0:0]
     coverage = len(win) / len(window) if len(window) else 0.0
     metrics = [MetricValue("label_coverage", coverage)]
-    details: dict[str, object] = {"labelled": len(win)}
+    details: dict[str, object] = {"labelled": len(win), "labelled_pooled": len(past) + len(win)}
     degraded: list[str] = []
-    if len(win) >= thresholds.min_labels and len(base) > 0:
+    samples = {"window": win}
+    if len(past) and len(win):
+        samples["pooled"] = pd.concat([past, win], ignore_index=True)
+    samples = {k: v for k, v in samples.items() if len(v) >= thresholds.min_labels}
+    if samples and len(base) > 0:
+        every = pd.concat([base, *samples.values()])
+        names = sorted(set(every["prediction"].astype(str)) | set(every["label"].astype(str)))
+        classes = {c: i for i, c in enumerate(names)}
+        base_codes = _codes(base, classes)
         base_m = classification_metrics(base["prediction"], base["label"])
-        cur_m = classification_metrics(win["prediction"], win["label"])
-        pred, true, k = _encode(
-            win["prediction"].astype(str).to_numpy(), win["label"].astype(str).to_numpy()
-        )
-        rng = np.random.default_rng(0)
-        boot = np.array(
-            [
-                _metrics_from_codes(pred[idx], true[idx], k)
-                for idx in (rng.integers(0, len(pred), len(pred)) for _ in range(rounds))
+        alpha = thresholds.quality_alpha / (2 * len(samples))
+        for name, sample in samples.items():
+            t = _test_sample(
+                base_codes, base_m["accuracy"], sample, classes, rounds=rounds, seed=seed
+            )
+            suffix = "" if name == "window" else "_pooled"
+            acc_drop = -relative_change(t.accuracy, base_m["accuracy"])
+            f1_drop = -relative_change(t.f1, t.baseline_f1_at_n)
+            bad_acc = t.accuracy_p < alpha and acc_drop >= thresholds.quality_drop
+            bad_f1 = t.f1_p < alpha and f1_drop >= thresholds.quality_drop
+            degraded += [
+                f"{m}{' (pooled over recent windows)' if suffix else ''}"
+                for m, bad in (("accuracy", bad_acc), ("f1", bad_f1))
+                if bad
             ]
-        )
-        alpha = (1 - thresholds.quality_confidence) / 2
-        lows, highs = np.quantile(boot, alpha, axis=0), np.quantile(boot, 1 - alpha, axis=0)
-        for i, name in enumerate(METRICS):
-            lo, hi = float(lows[i]), float(highs[i])
-            drop = -relative_change(cur_m[name], base_m[name])
-            bad = drop >= thresholds.quality_drop and hi < base_m[name]
-            if bad:
-                degraded.append(name)
             metrics += [
-                MetricValue(name, cur_m[name], status=Status.DEGRADED if bad else Status.OK),
-                MetricValue(f"{name}_ci_low", lo),
-                MetricValue(f"{name}_ci_high", hi),
-                MetricValue(f"baseline_{name}", base_m[name]),
-                MetricValue(f"{name}_relative_drop", drop, threshold=thresholds.quality_drop),
+                MetricValue(f"labelled{suffix}", float(t.n)),
+                MetricValue(f"accuracy_p_value{suffix}", t.accuracy_p, threshold=alpha),
+                MetricValue(f"f1_p_value{suffix}", t.f1_p, threshold=alpha),
+                MetricValue(f"baseline_f1_at_window_labels{suffix}", t.baseline_f1_at_n),
             ]
-        details["per_class_f1"] = per_class_f1(win["prediction"], win["label"])
+            if suffix:
+                metrics += [
+                    MetricValue("accuracy_pooled", t.accuracy,
+                                status=Status.DEGRADED if bad_acc else Status.OK),
+                    MetricValue("f1_pooled", t.f1, status=Status.DEGRADED if bad_f1 else Status.OK),
+                ]  # fmt: skip
+                continue
+            cur_m = classification_metrics(sample["prediction"], sample["label"])
+            pred, true = _codes(sample, classes)
+            rng = np.random.default_rng(seed)
+            boot = np.array(
+                [
+                    _metrics_from_codes(pred[idx], true[idx], len(classes))
+                    for idx in (rng.integers(0, len(pred), len(pred)) for _ in range(rounds))
+                ]
+            )
+            ci = (1 - thresholds.quality_confidence) / 2
+            lows, highs = np.quantile(boot, ci, axis=0), np.quantile(boot, 1 - ci, axis=0)
+            flags = {"accuracy": bad_acc, "f1": bad_f1}
+            for i, metric in enumerate(METRICS):
+                reference = t.baseline_f1_at_n if metric == "f1" else base_m[metric]
+                drop = -relative_change(cur_m[metric], reference)
+                metrics += [
+                    MetricValue(
+                        metric, cur_m[metric],
+                        status=Status.DEGRADED if flags.get(metric) else Status.OK,
+                    ),
+                    MetricValue(f"{metric}_ci_low", float(lows[i])),
+                    MetricValue(f"{metric}_ci_high", float(highs[i])),
+                    MetricValue(f"baseline_{metric}", base_m[metric]),
+                    MetricValue(
+                        f"{metric}_relative_drop", drop, threshold=thresholds.quality_drop
+                    ),
+                ]  # fmt: skip
+            details["per_class_f1"] = per_class_f1(sample["prediction"], sample["label"])
+        details["label_mix"] = {
+            "window": win["label"].astype(str).value_counts(normalize=True).round(4).to_dict(),
+            "baseline": base["label"].astype(str).value_counts(normalize=True).round(4).to_dict(),
+        }
     scored = window["score"].dropna() if "score" in window else pd.Series(dtype=float)
     base_scores = baseline["score"].dropna() if "score" in baseline else pd.Series(dtype=float)
     if len(scored) >= thresholds.min_labels:
         values = scored.to_numpy(dtype=float)
         mean = float(values.mean())
-        lo, hi = bootstrap_ci(
+        _, hi = bootstrap_ci(
             lambda idx: float(values[idx].mean()),
             len(values),
             confidence=thresholds.quality_confidence,
@@ -134,17 +244,20 @@ def quality_check(
             ]
             if drop >= thresholds.quality_drop and hi < base_mean:
                 degraded.append("score")
-    has_quality = len(win) >= thresholds.min_labels or len(scored) >= thresholds.min_labels
+    has_quality = bool(samples) or len(scored) >= thresholds.min_labels
+    rests_on = f"{len(win)} labelled events" + (
+        f", {len(past) + len(win)} with the previous windows" if len(past) else ""
+    )
     if not has_quality:
         status = Status.INSUFFICIENT_DATA
         summary = (
-            f"{len(win)} labelled events, {len(scored)} scores "
-            f"(need {thresholds.min_labels}); label coverage {coverage:.0%}"
+            f"{rests_on}, {len(scored)} scores (need {thresholds.min_labels}); "
+            f"label coverage {coverage:.0%}"
         )
     elif degraded:
         status = Status.DEGRADED
-        summary = f"degraded: {', '.join(degraded)} (label coverage {coverage:.0%})"
+        summary = f"degraded: {', '.join(degraded)} ({rests_on}; coverage {coverage:.0%})"
     else:
         status = Status.OK
-        summary = f"no significant drop (label coverage {coverage:.0%})"
+        summary = f"no significant drop ({rests_on}; coverage {coverage:.0%})"
     return CheckResult(check, status, summary, metrics, details)

@@ -13,10 +13,13 @@ class Status(StrEnum):
     DRIFT = "drift"
     DEGRADED = "degraded"
     INSUFFICIENT_DATA = "insufficient_data"
+    # A check that cannot apply to this model (e.g. it reports no confidence); never a verdict.
+    NOT_APPLICABLE = "not_applicable"
 
 
 # When checks disagree, the overall verdict is the most severe one.
 SEVERITY = {
+    Status.NOT_APPLICABLE: 0,
     Status.OK: 0,
     Status.INSUFFICIENT_DATA: 1,
     Status.WARNING: 2,

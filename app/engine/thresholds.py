@@ -25,10 +25,25 @@ class Thresholds:
     embedding_min_shift: float = 0.03
     # Prediction / label distribution (Jensen-Shannon distance).
     prediction_js: float = 0.1
-    # Quality: degraded on a relative drop >= this whose bootstrap CI excludes the baseline.
+    # Quality: degraded on a relative drop >= this that is also significant: a one-sided test
+    # of per-example correctness against the baseline's (two samples, both sizes honoured),
+    # and macro-F1 against the baseline's F1 on resamples of the window's labelled size (so
+    # the small-sample bias of F1 is on both sides). The tests (this window, and this window
+    # pooled with the previous ones) share quality_alpha: the false-alarm rate per window.
     quality_drop: float = 0.10
-    quality_confidence: float = 0.95
+    quality_alpha: float = 0.01
+    quality_confidence: float = 0.95  # the intervals shown beside the metrics
     min_labels: int = 30
+    # Labels and confidences of the previous windows pooled with this one (a rolling window:
+    # sparse labels and subtle shifts add up over consecutive windows).
+    pool_windows: int = 3
+    # Quality estimated from the model's confidence (no labels needed) and uncertainty drift
+    # (the confidence distribution vs the baseline's): false-alarm rate per window of each,
+    # and the effect each needs besides significance (estimated relative drop; KS distance).
+    estimate_alpha: float = 0.01
+    estimated_drop: float = 0.02
+    uncertainty_alpha: float = 0.01
+    uncertainty_min_ks: float = 0.03
     # Perplexity: degraded on a relative rise of the mean >= this.
     perplexity_rise: float = 0.20
     # Long tail: warning when the share of novel inputs >= this multiple of the baseline's.

@@ -36,7 +36,7 @@ def decide(
     ``retrain_after_windows`` consecutive windows, and stays on (``previously_recommended``)
     until the caller resets it for a new model version or baseline.
     """
-    ran = [c for c in checks if c.status is not Status.INSUFFICIENT_DATA]
+    ran = [c for c in checks if c.status not in (Status.INSUFFICIENT_DATA, Status.NOT_APPLICABLE)]
     if not ran:
         return Verdict(
             Status.INSUFFICIENT_DATA, False, previously_recommended, ["no check had enough data"]

@@ -18,6 +18,11 @@ from app.engine import descriptors as desc
 from app.engine.data_quality import data_quality_check
 from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift, text_drift
 from app.engine.embeddings import Embedder, make_embedder, normalise
+from app.engine.estimated import (
+    Calibration,
+    estimated_quality_check,
+    uncertainty_drift_check,
+)
 from app.engine.longtail import LongTailProfile, longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
@@ -104,6 +109,8 @@ class BaselineProfile:
     longtail: LongTailProfile
     meta_numeric: list[str] = field(default_factory=list)
     meta_categorical: list[str] = field(default_factory=list)
+    # Confidence -> P(correct), when the baseline has confidences with its labels.
+    calibration: Calibration | None = None
 
     @classmethod
     def build(
@@ -151,6 +158,7 @@ class BaselineProfile:
             longtail=LongTailProfile.fit(own, thresholds.longtail_quantile),
             meta_numeric=meta_num,
             meta_categorical=meta_cat,
+            calibration=Calibration.fit(records, seed=seed),
         )
 
     def embed(self, frame: pd.DataFrame) -> np.ndarray:
@@ -188,6 +196,7 @@ def evaluate_window(
     drift_history: tuple[bool, ...] = (),
     previously_recommended: bool = False,
     descriptors: pd.DataFrame | None = None,
+    recent: pd.DataFrame | None = None,
     with_text_drift: bool = True,
     with_language: bool = True,
     seed: int = 0,
@@ -195,6 +204,8 @@ def evaluate_window(
     """Every check for ``window`` vs ``profile``, then the verdict.
 
     ``descriptors`` may be passed precomputed (the worker stores them per event).
+    ``recent``: the previous windows' events (prediction, label, confidence, perplexity),
+    pooled with this window's by the checks whose evidence adds up over windows.
     """
     thresholds = thresholds or Thresholds()
     window = window.reset_index(drop=True)
@@ -279,7 +290,17 @@ def evaluate_window(
     timed("embedding_checks", t)
 
     t = time.perf_counter()
-    checks.append(quality_check(profile.records, window, thresholds=thresholds))
+    checks.append(quality_check(profile.records, window, recent=recent, thresholds=thresholds))
+    # Profiles built before calibration existed have no such attribute.
+    calibration = getattr(profile, "calibration", None)
+    checks.append(
+        estimated_quality_check(
+            calibration, window, recent=recent, thresholds=thresholds, seed=seed
+        )
+    )
+    checks.append(
+        uncertainty_drift_check(profile.records, window, recent=recent, thresholds=thresholds)
+    )
     if "perplexity" in window and "perplexity" in profile.records:
         checks.append(
             perplexity_check(

@@ -37,6 +37,37 @@ _FRAME = f"""
 """
 
 
+_RECENT = f"""
+    SELECT e.prediction, e.confidence, e.perplexity, f.label
+    FROM events e
+    LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
+    WHERE {WINDOW_FILTER} AND {SAMPLE_FILTER}
+"""
+
+
+def recent_frame(
+    conn: Connection, window: runs.ClaimedWindow, *, windows: int, cap: int
+) -> pd.DataFrame | None:
+    """The previous ``windows`` windows' predictions, labels, confidences and perplexities
+    (a deterministic sample above ``cap``): the evidence pooled with this window's."""
+    if windows < 1:
+        return None
+    span = (window.window_end - window.window_start) * windows
+    params = window_params(
+        window.model, window.model_version, window.window_start - span, window.window_start
+    )
+    total = int(
+        conn.execute(
+            text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params
+        ).scalar_one()
+    )
+    if total == 0:
+        return None
+    return pd.read_sql(
+        text(_RECENT), conn, params={**params, "permille": sample_permille(total, cap)}
+    )
+
+
 def window_frame(
     conn: Connection, window: runs.ClaimedWindow, *, cap: int
 ) -> tuple[pd.DataFrame, int]:
@@ -76,8 +107,9 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
     started = time.perf_counter()
     with engine.connect() as conn:
         window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
+        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.checks)
         frame, total = window_frame(conn, window, cap=sample_cap)
-    thresholds = Thresholds(min_events=window.min_events).with_overrides(window.checks)
+        recent = recent_frame(conn, window, windows=thresholds.pool_windows - 1, cap=sample_cap)
     keep = max(0, thresholds.persistence_n - 1)
     history = window.drift_history[len(window.drift_history) - keep :] if keep else ()
     timings: dict[str, float] = {"load": round(time.perf_counter() - started, 3)}
@@ -96,6 +128,7 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
         drift_history=history,
         previously_recommended=window.previously_recommended,
         descriptors=_descriptors(frame, profile.vocab) if len(frame) else None,
+        recent=recent,
     )
     timings.update(result.timings)
     report = None

@@ -32,3 +32,13 @@ def test_fast_demo_reaches_retraining_recommended(
     )
     assert report.status_code == 200 and len(report.content) > 1_000_000
     assert any("retraining data:" in line for line in lines)
+    # Before any label arrived, quality was estimated from confidence, and it fell.
+    before = lines[: next(i for i, line in enumerate(lines) if line.startswith("labels arrive"))]
+    estimated = [
+        float(line.split("F1 estimated ")[1][:4])
+        for line in sorted(line for line in before if "F1 estimated" in line)  # by window
+    ]
+    assert len(estimated) >= 3 and estimated[-1] < estimated[0] - 0.05, "\n".join(lines)
+    assert not any("realised" in line for line in before)
+    after = lines[len(before) :]
+    assert any("realised" in line for line in after), "\n".join(lines)
