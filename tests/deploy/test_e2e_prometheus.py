@@ -55,8 +55,8 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
         tweets = health_tweets(without_urls=True).sample(frac=1, random_state=1)
         records = [
             {"prompt": t, "output": "noted", "prediction": o, "label": o,
-             "token_logprobs": [-0.3, -0.6, -0.2]}
-            for t, o in zip(tweets.text[:600], tweets.outlet[:600], strict=True)
+             "confidence": 0.5 + (i % 10) / 20, "token_logprobs": [-0.3, -0.6, -0.2]}
+            for i, (t, o) in enumerate(zip(tweets.text[:600], tweets.outlet[:600], strict=True))
         ]  # fmt: skip
         r = c.post("/v1/baselines", json={"model": "news-bot", "name": "b", "records": records})
         assert r.status_code == 202, r.text
@@ -77,6 +77,7 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
             events = [
                 {"model": "news-bot", "request_id": f"h{hour}-{i}", "prompt": t, "output": "noted",
                  "prediction": o, "token_logprobs": [-0.3, -0.6, -0.2],
+                 "confidence": 0.5 + (i % 10) / 20,
                  "ts": (start + i * HOUR / 400).isoformat()}
                 for i, (t, o) in enumerate(zip(texts, outlets, strict=True))
             ]  # fmt: skip
