@@ -35,8 +35,11 @@ from sklearn.isotonic import IsotonicRegression
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.thresholds import Thresholds
 
-# Resamples of the baseline behind each threshold.
+# Resamples of the baseline behind each threshold, and the largest resample drawn: above it
+# the spread is scaled by sqrt(size ratio) (the estimates are means over events), so a
+# 200,000-event window costs what a 20,000-event one does.
 NULL_ROUNDS = 400
+NULL_MAX_SIZE = 20_000
 # Fewer labelled, confident baseline records than this cannot calibrate anything.
 MIN_CALIBRATION_RECORDS = 100
 
@@ -160,10 +163,14 @@ class Calibration:
     def null(self, n: int, rounds: int, seed: int) -> np.ndarray:
         """The baseline's own (accuracy, F1) estimates on ``rounds`` resamples of ``n``."""
         rng = np.random.default_rng(seed)
+        m = min(n, NULL_MAX_SIZE)
         out = np.empty((rounds, 2))
         for r in range(rounds):
-            idx = rng.integers(0, len(self.baseline_calibrated), n)
+            idx = rng.integers(0, len(self.baseline_calibrated), m)
             out[r] = self.estimate(self.baseline_predicted[idx], self.baseline_calibrated[idx])
+        if m < n:
+            centre = out.mean(axis=0)
+            out = centre + (out - centre) * np.sqrt(m / n)
         return out
 
 
