@@ -14,14 +14,19 @@ Per window size (1,000 and 20,000 events) and shift:
   - a share (5-30%) of a new domain: chatterbot-corpus prompts (tech support, coding, AI…)
     reaching the health-news model, labelled "other";
   - label noise: a share of labels replaced by another class (F1 drops).
-Each window is judged with the two windows before it (same shift) as its history, as a monitor
-sees consecutive windows; an alarm is a verdict of drift or degraded. Side by side, on the same
-windows: Evidently's default DataDriftPreset on the raw prompt text (alarm = dataset drift).
+Each window is judged with the two windows before it (same shift) as its history and pooled
+evidence, as a monitor sees consecutive windows; an alarm is a verdict of drift or degraded.
+Columns: every label; labels on 5% of events; no labels but the model's confidence; neither.
+Side by side, on the same windows: Evidently's default DataDriftPreset on the raw prompt text
+(alarm = dataset drift).
 
-    python -m bench.detection            # ~10 min on 2 cores
-    python -m bench.detection --reps 5   # quicker, coarser
+    python -m bench.detection --no-evidently   # ~25 min on 2 cores
+    python -m bench.detection --reps 5         # quicker, coarser
 Last line: ``detection_power_10pct=<x> false_alarm_rate=<y>`` (x: worst size and kind at a
-10% new topic or domain, y: worst size unshifted).
+10% new topic or domain, y: worst size unshifted) with every label, then
+``detection_power_10pct_nolabels_1k/_20k`` (no labels, with confidence, per size),
+``detection_power_10pct_5pct_labels``, the false-alarm rates of those columns and
+``estimated_f1_mae`` (mean |estimated - realised| macro-F1 over unshifted windows).
 """
 
 import argparse
