@@ -162,12 +162,18 @@ class Calibration:
 
     def null(self, n: int, rounds: int, seed: int) -> np.ndarray:
         """The baseline's own (accuracy, F1) estimates on ``rounds`` resamples of ``n``."""
+        return self.resampled(self.baseline_predicted, self.baseline_calibrated, n, rounds, seed)
+
+    def resampled(
+        self, predicted: np.ndarray, calibrated: np.ndarray, n: int, rounds: int, seed: int
+    ) -> np.ndarray:
+        """(accuracy, F1) estimates on ``rounds`` resamples of ``n`` of these events."""
         rng = np.random.default_rng(seed)
         m = min(n, NULL_MAX_SIZE)
         out = np.empty((rounds, 2))
         for r in range(rounds):
-            idx = rng.integers(0, len(self.baseline_calibrated), m)
-            out[r] = self.estimate(self.baseline_predicted[idx], self.baseline_calibrated[idx])
+            idx = rng.integers(0, len(calibrated), m)
+            out[r] = self.estimate(predicted[idx], calibrated[idx])
         if m < n:
             centre = out.mean(axis=0)
             out = centre + (out - centre) * np.sqrt(m / n)
@@ -201,8 +207,10 @@ def estimated_quality_check(
     win = _confident(window)
     if len(win) == 0:
         return CheckResult(
-            check, Status.NOT_APPLICABLE, "not applicable: the window's events carry no confidence"
-        )
+            check, Status.NOT_APPLICABLE,
+            "not applicable: the window's events carry no confidence (token logprobs alone "
+            "feed uncertainty_drift, not an estimate of accuracy)",
+        )  # fmt: skip
     if len(win) < thresholds.min_labels:
         return CheckResult(
             check, Status.INSUFFICIENT_DATA,
@@ -233,6 +241,16 @@ def estimated_quality_check(
         est = calibration.estimate(predicted, calibrated)
         null = calibration.null(len(sample), NULL_ROUNDS, seed)
         suffix = "" if name == "window" else "_pooled"
+        if name == "window":  # the estimate's own interval, beside the baseline's floor
+            spread = calibration.resampled(predicted, calibrated, len(sample), 200, seed)
+            ci = (1 - thresholds.quality_confidence) / 2
+            for i, metric in enumerate(("accuracy", "f1")):
+                metrics += [
+                    MetricValue(f"estimated_{metric}_ci_low", float(np.quantile(spread[:, i], ci))),
+                    MetricValue(
+                        f"estimated_{metric}_ci_high", float(np.quantile(spread[:, i], 1 - ci))
+                    ),
+                ]
         for i, metric in enumerate(("accuracy", "f1")):
             expected = float(null[:, i].mean())
             bound = float(np.quantile(null[:, i], alpha))

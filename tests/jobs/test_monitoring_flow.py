@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from app.baselines.profiles import build_pending_profiles
 from app.datasets import chatterbot, health_tweets
 from app.jobs.featurise import featurise_pending
+from app.monitoring import runs
 from app.monitoring.runs import plan_due_windows, requeue_late_labels
 from app.monitoring.worker import run_pending
 from tests.conftest import auth
@@ -301,11 +302,9 @@ def test_a_window_above_the_cap_is_sampled_but_counted_exactly(
     (run,) = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
     assert run["status"] == "done" and run["n_events"] == 300
     with engine.connect() as conn:
-        sampled = conn.execute(
-            text("SELECT (results->>'sampled_events')::int FROM monitor_runs WHERE id = :r"),
-            {"r": run["id"]},
-        ).scalar_one()
-    assert 120 < sampled < 280
+        (latest,) = runs.latest_per_monitor(conn)
+    assert latest.run_id == run["id"] and latest.results.sampled_events is not None
+    assert 120 < latest.results.sampled_events < 280
 
 
 def test_metadata_columns_are_drift_tested(
@@ -334,3 +333,32 @@ def test_metadata_columns_are_drift_tested(
     assert columns["meta_tenant"]["drifted"] is True
     # Numeric in the baseline: 7 is far outside 0-2; "gold" is ignored as missing, no crash.
     assert columns["meta_tier"]["drifted"] is True
+
+
+def test_late_labels_are_found_from_a_watermark_in_bounded_batches(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    monitor_id = queue_hours(client, admin, tweets, 2)
+    work(engine, ORIGIN + 2 * HOUR)
+    before = {
+        r["id"]: r
+        for r in client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    }
+    assert {r["status"] for r in before.values()} == {"done"}
+    # 120 labels for hour 1 only; read 50 at a time.
+    fb = [{"model": "news-bot", "request_id": f"h1-{i}", "label": "x"} for i in range(120)]
+    assert client.post("/v1/feedback", json={"feedback": fb}, headers=admin).status_code == 202
+    first = requeue_late_labels(engine, batch=50, settle_seconds=0)
+    assert first == 1  # hour 1's window, found through the events' keys; hour 0 untouched
+    again = [requeue_late_labels(engine, batch=50, settle_seconds=0) for _ in range(3)]
+    assert again == [0, 0, 0]  # the rest of the batch maps to the same run, already pending
+    after = {
+        r["window_start"][11:13]: r
+        for r in client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    }
+    assert after["01"]["status"] == "pending" and after["01"]["revision"] == 1
+    assert after["00"]["status"] == "done" and after["00"]["revision"] == 0
+    with engine.connect() as conn:
+        mark = conn.execute(text("SELECT watermark FROM job_watermarks")).scalar_one()
+        newest = conn.execute(text("SELECT max(received_at) FROM feedback")).scalar_one()
+    assert mark >= newest  # every label read once; the next tick starts after them
