@@ -49,6 +49,33 @@ def _database_url(settings: Settings) -> tuple[str, object | None]:
     return embedded.url(), embedded
 
 
+MAX_MONITORS_FILE_BYTES = 1024 * 1024
+
+
+def _loader_without_aliases() -> type:
+    """PyYAML's safe loader refusing anchors/aliases: a few lines of nested aliases expand to
+    gigabytes (the "billion laughs"), and a monitors file never needs them."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            if self.check_event(yaml.events.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed here", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return Loader
+
+
+def _without_password(url: str) -> str:
+    """The URL to show a person: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _wait_for_database(url: str, timeout_s: float = 60.0) -> None:
     import sqlalchemy
 
@@ -130,7 +157,7 @@ def up(
             f"\nDriftline is starting at {base}  ({where})\n"
             f"  API docs:    {base}/docs\n"
             f"  dev API key: {key}\n"
-            f"  database:    {url}\n"
+            f"  database:    {_without_password(url)}\n"
             f"  try it:\n"
             f"    curl -sS -X POST {base}/v1/events \\\n"
             f"      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
@@ -336,7 +363,9 @@ def monitors_apply(
     from app.monitoring.specs import MonitorIn, MonitorPatch
 
     try:
-        doc = yaml.safe_load(file.read_text())
+        if file.stat().st_size > MAX_MONITORS_FILE_BYTES:
+            raise _fail(f"{file}: larger than {MAX_MONITORS_FILE_BYTES // 1024} KB")
+        doc = yaml.load(file.read_text(), Loader=_loader_without_aliases())  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise _fail(f"cannot read {file}: {exc}") from None
     entries = (doc or {}).get("monitors") if isinstance(doc, dict) else None
@@ -344,7 +373,9 @@ def monitors_apply(
         raise _fail(f"{file}: expected a top-level `monitors:` list")
     with _session() as session:
         for i, raw in enumerate(entries):
-            entry = dict(raw or {})
+            if not isinstance(raw, dict):
+                raise _fail(f"{file}: monitors[{i}] must be a mapping (name:, model:, …)")
+            entry = dict(raw)
             where = f"monitors[{i}] ({entry.get('name', '?')})"
             if "name" not in entry:
                 raise _fail(f"{where}: every monitor needs a name (it is the key apply uses)")

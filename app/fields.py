@@ -1,9 +1,59 @@
 """Field types every input schema shares, bounded like the columns they are stored in."""
 
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 # Identifiers must not hold NUL (text elsewhere is sanitised; a name is refused instead).
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+MAX_METADATA_KEYS = 256
+# Nesting of metadata: far beyond any real use, and well inside what every serialiser on
+# the way to the database handles (orjson writes at most 254 levels).
+MAX_METADATA_DEPTH = 64
+# Timestamps further ahead than this are clock bugs, not traffic; refuse them loudly.
+MAX_FUTURE_SKEW = timedelta(hours=24)
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects/arrays in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS}")
+    depth = nesting_depth(value)
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"nested {depth} levels deep; at most {MAX_METADATA_DEPTH}")
+    return value
+
+
+def _plausible_ts(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value < EARLIEST_TS:
+        raise ValueError("timestamp before 2000-01-01")
+    if value > datetime.now(UTC) + MAX_FUTURE_SKEW:
+        raise ValueError("timestamp more than 24 hours in the future (check the clock)")
+    return value
+
+
+# Free-form metadata: at most MAX_METADATA_KEYS keys and MAX_METADATA_DEPTH levels.
+Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
+# A client's timestamp: naive means UTC; not before 2000, not more than a day ahead.
+PlausibleTs = Annotated[datetime, AfterValidator(_plausible_ts)]

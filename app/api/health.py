@@ -1,16 +1,20 @@
 """``/healthz`` (the process is up), ``/readyz`` (database reachable and migrated) and
 ``/metrics`` (Prometheus)."""
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import StateDep
+from app.api.errors import database_cause
 from app.db.migrate import current_revision, head_revision
 from app.metrics import render
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("driftline.api")
 
 
 @router.get("/healthz", summary="Liveness")
@@ -32,9 +36,12 @@ async def readyz(state: StateDep) -> JSONResponse:
     try:
         current = await run_in_threadpool(check)
     except Exception as exc:  # any failure to reach the DB means "not ready"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # The cause, never the driver's message: that names the database's host, port and
+        # name to anyone who can reach this unauthenticated route. The log has the rest.
+        cause = database_cause(exc)
+        log.warning("readyz: the database %s: %s", cause, type(exc).__name__)
         return JSONResponse(
-            {"ready": False, "database": "unreachable", "reason": reason[:200]},
+            {"ready": False, "database": "unreachable", "reason": f"the database {cause}"},
             status_code=503,
             headers={"Retry-After": str(state.settings.retry_after_seconds)},
         )

@@ -1,8 +1,10 @@
 """What one baseline record may hold (the upload formats, the JSON body and the CLI share it)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.fields import Metadata
 
 EMBEDDERS = ("tfidf", "static", "minilm")
 
@@ -24,4 +26,4 @@ class BaselineRecordIn(BaseModel):
     )
     token_logprobs: list[Annotated[float, Field(ge=-1e4, le=0)]] | None = None
     perplexity: Annotated[float, Field(ge=1, le=1e300)] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None

@@ -45,30 +45,54 @@ def parse_jsonl(data: bytes) -> list[BaselineRecordIn]:
     return records
 
 
+# A CSV cell may be as large as an upload may be (the csv module's default is 128 KB, and past
+# it raises an error the caller would otherwise see as a 500).
+csv.field_size_limit(256 * 1024 * 1024)
+
+
 def parse_csv(data: bytes) -> list[BaselineRecordIn]:
-    """A header row naming the fields; ``token_logprobs`` and ``metadata`` as JSON cells."""
+    """A header row naming the fields; ``token_logprobs`` and ``metadata`` as JSON cells.
+
+    Strict quoting: an unterminated quote is a 422 naming its line, never the rest of the
+    file swallowed into one record."""
     try:
         text_data = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DriftlineError(400, "invalid_encoding", f"the CSV is not UTF-8: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text_data))
+    reader = csv.DictReader(io.StringIO(text_data), strict=True)
     records = []
-    for number, row in enumerate(reader, start=2):  # line 1 is the header
-        obj: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
-        for field in ("token_logprobs", "metadata"):
-            if field in obj:
-                try:
-                    obj[field] = orjson.loads(obj[field])
-                except orjson.JSONDecodeError:
-                    raise DriftlineError(
-                        422, "invalid_input", f"line {number}: {field} must be JSON",
-                        [{"line": number, "field": field}],
-                    ) from None  # fmt: skip
-        try:
-            records.append(BaselineRecordIn.model_validate(obj))
-        except ValidationError as exc:
-            raise _line_error(number, list(exc.errors())) from None
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):  # line 1 is the header
+            records.append(_csv_record(number, row))
+    except csv.Error as exc:
+        line = reader.line_num or number
+        raise DriftlineError(
+            422, "invalid_input", f"line {line}: malformed CSV ({exc})", [{"line": line}]
+        ) from None
     return records
+
+
+def _csv_record(number: int, row: dict[str | Any, Any]) -> BaselineRecordIn:
+    obj: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+    if None in row:
+        raise DriftlineError(
+            422, "invalid_input", f"line {number}: more cells than the header has columns",
+            [{"line": number}],
+        )  # fmt: skip
+    for field in ("token_logprobs", "metadata"):
+        if field in obj:
+            try:
+                obj[field] = orjson.loads(obj[field])
+            except orjson.JSONDecodeError:
+                raise DriftlineError(
+                    422, "invalid_input", f"line {number}: {field} must be JSON",
+                    [{"line": number, "field": field}],
+                ) from None  # fmt: skip
+    try:
+        return BaselineRecordIn.model_validate(obj)
+    except ValidationError as exc:
+        raise _line_error(number, list(exc.errors())) from None
 
 
 def _refuse_taken_name(session: Session, model: str, name: str) -> None:

@@ -1,5 +1,6 @@
 """Every threshold the checks use, with its default. A monitor may override any of them."""
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -68,4 +69,11 @@ class Thresholds:
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ValueError(f"unknown threshold(s) {unknown}; known: {sorted(known)}")
+        for name, value in overrides.items():
+            # A NaN threshold never fires and a negative one always does: both are typos.
+            whole = isinstance(getattr(self, name), int)
+            ok_type = isinstance(value, int) if whole else isinstance(value, int | float)
+            if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value < 0:
+                kind = "a whole number" if whole else "a finite number"
+                raise ValueError(f"threshold {name}: {value!r} is not {kind} >= 0")
         return replace(self, **overrides)

@@ -61,11 +61,13 @@ _DELETE_OLD_DEFAULT = text(
     SELECT count(*) FROM batch
     """
 )
+# Feedback goes by when Driftline received it: its ts is the client's word, and a far-future
+# ts would keep it for ever, a far-past one delete it at once.
 _DELETE_OLD_FEEDBACK = text(
     """
     WITH batch AS (
         DELETE FROM feedback WHERE id IN
-            (SELECT id FROM feedback WHERE ts < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED)
+            (SELECT id FROM feedback WHERE received_at < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED)
         RETURNING 1
     )
     SELECT count(*) FROM batch

@@ -12,6 +12,16 @@ from tests.conftest import auth
 OK = {"model": "m", "prompt": "p", "output": "o"}
 MANY_KEYS = {f"k{i}": i for i in range(10_000)}
 DUPLICATES = {"events": [{**OK, "request_id": "d"}] * 3}
+
+
+def nested(levels: int) -> dict[str, object]:
+    """Metadata ``levels`` objects deep."""
+    value: object = 1
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return {"a": value}
+
+
 ROWS = [
     ("empty body", b"", 400),
     ("not JSON", b"hello", 400),
@@ -25,6 +35,9 @@ ROWS = [
     ("timestamp next year", json.dumps({**OK, "ts": "2999-01-01T00:00:00Z"}).encode(), 422),
     ("10,000 metadata keys", json.dumps({**OK, "metadata": MANY_KEYS}).encode(), 422),
     ("unknown field", json.dumps({**OK, "promt": "typo"}).encode(), 422),
+    ("metadata nested 64 levels", json.dumps({**OK, "metadata": nested(64)}).encode(), 202),
+    ("metadata nested 65 levels", json.dumps({**OK, "metadata": nested(65)}).encode(), 422),
+    ("metadata nested 300 levels", json.dumps({**OK, "metadata": nested(300)}).encode(), 422),
     ("1 MB prompt", json.dumps({**OK, "prompt": "x" * 1_000_000}).encode(), 202),
     ("NUL in text", json.dumps({**OK, "prompt": "a\x00b"}).encode(), 202),
     ("duplicate request_ids in a batch", json.dumps(DUPLICATES).encode(), 202),

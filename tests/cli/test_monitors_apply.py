@@ -48,3 +48,26 @@ def test_apply_creates_then_changes_nothing_then_updates(
     spec.write_text(spec.read_text().replace("baseline: holdout", "baseline: nope"))
     bad = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
     assert bad.exit_code == 1 and "no baseline 'nope'" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+         "monitors: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "aliases"),
+        ("monitors: [1]\n", "monitors[0] must be a mapping"),
+        ("monitors: {name: x}\n", "expected a top-level `monitors:` list"),
+    ],
+    ids=["alias bomb", "not a mapping", "not a list"],
+)  # fmt: skip
+def test_apply_refuses_hostile_or_malformed_files_with_a_clear_error(
+    runner: CliRunner,
+    tmp_path,
+    content: str,
+    says: str,  # type: ignore[no-untyped-def]
+) -> None:
+    path = tmp_path / "monitors.yaml"
+    path.write_text(content)
+    result = runner.invoke(cli, ["monitors", "apply", "-f", str(path)])
+    assert result.exit_code == 1, result.output
+    assert says in result.output and "Traceback" not in result.output, result.output

@@ -112,3 +112,26 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
         assert [m["name"] for m in models] == ["demo"]
     finally:
         stop(proc, output)
+
+
+def test_up_never_prints_the_database_password(pg_server_url: str, tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.pg import migrated_database
+
+    with migrated_database(pg_server_url, "driftline_banner") as url:
+        # The test server trusts local connections, so any password gets in: a sentinel one.
+        with_password = make_url(url).set(password="s3cretpw-sentinel")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+        env["DRIFTLINE_DATA_DIR"] = str(tmp_path)
+        env["DRIFTLINE_DATABASE_URL"] = with_password.render_as_string(hide_password=False)
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        output = Output(proc)
+        wait_for(f"http://127.0.0.1:{port}/readyz", proc)
+        out = stop(proc, output)
+    assert "database:" in out and "***" in out, out
+    assert "s3cretpw-sentinel" not in out

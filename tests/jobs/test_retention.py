@@ -21,8 +21,8 @@ def test_retention_removes_only_rows_older_than_the_cutoff(engine: Engine) -> No
             )
             conn.execute(
                 text(
-                    "INSERT INTO feedback (model, request_id, label, ts) "
-                    "VALUES ('m', :rid, 'x', :ts)"
+                    "INSERT INTO feedback (model, request_id, label, ts, received_at) "
+                    "VALUES ('m', :rid, 'x', :ts, :ts)"
                 ),
                 {"rid": f"r{i}", "ts": ts},
             )
@@ -61,3 +61,19 @@ def test_retention_removes_only_rows_older_than_the_cutoff(engine: Engine) -> No
     with engine.connect() as conn:
         left = sorted(conn.execute(text("SELECT request_id FROM events")).scalars())
     assert left == ["r0", "r1"]
+
+
+def test_feedback_retention_goes_by_server_time_not_the_clients_ts(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO feedback (model, request_id, label, ts, received_at) VALUES "
+                "('m', 'old-ts-new-arrival', 'x', '2001-01-01', now()), "
+                "('m', 'new-ts-old-arrival', 'x', now(), now() - interval '40 days')"
+            )
+        )
+    assert apply_retention(engine, days=30, now=now)["feedback"] == 1
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT request_id FROM feedback")).scalars().all()
+    assert kept == ["old-ts-new-arrival"]

@@ -1,18 +1,13 @@
 """Event request/response schemas."""
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.fields import Id, Name
+from app.fields import Id, Metadata, Name, PlausibleTs
 
-MAX_METADATA_KEYS = 256
 MAX_EMBEDDING_DIMS = 4096
 MAX_LOGPROBS = 100_000
-# Events stamped further ahead than this are clock bugs, not traffic; refuse them loudly.
-MAX_FUTURE_SKEW = timedelta(hours=24)
-EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class EventIn(BaseModel):
@@ -25,7 +20,9 @@ class EventIn(BaseModel):
     request_id: Id | None = Field(
         default=None, description="Idempotency key per model; assigned by the server if absent."
     )
-    ts: datetime | None = Field(default=None, description="When the call happened; now if absent.")
+    ts: PlausibleTs | None = Field(
+        default=None, description="When the call happened; now if absent."
+    )
     prompt: str
     output: str
     prediction: str | None = None
@@ -50,27 +47,7 @@ class EventIn(BaseModel):
         ]
         | None
     ) = None
-    metadata: dict[str, Any] | None = None
-
-    @field_validator("ts")
-    @classmethod
-    def _plausible_ts(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        if value < EARLIEST_TS:
-            raise ValueError("timestamp before 2000-01-01")
-        if value > datetime.now(UTC) + MAX_FUTURE_SKEW:
-            raise ValueError("timestamp more than 24 hours in the future (check the clock)")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _bounded_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(value) > MAX_METADATA_KEYS:
-            raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS}")
-        return value
+    metadata: Metadata | None = None
 
 
 class IngestResult(BaseModel):

@@ -1,11 +1,10 @@
 """Feedback request/response schemas."""
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.fields import Id, Name
+from app.fields import Id, Name, PlausibleTs
 
 
 class FeedbackIn(BaseModel):
@@ -21,7 +20,11 @@ class FeedbackIn(BaseModel):
     )
     thumbs: bool | None = Field(default=None, description="true = thumbs up, false = down.")
     source: Annotated[str, StringConstraints(max_length=200)] | None = None
-    ts: datetime | None = None
+    ts: PlausibleTs | None = Field(
+        default=None,
+        description="When the truth was established; now if absent. Retention goes by when "
+        "Driftline received it, never by this.",
+    )
 
     @model_validator(mode="after")
     def _carries_something(self) -> "FeedbackIn":
