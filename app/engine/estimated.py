@@ -33,13 +33,12 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from app.engine.results import CheckResult, MetricValue, Status
+from app.engine.stats import resampled
 from app.engine.thresholds import Thresholds
 
-# Resamples of the baseline behind each threshold, and the largest resample drawn: above it
-# the spread is scaled by sqrt(size ratio) (the estimates are means over events), so a
-# 200,000-event window costs what a 20,000-event one does.
+# Resamples of the baseline behind each threshold (drawn at most 20,000 large: see
+# app.engine.stats.resampled).
 NULL_ROUNDS = 400
-NULL_MAX_SIZE = 20_000
 # Fewer labelled, confident baseline records than this cannot calibrate anything.
 MIN_CALIBRATION_RECORDS = 100
 
@@ -168,16 +167,10 @@ class Calibration:
         self, predicted: np.ndarray, calibrated: np.ndarray, n: int, rounds: int, seed: int
     ) -> np.ndarray:
         """(accuracy, F1) estimates on ``rounds`` resamples of ``n`` of these events."""
-        rng = np.random.default_rng(seed)
-        m = min(n, NULL_MAX_SIZE)
-        out = np.empty((rounds, 2))
-        for r in range(rounds):
-            idx = rng.integers(0, len(calibrated), m)
-            out[r] = self.estimate(predicted[idx], calibrated[idx])
-        if m < n:
-            centre = out.mean(axis=0)
-            out = centre + (out - centre) * np.sqrt(m / n)
-        return out
+        return resampled(
+            lambda idx: np.array(self.estimate(predicted[idx], calibrated[idx])),
+            len(calibrated), n, rounds=rounds, seed=seed,
+        )  # fmt: skip
 
 
 def _confident(frame: pd.DataFrame | None) -> pd.DataFrame:

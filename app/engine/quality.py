@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import bootstrap_ci, relative_change
+from app.engine.stats import bootstrap_ci, relative_change, resampled
 from app.engine.thresholds import Thresholds
 
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -79,6 +79,16 @@ def _accuracy_p(base_correct: int, base_n: int, win_correct: int, win_n: int) ->
     return float(stats.norm.sf(z))
 
 
+def _metric_resamples(
+    pred: np.ndarray, true: np.ndarray, k: int, n: int, *, rounds: int, seed: int
+) -> np.ndarray:
+    """[accuracy, precision, recall, F1] on ``rounds`` resamples of ``n`` of these pairs."""
+    return resampled(
+        lambda idx: _metrics_from_codes(pred[idx], true[idx], k), len(pred), n,
+        rounds=rounds, seed=seed,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class _Test:
     """One labelled sample's tests against the baseline."""
@@ -103,13 +113,7 @@ def _test_sample(
     n = len(pred)
     win = _metrics_from_codes(pred, true, k)
     bp, bt = base_codes
-    rng = np.random.default_rng(seed)
-    null_f1 = np.array(
-        [
-            _metrics_from_codes(bp[idx], bt[idx], k)[3]
-            for idx in (rng.integers(0, len(bp), n) for _ in range(rounds))
-        ]
-    )
+    null_f1 = _metric_resamples(bp, bt, k, n, rounds=rounds, seed=seed)[:, 3]
     correct = round(win[0] * n)
     return _Test(
         n=n,
@@ -193,13 +197,7 @@ def quality_check(
                 continue
             cur_m = classification_metrics(sample["prediction"], sample["label"])
             pred, true = _codes(sample, classes)
-            rng = np.random.default_rng(seed)
-            boot = np.array(
-                [
-                    _metrics_from_codes(pred[idx], true[idx], len(classes))
-                    for idx in (rng.integers(0, len(pred), len(pred)) for _ in range(rounds))
-                ]
-            )
+            boot = _metric_resamples(pred, true, len(classes), len(pred), rounds=rounds, seed=seed)
             ci = (1 - thresholds.quality_confidence) / 2
             lows, highs = np.quantile(boot, ci, axis=0), np.quantile(boot, 1 - ci, axis=0)
             flags = {"accuracy": bad_acc, "f1": bad_f1}

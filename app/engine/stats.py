@@ -37,6 +37,30 @@ def bootstrap_ci(
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
+# Resamples are drawn at most this large; above it their spread is scaled by sqrt(size ratio)
+# (the statistics resampled are averages over events), so a 1,000,000-event window costs
+# what a 20,000-event one does.
+RESAMPLE_MAX_SIZE = 20_000
+
+
+def resampled(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    source: int,
+    n: int,
+    *,
+    rounds: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """``statistic(indices)`` (an array) on ``rounds`` resamples of ``n`` of ``source`` rows."""
+    rng = np.random.default_rng(seed)
+    m = min(n, RESAMPLE_MAX_SIZE)
+    out = np.array([statistic(rng.integers(0, source, m)) for _ in range(rounds)])
+    if m < n:
+        centre = out.mean(axis=0)
+        out = centre + (out - centre) * np.sqrt(m / n)
+    return out
+
+
 def relative_change(current: float, baseline: float) -> float:
     """(current - baseline) / |baseline|; NaN when the baseline is 0 or unknown."""
     if baseline is None or not np.isfinite(baseline) or baseline == 0:
