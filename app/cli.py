@@ -50,6 +50,9 @@ def _database_url(settings: Settings) -> tuple[str, object | None]:
 
 
 MAX_MONITORS_FILE_BYTES = 1024 * 1024
+# uvicorn's HTTP protocol with a deadline for request headers, by import path (uvicorn loads
+# it in each worker process; importing it here would pull the web layer into the CLI).
+HTTP_PROTOCOL = "app.api.server:HeaderTimeoutProtocol"
 
 
 def _loader_without_aliases() -> type:
@@ -182,7 +185,13 @@ def up(
             # uvicorn re-raises Ctrl-C once it has shut down; that is the normal way out.
             with contextlib.suppress(KeyboardInterrupt):
                 uvicorn.Server(
-                    uvicorn.Config(api, host=host, port=port, log_level=settings.log_level)
+                    uvicorn.Config(
+                        api,
+                        host=host,
+                        port=port,
+                        log_level=settings.log_level,
+                        http=HTTP_PROTOCOL,
+                    )
                 ).run()
         finally:
             scheduler.shutdown(wait=False)
@@ -262,6 +271,7 @@ def api(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        http=HTTP_PROTOCOL,
     )
 
 

@@ -25,6 +25,19 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_events: int = 1000
+    max_inflight_body_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        description="Request body bytes one api process may hold at once (declared or read); "
+        "past it, new bodies get 503 with Retry-After instead of more memory.",
+    )
+    body_read_timeout_seconds: float = Field(
+        default=30.0, description="Longest wait for the next chunk of a request body (408)."
+    )
+    header_read_timeout_seconds: float = Field(
+        default=10.0,
+        description="Longest a connection may take to send a request's headers before it is "
+        "closed (slow-loris clients).",
+    )
 
     db_pool_size: int = 10
     db_max_overflow: int = 20

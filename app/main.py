@@ -20,7 +20,7 @@ from app.api.events.schemas import EventIn
 from app.api.exports.router import router as exports_router
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
-from app.api.limits import BodyLimitMiddleware, RequestTimingMiddleware
+from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
 from app.api.runs.router import router as runs_router
@@ -64,9 +64,12 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         keys=KeyVerifier(settings.api_key_cache_seconds),
     )
     api.add_middleware(
-        BodyLimitMiddleware,
+        BodyGateMiddleware,
         max_bytes=settings.max_body_bytes,
         overrides={"/v1/baselines": settings.max_upload_bytes},
+        max_inflight_bytes=settings.max_inflight_body_bytes,
+        read_timeout=settings.body_read_timeout_seconds,
+        retry_after=settings.retry_after_seconds,
     )
     api.add_middleware(RequestTimingMiddleware)
     install_error_handlers(api, retry_after=settings.retry_after_seconds)

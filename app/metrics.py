@@ -39,6 +39,12 @@ INGEST_EVENTS = Counter(
 INGEST_FEEDBACK = Counter(
     "driftline_ingest_feedback", "Feedback items stored by POST /v1/feedback."
 )
+SLOW_CLIENTS = Counter(
+    "driftline_http_slow_clients",
+    "Connections cut off for sending too slowly: request headers past the header timeout, "
+    "or a body stalled past the body read timeout (408).",
+    ["phase"],
+)
 REQUEST_SECONDS = Histogram(
     "driftline_http_request_duration_seconds",
     "HTTP request latency by route template, method and status class.",

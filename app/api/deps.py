@@ -42,8 +42,8 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_token(header: str) -> str:
+    """The key from an ``Authorization: Bearer <key>`` header value; 401 if there is none."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise DriftlineError(
@@ -55,27 +55,33 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+async def authenticate(state: AppState, header: str) -> Caller:
+    """The caller behind an Authorization header value; 401 for a missing, unknown or
+    revoked key. Async with a cache check first: the hot path costs no thread hop."""
+    token = bearer_token(header)
+    answered, caller = state.keys.cached(token)
+    if not answered:
+
+        def lookup() -> Caller | None:
+            with state.sessions() as session:
+                return state.keys.verify(session, token)
+
+        caller = await run_in_threadpool(lookup)
+    if caller is None:
+        raise DriftlineError(
+            401,
+            "unauthorized",
+            "invalid or revoked API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
 def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]]:
     """A dependency that authenticates the caller and demands ``scope``."""
 
     async def dependency(request: Request, state: StateDep) -> Caller:
-        token = _bearer(request)
-        # Async with a cache check first: the hot path then costs no thread hop.
-        answered, caller = state.keys.cached(token)
-        if not answered:
-
-            def lookup() -> Caller | None:
-                with state.sessions() as session:
-                    return state.keys.verify(session, token)
-
-            caller = await run_in_threadpool(lookup)
-        if caller is None:
-            raise DriftlineError(
-                401,
-                "unauthorized",
-                "invalid or revoked API key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        caller = await authenticate(state, request.headers.get("authorization", ""))
         if not scope_allows(list(caller.scopes), scope):
             raise DriftlineError(
                 403,

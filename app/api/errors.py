@@ -46,11 +46,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _doc("Missing, malformed, unknown or revoked API key"),
     403: _doc("The key lacks the scope this route needs"),
     404: _doc("No such resource"),
+    408: _doc("The request body stalled longer than the body read timeout"),
     409: _doc("Conflict (e.g. the name is taken; the run is not finished)"),
     413: _doc("Body or batch too large"),
     415: _doc("Content-Type is not JSON"),
     422: _doc("Invalid input; details name each field (and batch index or file line)"),
-    503: _doc("Database unavailable; nothing was stored; retry after Retry-After"),
+    503: _doc(
+        "Database unavailable, or the process holds all the request bodies it may; nothing "
+        "was stored; retry after Retry-After"
+    ),
 }
 
 

@@ -103,3 +103,24 @@ def test_readyz_never_tells_where_the_database_is() -> None:
     assert r.status_code == 503 and r.json()["database"] == "unreachable"
     for secret in (str(port), "secret_db_name", "secretuser", "127.0.0.1"):
         assert secret not in r.text, r.text
+
+
+def test_bodies_past_the_in_flight_budget_wait_their_turn(
+    database_url: str, ingest_headers: dict[str, str]
+) -> None:
+    app = create_app(database_url, Settings(max_inflight_body_bytes=1_000))
+    event = {"model": "m", "prompt": "p" * 2_000, "output": "o"}
+    with TestClient(app) as c:
+        r = c.post("/v1/events", json=event, headers=ingest_headers)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "busy", r.text
+        assert r.headers["retry-after"]
+        small = c.post("/v1/events", json={**event, "prompt": "p"}, headers=ingest_headers)
+        assert small.status_code == 202, small.text
+
+
+def test_no_key_no_body_read(client: TestClient) -> None:
+    # Not even a malformed body is looked at without a key.
+    r = client.post(
+        "/v1/events", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 401 and r.headers["connection"] == "close"
