@@ -15,21 +15,31 @@ from app.engine.pii import scrub
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _map_strings(value: Any, fn: Callable[[str], tuple[str, int]]) -> tuple[Any, int]:
-    """Apply ``fn`` to every string in ``value`` (mapping keys too), deeply; sum its counts."""
+def _map_strings(
+    value: Any, fn: Callable[[str], tuple[str, int]], *, integers: bool = False
+) -> tuple[Any, int]:
+    """Apply ``fn`` to every string in ``value`` (mapping keys too), deeply; sum its counts.
+    With ``integers``, whole numbers long enough to be a phone or card number are offered to
+    ``fn`` as text too, and replaced by what it returns when it changed them.
+
+    Recursive: metadata is at most 64 levels deep (``app.fields``), checked before this runs.
+    """
     if isinstance(value, str):
         return fn(value)
+    if integers and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
+        text, n = fn(str(value))
+        return (text, n) if n else (value, 0)
     if isinstance(value, dict):
         total = 0
         out = {}
         for k, v in value.items():
             k2, nk = _map_strings(k, fn)
-            v2, nv = _map_strings(v, fn)
+            v2, nv = _map_strings(v, fn, integers=integers)
             out[k2] = v2
             total += nk + nv
         return out, total
     if isinstance(value, list):
-        items = [_map_strings(v, fn) for v in value]
+        items = [_map_strings(v, fn, integers=integers) for v in value]
         return [v for v, _ in items], sum(n for _, n in items)
     return value, 0
 
@@ -52,8 +62,9 @@ def replace_unstorable(value: Any) -> tuple[Any, bool]:
 
 
 def redact_pii(value: Any) -> tuple[Any, int]:
-    """Replace PII in every string of ``value`` (keys of mappings too); also how many spans."""
-    return _map_strings(value, _redact_in)
+    """Replace PII in every string of ``value`` (keys of mappings too) and in whole numbers
+    inside it (``{"card": 4111111111111111}``); also how many spans."""
+    return _map_strings(value, _redact_in, integers=True)
 
 
 def make_storable(

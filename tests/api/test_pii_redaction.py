@@ -106,3 +106,44 @@ def test_redaction_leaves_ids_and_ordinary_numbers_alone(
     with engine.connect() as conn:
         row = conn.execute(text("SELECT request_id, prompt FROM events")).one()
     assert tuple(row) == ("user@example.com", event["prompt"])
+
+
+# The formats a black-box attack found stored raw (and exported) before phonenumbers, stdnum
+# and ipaddress confirmed the candidates: each must be gone from every table.
+MORE = {
+    "short IPv6": "2001:db8::1",
+    "UK national mobile": "07911 123456",
+    "German landline": "+49 30 1234567",
+    "card with dots": "4111.1111.1111.1111",
+    "card with underscores": "5555_5555_5555_4444",
+    "lower-case IBAN": "de89370400440532013000",
+    "dashed IBAN": "GB82-WEST-1234-5698-7654-32",
+    "internationalised e-mail": "jürgen.müller@beispiel.de",
+}
+
+
+def test_redaction_holds_for_the_formats_that_slipped_through(
+    client: TestClient, make_key: Callable[..., str], engine: Engine
+) -> None:
+    headers = auth(make_key("admin"))
+    event = {
+        "model": "bot",
+        "request_id": "r2",
+        "prompt": " | ".join(MORE.values()),
+        "output": "ok",
+        "finish_reason": f"stop {MORE['internationalised e-mail']}",
+        # Whole numbers are checked as card numbers (Luhn); a bare integer is never taken for a
+        # phone number: ids and millisecond timestamps look just like one.
+        "metadata": {"card": 4111111111111111, "ts_ms": 1732681234567, "count": 12},
+    }
+    r = client.post("/v1/events", json=event, headers=headers)
+    assert r.status_code == 202, r.text
+    fb = {"model": "bot", "request_id": "r2", "label": "x", "source": MORE["UK national mobile"]}
+    assert client.post("/v1/feedback", json=fb, headers=headers).status_code == 202
+    stored = _everything_stored(engine)
+    for kind, raw in MORE.items():
+        assert raw not in stored, f"raw {kind} stored"
+    assert "4111111111111111" not in stored
+    with engine.connect() as conn:
+        metadata = conn.execute(text("SELECT metadata FROM events")).scalar_one()
+    assert metadata == {"card": "<CARD>", "ts_ms": 1732681234567, "count": 12}

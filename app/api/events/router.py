@@ -27,7 +27,7 @@ _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
 
 
-_FREE_TEXT = ("prompt", "output", "prediction", "metadata")
+_FREE_TEXT = ("prompt", "output", "prediction", "finish_reason", "metadata")
 
 
 def to_rows(

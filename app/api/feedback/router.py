@@ -42,7 +42,9 @@ async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) ->
     sanitized = redacted = 0
     for fb in feedback:
         row, changed, n = make_storable(
-            fb.model_dump(mode="json"), free_text=("label",), redact=state.settings.redact_pii
+            fb.model_dump(mode="json"),
+            free_text=("label", "source"),
+            redact=state.settings.redact_pii,
         )
         sanitized += changed
         redacted += n
