@@ -22,17 +22,29 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _KEYED_PREFIX = "/v1/"
 
 
+class _BodyRefused(Exception):
+    """Raised into the app when its body breaks a limit; the gate answers for it."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    async def answer(self, send: Send) -> None:
+        await _answer(send, self.status, self.code, self.message, **self.extra)
+
+
 class BodyGateMiddleware:
-    """Guard the body of every request before anything reads it.
+    """Guard the body of every request; never hold it.
 
     In order, each answered before the next costs anything: a body route under ``/v1/``
     without a valid key gets 401 before one body byte is read (an unauthenticated client
     cannot make the API buffer anything); a declared ``Content-Length`` over the route's limit
     gets 413; a body that would take this process's in-flight body bytes past
-    ``max_inflight_bytes`` gets 503 with Retry-After; then the body is read with the limit
-    enforced chunk by chunk and ``read_timeout`` seconds allowed between chunks (408 for a
-    client that trickles), and handed to the app as the same chunks (never joined here, so
-    never held twice). ``overrides`` maps a path to its own limit (baseline uploads).
+    ``max_inflight_bytes`` gets 503 with Retry-After. Then the app reads the body as it
+    arrives, through a gate that counts it: past the route's limit the read fails and the
+    client gets 413, past ``read_timeout`` seconds without a chunk, 408. Nothing here keeps a
+    chunk, so an upload streams to wherever the route puts it (the multipart parser spools
+    files to disk). ``overrides`` maps a path to its own limit (baseline uploads).
     """
 
     def __init__(
@@ -68,63 +80,70 @@ class BodyGateMiddleware:
             await self._too_large(send, limit)
             return
         reserved = int(declared) if declared is not None and declared.isdigit() else 0
-        if not self._reserve(reserved):
+        if reserved and self.inflight + reserved > self.max_inflight_bytes:
             await self._busy(send)
             return
-        try:
-            await self._read_and_forward(scope, receive, send, limit, reserved)
-        finally:
-            self.inflight -= reserved
-
-    def _reserve(self, size: int) -> bool:
-        if size and self.inflight + size > self.max_inflight_bytes:
-            return False
-        self.inflight += size
-        return True
-
-    async def _read_and_forward(
-        self, scope: Scope, receive: Receive, send: Send, limit: int, reserved: int
-    ) -> None:
-        chunks: list[Message] = []
-        size = 0
+        self.inflight += reserved
+        seen = 0
         extra = 0  # bytes beyond what Content-Length reserved (chunked bodies)
-        try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(receive(), self.read_timeout)
-                except TimeoutError:
-                    SLOW_CLIENTS.labels("body").inc()
-                    await _answer(
-                        send, 408, "request_timeout",
-                        f"no body bytes for {self.read_timeout:g} s; send the body at once",
+        started = False
+        refusal: _BodyRefused | None = None
+
+        def refuse(status: int, code: str, message: str, **more: Any) -> _BodyRefused:
+            nonlocal refusal
+            refusal = _BodyRefused(status, code, message, **more)
+            return refusal
+
+        async def gated_receive() -> Message:
+            nonlocal seen, extra
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                SLOW_CLIENTS.labels("body").inc()
+                raise refuse(
+                    408, "request_timeout",
+                    f"no body bytes for {self.read_timeout:g} s; send the body at once",
+                ) from None  # fmt: skip
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise refuse(
+                        413, "payload_too_large",
+                        f"request body exceeds {limit} bytes; split the batch",
+                        details={"max_bytes": limit},
                     )  # fmt: skip
-                    return
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    await self._too_large(send, limit)
-                    return
-                if size > reserved:
-                    grow = size - reserved - extra
-                    if not self._reserve(grow):
-                        await self._busy(send)
-                        return
+                grow = seen - reserved - extra
+                if grow > 0:
+                    if self.inflight + grow > self.max_inflight_bytes:
+                        raise refuse(503, "busy", _BUSY, headers=self._retry())
+                    self.inflight += grow
                     extra += grow
-                chunks.append(message)
-                if not message.get("more_body", False):
-                    break
-            queue = iter(chunks)
+            return message
 
-            async def replay() -> Message:
-                for message in queue:
-                    return message
-                return await receive()
+        async def watched_send(message: Message) -> None:
+            # FastAPI turns a failed body read into its own 400; the client gets the reason.
+            nonlocal started
+            if refusal is not None:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _answer(
+                        send, refusal.status, refusal.code, refusal.message, **refusal.extra
+                    )
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
-            await self.app(scope, replay, send)
+        try:
+            await self.app(scope, gated_receive, watched_send)
+        except _BodyRefused as refused:
+            if not started:
+                await refused.answer(send)
         finally:
-            self.inflight -= extra
+            self.inflight -= reserved + extra
+
+    def _retry(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
     async def _known_caller(self, scope: Scope, header: bytes, send: Send) -> bool:
         state = scope["app"].state.driftline
@@ -146,11 +165,10 @@ class BodyGateMiddleware:
         )  # fmt: skip
 
     async def _busy(self, send: Send) -> None:
-        await _answer(
-            send, 503, "busy",
-            "this API process is reading as many request bodies as it may hold; retry later",
-            headers={"Retry-After": str(self.retry_after)},
-        )  # fmt: skip
+        await _answer(send, 503, "busy", _BUSY, headers=self._retry())
+
+
+_BUSY = "this API process is reading as many request bodies as it may hold; retry later"
 
 
 async def _answer(

@@ -2,8 +2,9 @@
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from pydantic import ValidationError
@@ -26,10 +27,10 @@ def _line_error(line: int, errors: list[Any]) -> DriftlineError:
     return err
 
 
-def parse_jsonl(data: bytes) -> list[BaselineRecordIn]:
-    """One JSON object per line; a 422 names the first bad line and field."""
-    records = []
-    for number, raw in enumerate(data.splitlines(), start=1):
+def iter_jsonl(lines: Iterable[bytes]) -> Iterator[BaselineRecordIn]:
+    """One JSON object per line, validated as it is read; a 422 names the first bad line
+    and field."""
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
@@ -39,10 +40,9 @@ def parse_jsonl(data: bytes) -> list[BaselineRecordIn]:
                 422, "invalid_input", f"line {number}: not JSON ({exc})", [{"line": number}]
             ) from None
         try:
-            records.append(BaselineRecordIn.model_validate(obj))
+            yield BaselineRecordIn.model_validate(obj)
         except ValidationError as exc:
             raise _line_error(number, list(exc.errors())) from None
-    return records
 
 
 # A CSV cell may be as large as an upload may be (the csv module's default is 128 KB, and past
@@ -50,27 +50,27 @@ def parse_jsonl(data: bytes) -> list[BaselineRecordIn]:
 csv.field_size_limit(256 * 1024 * 1024)
 
 
-def parse_csv(data: bytes) -> list[BaselineRecordIn]:
+def iter_csv(stream: IO[bytes]) -> Iterator[BaselineRecordIn]:
     """A header row naming the fields; ``token_logprobs`` and ``metadata`` as JSON cells.
+    Read and validated row by row.
 
     Strict quoting: an unterminated quote is a 422 naming its line, never the rest of the
     file swallowed into one record."""
-    try:
-        text_data = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DriftlineError(400, "invalid_encoding", f"the CSV is not UTF-8: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text_data), strict=True)
-    records = []
+    text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text_stream, strict=True)
     number = 1
     try:
         for number, row in enumerate(reader, start=2):  # line 1 is the header
-            records.append(_csv_record(number, row))
+            yield _csv_record(number, row)
     except csv.Error as exc:
         line = reader.line_num or number
         raise DriftlineError(
             422, "invalid_input", f"line {line}: malformed CSV ({exc})", [{"line": line}]
         ) from None
-    return records
+    except UnicodeDecodeError as exc:
+        raise DriftlineError(400, "invalid_encoding", f"the CSV is not UTF-8: {exc}") from None
+    finally:
+        text_stream.detach()  # the caller owns the file
 
 
 def _csv_record(number: int, row: dict[str | Any, Any]) -> BaselineRecordIn:
@@ -106,50 +106,65 @@ def _refuse_taken_name(session: Session, model: str, name: str) -> None:
         )  # fmt: skip
 
 
+# Records are written in batches of this many, so an upload of any size is held a batch at a
+# time (the whole upload is one transaction: a bad line stores nothing).
+INSERT_BATCH = 2_000
+
+
 def create_baseline(
     session: Session,
     *,
     model: str,
     name: str,
     embedder: str,
-    records: list[BaselineRecordIn],
+    records: Iterable[BaselineRecordIn],
     redact_pii: bool = False,
 ) -> Baseline:
-    """Store the baseline (pending) and its records; the worker profiles it next.
+    """Store the baseline (pending) and its records as they are read; the worker profiles
+    it next. A bad record raises (the caller's transaction then stores nothing).
 
     ``redact_pii`` must match how events are stored: a baseline holding raw emails compared
     with production text holding ``<EMAIL>`` would show drift that is only redaction.
     """
-    if not records:
-        raise DriftlineError(422, "invalid_input", "records: a baseline needs at least one record")
-    if len(records) > MAX_RECORDS:
-        raise DriftlineError(
-            413, "too_many_records", f"{len(records)} records; at most {MAX_RECORDS}"
-        )
     _refuse_taken_name(session, model, name)
-    baseline = Baseline(
-        model=model, name=name, embedder=embedder, source="upload", record_count=len(records)
-    )
+    baseline = Baseline(model=model, name=name, embedder=embedder, source="upload", record_count=0)
     session.add(baseline)
     session.flush()
-    rows = []
+    count = 0
+    rows: list[dict[str, Any]] = []
     for r in records:
-        perplexity = r.perplexity
-        if perplexity is None and r.token_logprobs:
-            perplexity = perplexity_from_logprobs(r.token_logprobs)
-        row, _, _ = make_storable(
-            {
-                "baseline_id": baseline.id, "prompt": r.prompt, "output": r.output,
-                "prediction": r.prediction, "label": r.label, "score": r.score,
-                "confidence": r.confidence,
-                "perplexity": perplexity, "metadata_": r.metadata,
-            },
-            free_text=("prompt", "output", "prediction", "label", "metadata_"),
-            redact=redact_pii,
-        )  # fmt: skip
-        rows.append(row)
-    session.execute(insert(BaselineRecord), rows)
+        count += 1
+        if count > MAX_RECORDS:
+            raise DriftlineError(
+                413, "too_many_records", f"more than {MAX_RECORDS} records; at most {MAX_RECORDS}"
+            )
+        rows.append(_storable_record(baseline.id, r, redact_pii))
+        if len(rows) >= INSERT_BATCH:
+            session.execute(insert(BaselineRecord), rows)
+            rows = []
+    if rows:
+        session.execute(insert(BaselineRecord), rows)
+    if count == 0:
+        raise DriftlineError(422, "invalid_input", "records: a baseline needs at least one record")
+    baseline.record_count = count
+    session.flush()
     return baseline
+
+
+def _storable_record(baseline_id: int, r: BaselineRecordIn, redact_pii: bool) -> dict[str, Any]:
+    perplexity = r.perplexity
+    if perplexity is None and r.token_logprobs:
+        perplexity = perplexity_from_logprobs(r.token_logprobs)
+    row, _, _ = make_storable(
+        {
+            "baseline_id": baseline_id, "prompt": r.prompt, "output": r.output,
+            "prediction": r.prediction, "label": r.label, "score": r.score,
+            "confidence": r.confidence, "perplexity": perplexity, "metadata_": r.metadata,
+        },
+        free_text=("prompt", "output", "prediction", "label", "metadata_"),
+        redact=redact_pii,
+    )  # fmt: skip
+    return row
 
 
 def create_window_baseline(

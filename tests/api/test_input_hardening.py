@@ -124,3 +124,21 @@ def test_no_key_no_body_read(client: TestClient) -> None:
         "/v1/events", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 401 and r.headers["connection"] == "close"
+
+
+def test_a_streamed_body_past_the_limit_is_413_on_every_route(
+    client: TestClient, make_key: Callable[..., str]
+) -> None:
+    headers = {**auth(make_key("admin", "ingest")), "Content-Type": "application/json"}
+
+    def chunks() -> object:  # no Content-Length: the limit is enforced while reading
+        yield b'{"training": {"f1": 0.9}, "pad": "'
+        for _ in range(11):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    for method, path in (("PUT", "/v1/models/m/metrics"), ("POST", "/v1/events")):
+        r = client.request(method, path, content=chunks(), headers=headers)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", (
+            path, r.text[:200],
+        )  # fmt: skip

@@ -1,5 +1,6 @@
 """``/v1/baselines``."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,12 +18,12 @@ from app.api.body import read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.params import Int4Id, OptionalModelQuery
-from app.baselines.records import BaselineRecordIn
+from app.baselines.records import EMBEDDERS, BaselineRecordIn
 from app.baselines.service import (
     create_baseline,
     create_window_baseline,
-    parse_csv,
-    parse_jsonl,
+    iter_csv,
+    iter_jsonl,
 )
 from app.db.models import Baseline
 from app.errors import DriftlineError, invalid_input
@@ -55,7 +56,9 @@ _UPLOAD_DOC: dict[str, Any] = {
 }
 
 
-async def _from_multipart(request: Request) -> tuple[str, str, str, list[BaselineRecordIn]]:
+async def _from_multipart(request: Request) -> tuple[str, str, str, Any]:
+    """The form's fields and a function that streams its file's records (the multipart
+    parser has spooled the file to disk; nothing here reads it whole)."""
     form = await request.form(max_files=1, max_fields=10)
     missing = [f for f in ("model", "name", "file") if not form.get(f)]
     if missing:
@@ -63,12 +66,19 @@ async def _from_multipart(request: Request) -> tuple[str, str, str, list[Baselin
     upload = form["file"]
     if isinstance(upload, str):
         raise DriftlineError(422, "invalid_input", "file: must be an uploaded file")
-    data = await upload.read()
     filename = (upload.filename or "").lower()
     kind = (upload.content_type or "").lower()
-    parser = parse_csv if filename.endswith(".csv") or "csv" in kind else parse_jsonl
-    records = await run_in_threadpool(parser, data)
-    return str(form["model"]), str(form["name"]), str(form.get("embedder") or "tfidf"), records
+    embedder = str(form.get("embedder") or "tfidf")
+    if embedder not in EMBEDDERS:
+        raise DriftlineError(422, "invalid_input", f"embedder: unknown {embedder!r}")
+
+    def records() -> Iterator[BaselineRecordIn]:
+        upload.file.seek(0)
+        if filename.endswith(".csv") or "csv" in kind:
+            return iter_csv(upload.file)
+        return iter_jsonl(upload.file)
+
+    return str(form["model"]), str(form["name"]), embedder, records
 
 
 @router.post(
@@ -78,24 +88,36 @@ async def _from_multipart(request: Request) -> tuple[str, str, str, list[Baselin
 async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -> BaselineOut:
     """Store the records; the worker then builds the profile (``status`` becomes ``ready``).
 
-    A bad record gives a 422 naming its line (uploads) or index (JSON) and field.
+    A bad record gives a 422 naming its line (uploads) or index (JSON) and field. Files are
+    read and stored a batch at a time, so an upload of any allowed size is held in bounded
+    memory; a JSON body is limited to ``DRIFTLINE_MAX_BODY_BYTES`` like any other.
     """
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         model, name, embedder, records = await _from_multipart(request)
-        if embedder not in ("tfidf", "static", "minilm"):
-            raise DriftlineError(422, "invalid_input", f"embedder: unknown {embedder!r}")
     else:
+        declared = request.headers.get("content-length", "")
+        limit = state.settings.max_body_bytes
+        if declared.isdigit() and int(declared) > limit:
+            raise DriftlineError(
+                413, "payload_too_large",
+                f"a JSON baseline may be up to {limit} bytes; upload a JSONL or CSV file "
+                "(multipart/form-data) for larger ones",
+                {"max_bytes": limit},
+            )  # fmt: skip
         try:
             body = BaselineIn.model_validate(await read_json(request))
         except ValidationError as exc:
             raise invalid_input(list(exc.errors())) from None
-        model, name, embedder, records = body.model, body.name, body.embedder, body.records
+        model, name, embedder = body.model, body.name, body.embedder
+
+        def records() -> Iterator[BaselineRecordIn]:
+            return iter(body.records)
 
     def store() -> Baseline:
         with state.sessions() as session, session.begin():
             return create_baseline(
-                session, model=model, name=name, embedder=embedder, records=records,
+                session, model=model, name=name, embedder=embedder, records=records(),
                 redact_pii=state.settings.redact_pii,
             )  # fmt: skip
 
