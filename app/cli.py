@@ -19,6 +19,8 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 app.add_typer(keys_app, name="keys")
 monitors_app = typer.Typer(help="Manage monitors declaratively.", no_args_is_help=True)
 app.add_typer(monitors_app, name="monitors")
+projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+app.add_typer(projects_app, name="projects")
 export_app = typer.Typer(help="Export data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
@@ -317,8 +319,17 @@ def keys_create(
         list[str] | None,
         typer.Option("--scope", "-s", help="ingest, read or admin (repeatable)."),
     ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="The project whose models the key sees and writes; omitted: every project.",
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
+    from app.projects import project_named
     from app.security import create_key, validate_scopes
 
     try:
@@ -326,9 +337,40 @@ def keys_create(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     with _session() as session:
-        row, key = create_key(session, name=name, scopes=scopes)
-        typer.echo(f"created key {row.id} '{name}' scopes={','.join(scopes)}")
+        project_id = None
+        if project is not None:
+            found = project_named(session, project)
+            if found is None:
+                raise _fail(f"no project {project!r}: `driftline projects create {project}`")
+            project_id = found.id
+        row, key = create_key(session, name=name, scopes=scopes, project_id=project_id)
+        where = f"project {project}" if project else "every project"
+        typer.echo(f"created key {row.id} '{name}' scopes={','.join(scopes)} ({where})")
     typer.echo(key)
+
+
+@projects_app.command("create")
+def projects_create(name: Annotated[str, typer.Argument(help="The project's name.")]) -> None:
+    """Create a project; then `driftline keys create NAME --project PROJECT`."""
+    from app.errors import DriftlineError
+    from app.projects import create_project
+
+    with _session() as session:
+        try:
+            project = create_project(session, name)
+        except DriftlineError as exc:
+            raise _fail(exc.message) from None
+        typer.echo(f"created project {project.id} '{name}'")
+
+
+@projects_app.command("list")
+def projects_list() -> None:
+    """List projects."""
+    from app.projects import list_projects
+
+    with _session() as session:
+        for project in list_projects(session):
+            typer.echo(f"{project.id}\t{project.name}")
 
 
 @keys_app.command("list")

@@ -20,6 +20,7 @@ from app.api.events.schemas import EventIn
 from app.api.exports.router import router as exports_router
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
+from app.api.keys.router import router as keys_router
 from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
@@ -75,7 +76,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router, exports_router, runbooks.router,
+        monitors_router, runs_router, exports_router, keys_router, runbooks.router,
     ):  # fmt: skip
         api.include_router(router)
 

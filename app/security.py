@@ -51,27 +51,39 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return [s for s in SCOPES if s in scopes]
 
 
-def create_key(session: Session, *, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    """Store a new key and return the row and the plaintext key (the only time it exists)."""
+def create_key(
+    session: Session, *, name: str, scopes: list[str], project_id: int | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key and return the row and the plaintext key (the only time it exists).
+    ``project_id`` binds it to one project; None lets it see every project."""
     key = generate_key()
     prefix = key_prefix(key)
     assert prefix is not None
     row = ApiKey(
-        name=name, prefix=prefix, secret_sha256=hash_key(key), scopes=validate_scopes(scopes)
-    )
+        name=name, prefix=prefix, secret_sha256=hash_key(key), scopes=validate_scopes(scopes),
+        project_id=project_id,
+    )  # fmt: skip
     session.add(row)
     session.flush()
     return row, key
 
 
-def list_keys(session: Session) -> list[ApiKey]:
-    """All keys, newest first, revoked ones included."""
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
+def list_keys(session: Session, *, project_id: int | None = None) -> list[ApiKey]:
+    """All keys (of one project when given), newest first, revoked ones included."""
+    stmt = select(ApiKey).order_by(ApiKey.id.desc())
+    if project_id is not None:
+        stmt = stmt.where(ApiKey.project_id == project_id)
+    return list(session.scalars(stmt))
 
 
-def revoke_key(session: Session, *, key_id_or_prefix: str) -> ApiKey | None:
-    """Revoke by numeric id or prefix; returns the key, or None when there is no such key."""
+def revoke_key(
+    session: Session, *, key_id_or_prefix: str, project_id: int | None = None
+) -> ApiKey | None:
+    """Revoke by numeric id or prefix (within one project when given); returns the key, or
+    None when there is no such key."""
     stmt = select(ApiKey)
+    if project_id is not None:
+        stmt = stmt.where(ApiKey.project_id == project_id)
     if key_id_or_prefix.isdigit():
         stmt = stmt.where(ApiKey.id == int(key_id_or_prefix))
     else:
@@ -89,11 +101,12 @@ def scope_allows(granted: list[str], needed: str) -> bool:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's id, name and scopes."""
+    """Who is calling: the key's id, name, scopes and project (None: every project)."""
 
     key_id: int
     name: str
     scopes: tuple[str, ...]
+    project_id: int | None = None
 
 
 class KeyVerifier:
@@ -138,7 +151,9 @@ class KeyVerifier:
         ).one_or_none()
         if row is None or not hmac.compare_digest(row.secret_sha256, hash_key(key)):
             return None
-        caller = Caller(key_id=row.id, name=row.name, scopes=tuple(row.scopes))
+        caller = Caller(
+            key_id=row.id, name=row.name, scopes=tuple(row.scopes), project_id=row.project_id
+        )
         with self._lock:
             self._cache[prefix] = (now + self._ttl, row.secret_sha256, caller)
         return caller

@@ -26,6 +26,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.base import Base
 
 
+class Project(Base):
+    """A team's space: it owns models, and a key bound to it sees only those models."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ModelProject(Base):
+    """Which project owns a model name (claimed by the first key that writes for it)."""
+
+    __tablename__ = "model_projects"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+
+
 class ApiKey(Base):
     """An API key. Only the SHA-256 of the secret is stored; the prefix finds the row."""
 
@@ -36,6 +55,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    # The project whose models the key sees and writes; None: every project (operators).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

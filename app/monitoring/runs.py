@@ -664,6 +664,11 @@ def get_run(session: Session, run_id: int, *, with_report: bool = False) -> Moni
     return session.scalars(stmt).first()
 
 
+def model_of(session: Session, run: MonitorRun) -> str:
+    """The model a run's monitor watches."""
+    return str(session.scalars(select(Monitor.model).where(Monitor.id == run.monitor_id)).one())
+
+
 def list_runs(session: Session, monitor_id: int, *, limit: int) -> list[MonitorRun]:
     """A monitor's runs, newest window first."""
     return list(

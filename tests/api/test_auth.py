@@ -35,6 +35,11 @@ PROTECTED = [
     ("GET", "/v1/runs/{run_id}", "read", None),
     ("GET", "/v1/runs/{run_id}/report", "read", None),
     ("GET", "/v1/exports/retraining?model=m&since=2026-01-01T00:00:00Z", "read", None),
+    ("POST", "/v1/keys", "admin", {"name": "k", "scopes": ["read"]}),
+    ("GET", "/v1/keys", "admin", None),
+    ("DELETE", "/v1/keys/{key_id}", "admin", None),
+    ("POST", "/v1/projects", "admin", {"name": "p"}),
+    ("GET", "/v1/projects", "admin", None),
 ]
 OTHER_SCOPE = {"ingest": "read", "read": "ingest", "admin": "read"}
 
@@ -44,7 +49,7 @@ def concrete(path: str) -> str:
     return (
         path.replace("{name}", "nope")
         .replace("_id}", "}")
-        .format(baseline=999999, monitor=999999, run=999999)
+        .format(baseline=999999, monitor=999999, run=999999, key=999999)
     )
 
 

@@ -27,6 +27,7 @@ from app.baselines.service import (
 )
 from app.db.models import Baseline
 from app.errors import DriftlineError, invalid_input
+from app.projects import may_see, visible_models
 
 router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
 
@@ -85,7 +86,7 @@ async def _from_multipart(request: Request) -> tuple[str, str, str, Any]:
     "", status_code=202, response_model=BaselineOut, openapi_extra=_UPLOAD_DOC,
     summary="Register a baseline holdout (JSON, or a JSONL/CSV file upload)",
 )  # fmt: skip
-async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -> BaselineOut:
+async def register_baseline(request: Request, state: StateDep, caller: AdminCaller) -> BaselineOut:
     """Store the records; the worker then builds the profile (``status`` becomes ``ready``).
 
     A bad record gives a 422 naming its line (uploads) or index (JSON) and field. Files are
@@ -116,6 +117,7 @@ async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -
 
     def store() -> Baseline:
         with state.sessions() as session, session.begin():
+            state.owners.claim(session, caller.project_id, [model])
             return create_baseline(
                 session, model=model, name=name, embedder=embedder, records=records(),
                 redact_pii=state.settings.redact_pii,
@@ -129,10 +131,11 @@ async def register_baseline(request: Request, state: StateDep, _: AdminCaller) -
     summary="Freeze a time range of production traffic as a baseline",
 )  # fmt: skip
 def baseline_from_window(
-    body: BaselineFromWindowIn, session: SessionDep, _: AdminCaller
+    body: BaselineFromWindowIn, session: SessionDep, state: StateDep, caller: AdminCaller
 ) -> BaselineOut:
     """Registers the range; the worker copies its events (with their labels and scores) and
     profiles them (``status`` becomes ``ready``)."""
+    state.owners.check(session, caller.project_id, body.model)
     baseline = create_window_baseline(
         session, model=body.model, version=body.model_version, name=body.name,
         embedder=body.embedder, start=body.start, end=body.end,
@@ -143,19 +146,21 @@ def baseline_from_window(
 
 @router.get("", response_model=BaselineList, summary="List baselines")
 def list_baselines(
-    session: SessionDep, _: ReadCaller, model: OptionalModelQuery = None
+    session: SessionDep, caller: ReadCaller, model: OptionalModelQuery = None
 ) -> BaselineList:
-    """Every baseline (of one model with ``?model=``), newest first."""
+    """Every baseline (of one model with ``?model=``) of the key's project, newest first."""
     stmt = select(Baseline).order_by(Baseline.id.desc())
+    if (mine := visible_models(caller.project_id)) is not None:
+        stmt = stmt.where(Baseline.model.in_(mine))
     if model:
         stmt = stmt.where(Baseline.model == model)
     return BaselineList(baselines=[BaselineOut.model_validate(b) for b in session.scalars(stmt)])
 
 
 @router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")
-def get_baseline(baseline_id: Int4Id, session: SessionDep, _: ReadCaller) -> BaselineOut:
+def get_baseline(baseline_id: Int4Id, session: SessionDep, caller: ReadCaller) -> BaselineOut:
     """A baseline with its status and summary figures."""
     baseline = session.get(Baseline, baseline_id)
-    if baseline is None:
+    if baseline is None or not may_see(session, caller.project_id, baseline.model):
         raise DriftlineError(404, "not_found", f"no baseline {baseline_id}")
     return BaselineOut.model_validate(baseline)

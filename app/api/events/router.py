@@ -91,7 +91,7 @@ def to_rows(
         503: {"description": "Database unavailable; nothing stored; retry after Retry-After"},
     },
 )
-async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> IngestResult:
+async def ingest_events(request: Request, state: StateDep, caller: IngestCaller) -> IngestResult:
     """Store events. The 202 is sent only after COMMIT; a batch is all or nothing.
 
     Re-sending an event with the same ``(model, request_id)`` stores nothing and counts it
@@ -115,6 +115,8 @@ async def ingest_events(request: Request, state: StateDep, _: IngestCaller) -> I
 
     def write() -> int:
         with state.engine.begin() as conn:
+            # A model of another project answers 404 and the batch stores nothing.
+            state.owners.claim(conn, caller.project_id, {r["model"] for r in rows})
             return insert_events(conn, rows)
 
     accepted = await run_in_threadpool(write)

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=ERROR_RESPO
 )
 def export_retraining(
     state: StateDep,
-    _: ReadCaller,
+    caller: ReadCaller,
     model: ModelQuery,
     since: Annotated[datetime, Query()],
     until: Annotated[datetime | None, Query()] = None,
@@ -47,6 +47,7 @@ def export_retraining(
 
     def lines() -> Iterator[bytes]:
         with state.sessions() as session:
+            state.owners.check(session, caller.project_id, model)
             for example in retraining_examples(
                 session, model=model, since=since, until=end, reasons=chosen, limit=limit
             ):

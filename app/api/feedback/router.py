@@ -28,7 +28,9 @@ _OPENAPI_BODY = one_or_batch_body("FeedbackIn", "feedback", max_items=1000)
     openapi_extra=_OPENAPI_BODY,
     summary="Send labels or scores for logged events",
 )
-async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) -> FeedbackResult:
+async def ingest_feedback(
+    request: Request, state: StateDep, caller: IngestCaller
+) -> FeedbackResult:
     """Store feedback keyed by ``(model, request_id)``; it may arrive before its event.
 
     Later feedback for the same event merges into the earlier one (fields it carries win).
@@ -58,6 +60,7 @@ async def ingest_feedback(request: Request, state: StateDep, _: IngestCaller) ->
 
     def write() -> int:
         with state.engine.begin() as conn:
+            state.owners.claim(conn, caller.project_id, {r["model"] for r in rows})
             return upsert_feedback(conn, rows)
 
     await run_in_threadpool(write)

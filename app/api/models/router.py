@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from app.api.deps import IngestCaller, ReadCaller, SessionDep
+from app.api.deps import IngestCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
     ModelList,
@@ -19,14 +19,19 @@ from app.db.models import Event, Model, Monitor
 from app.engine.results import SEVERITY, Status
 from app.errors import DriftlineError
 from app.monitoring import runs
+from app.projects import visible_models
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/models", response_model=ModelList, summary="List models and their versions")
-def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
-    """Every model seen in traffic, its versions, and the time of its latest event."""
-    versions = session.scalars(select(Model).order_by(Model.name, Model.created_at)).all()
+def list_models(session: SessionDep, caller: ReadCaller) -> ModelList:
+    """Every model (of the key's project) seen in traffic, its versions, and the time of its
+    latest event."""
+    stmt = select(Model).order_by(Model.name, Model.created_at)
+    if (mine := visible_models(caller.project_id)) is not None:
+        stmt = stmt.where(Model.name.in_(mine))
+    versions = session.scalars(stmt).all()
     # One index probe per model on ix_events_model_ts, not a scan of events.
     last_seen = select(func.max(Event.ts)).where(Event.model == Model.name).scalar_subquery()
     latest = {
@@ -46,9 +51,12 @@ def list_models(session: SessionDep, _: ReadCaller) -> ModelList:
 @router.get(
     "/models/{name:path}/status", response_model=ModelStatus, summary="Is this model healthy?"
 )
-def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelStatus:
+def model_status(
+    name: ModelName, session: SessionDep, state: StateDep, caller: ReadCaller
+) -> ModelStatus:
     """Per monitor, the latest finished window with data (else the latest without enough),
     and the model's worst verdict across them."""
+    state.owners.check(session, caller.project_id, name)
     monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
     latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=name)}
     out = []
@@ -87,11 +95,16 @@ def model_status(name: ModelName, session: SessionDep, _: ReadCaller) -> ModelSt
     summary="Report a model version's training and validation metrics",
 )
 def report_metrics(
-    name: ModelName, body: ModelMetricsIn, session: SessionDep, _: IngestCaller
+    name: ModelName,
+    body: ModelMetricsIn,
+    session: SessionDep,
+    state: StateDep,
+    caller: IngestCaller,
 ) -> ModelVersionOut:
     """Store what the version scored offline, for the overfitting gap: the dashboards show
     training → validation → production side by side. A split left out keeps its earlier
     values; the version is registered if traffic has not shown it yet."""
+    state.owners.claim(session, caller.project_id, [name])
     values = {
         k: v
         for k, v in (("training_metrics", body.training), ("validation_metrics", body.validation))

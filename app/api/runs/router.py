@@ -11,6 +11,7 @@ from app.api.params import Int8Id
 from app.errors import DriftlineError
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
+from app.projects import may_see
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -25,10 +26,10 @@ REPORT_CSP = (
 
 
 @router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
-def get_run(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> RunOut:
+def get_run(run_id: Int8Id, session: SessionDep, caller: ReadCaller) -> RunOut:
     """The window's verdict, per-check metrics and details, timings and report link."""
     run = runs.get_run(session, run_id)
-    if run is None:
+    if run is None or not may_see(session, caller.project_id, runs.model_of(session, run)):
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     return run_out(run, full=True)
 
@@ -39,10 +40,10 @@ def get_run(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> RunOut:
     responses={200: {"content": {"text/html": {}}}},
     summary="The run's HTML report (sandboxed)",
 )
-def get_report(run_id: Int8Id, session: SessionDep, _: ReadCaller) -> Response:
+def get_report(run_id: Int8Id, session: SessionDep, caller: ReadCaller) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
     run = runs.get_run(session, run_id, with_report=True)
-    if run is None:
+    if run is None or not may_see(session, caller.project_id, runs.model_of(session, run)):
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     if run.report is None:
         raise DriftlineError(

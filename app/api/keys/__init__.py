@@ -1,0 +1,1 @@
+"""``/v1/keys`` and ``/v1/projects``: keys made over the API, scoped to projects."""

@@ -1,0 +1,131 @@
+"""Projects: a project owns models; a key bound to a project sees and writes only those.
+
+A model belongs to the project of the first key that writes for it (an event, feedback, a
+baseline, offline metrics); a key without a project (an operator's) sees every project, and
+the models it creates go to ``default``. Ownership never moves, so each api process caches it.
+Another project's model answers 404, exactly like a model that does not exist, so names do
+not leak across projects.
+"""
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Select, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db.models import ModelProject, Project
+from app.errors import DriftlineError
+
+DEFAULT_PROJECT = "default"
+
+
+def not_found(model: str) -> DriftlineError:
+    """The answer for a model the caller may not see: the same as for one that is absent."""
+    return DriftlineError(404, "not_found", f"no model {model!r}")
+
+
+def create_project(session: Session, name: str) -> Project:
+    """A new project; 409 when the name is taken."""
+    if session.scalars(select(Project.id).where(Project.name == name)).first() is not None:
+        raise DriftlineError(409, "conflict", f"a project named {name!r} exists")
+    project = Project(name=name)
+    session.add(project)
+    session.flush()
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    """Every project, oldest first."""
+    return list(session.scalars(select(Project).order_by(Project.id)))
+
+
+def project_named(session: Session, name: str) -> Project | None:
+    """The project with this name, or None."""
+    return session.scalars(select(Project).where(Project.name == name)).first()
+
+
+def default_project_id(session: Session | Connection) -> int:
+    """The ``default`` project's id (created if a fresh database has none yet)."""
+    session.execute(
+        insert(Project).values(name=DEFAULT_PROJECT).on_conflict_do_nothing(index_elements=["name"])
+    )
+    found = session.execute(select(Project.id).where(Project.name == DEFAULT_PROJECT))
+    return int(found.scalar_one())
+
+
+class ModelOwners:
+    """Which project owns each model, cached per process (ownership never changes)."""
+
+    def __init__(self) -> None:
+        self._owner: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, session: Session | Connection, models: set[str]) -> dict[str, int]:
+        with self._lock:
+            known = {m: self._owner[m] for m in models if m in self._owner}
+        missing = models - set(known)
+        if missing:
+            rows = session.execute(
+                select(ModelProject.model, ModelProject.project_id).where(
+                    ModelProject.model.in_(missing)
+                )
+            ).all()
+            found = {m: p for m, p in rows}
+            with self._lock:
+                self._owner.update(found)
+            known.update(found)
+        return known
+
+    def claim(
+        self, session: Session | Connection, project: int | None, models: Iterable[str]
+    ) -> None:
+        """Make sure the caller (bound to ``project``, or to none) may write for these models:
+        unowned ones become its project's (``default`` for an unbound key); a model of another
+        project raises the 404 an absent model gets. Commits with the caller's transaction."""
+        wanted = set(models)
+        owners = self._lookup(session, wanted)
+        for model, owner in owners.items():
+            if project is not None and owner != project:
+                raise not_found(model)
+        new = wanted - set(owners)
+        if not new:
+            return
+        target = project if project is not None else default_project_id(session)
+        session.execute(
+            insert(ModelProject)
+            .values([{"model": m, "project_id": target} for m in sorted(new)])
+            .on_conflict_do_nothing(index_elements=["model"])
+        )
+        # Another request may have claimed one first: read the owners back, then check.
+        with self._lock:
+            for m in new:
+                self._owner.pop(m, None)
+        for model, owner in self._lookup(session, new).items():
+            if project is not None and owner != project:
+                raise not_found(model)
+
+    def check(self, session: Session, project: int | None, model: str) -> None:
+        """404 unless the caller may see ``model`` (an unbound key sees every model)."""
+        if project is None:
+            return
+        if self._lookup(session, {model}).get(model) != project:
+            raise not_found(model)
+
+
+def visible_models(project: int | None) -> Select[Any] | None:
+    """For lists: the caller's project's model names, to filter ``model IN (...)`` on, or
+    None when the caller sees every project."""
+    if project is None:
+        return None
+    return select(ModelProject.model).where(ModelProject.project_id == project)
+
+
+def may_see(session: Session, project: int | None, model: str) -> bool:
+    """Whether a caller bound to ``project`` (or to none) may see this model's objects: for
+    routes that look an object up by id and answer 404 when it is not the caller's."""
+    if project is None:
+        return True
+    owner = session.scalars(select(ModelProject.project_id).where(ModelProject.model == model))
+    return owner.first() == project

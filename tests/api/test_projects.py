@@ -1,0 +1,164 @@
+"""Projects: a key bound to one project neither sees nor writes another project's models.
+Every route, tried with the other project's key: 404 (as if absent) and nothing written."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.baselines.profiles import build_pending_profiles
+from app.datasets import health_tweets
+from app.db.session import make_sessionmaker, session_scope
+from app.projects import create_project
+from app.security import create_key
+from tests.conftest import auth
+
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture
+def project_keys(engine: Engine) -> dict[str, dict[str, str]]:
+    keys = {}
+    with session_scope(make_sessionmaker(engine)) as session:
+        for name in ("alpha", "beta"):
+            project = create_project(session, name)
+            _, key = create_key(session, name=name, scopes=["admin"], project_id=project.id)
+            keys[name] = auth(key)
+    return keys
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    tables = ("events", "feedback", "baselines", "monitors", "monitor_runs", "models")
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+
+def test_another_projects_key_gets_404_everywhere_and_writes_nothing(
+    client: TestClient, engine: Engine, project_keys: dict[str, dict[str, str]]
+) -> None:
+    a, b = project_keys["alpha"], project_keys["beta"]
+    tweets = list(health_tweets(without_urls=True).text[:150])
+    ts = (NOW - timedelta(minutes=30)).isoformat()
+    events = [
+        {"model": "a-bot", "request_id": f"r{i}", "prompt": t, "output": "ok", "ts": ts}
+        for i, t in enumerate(tweets[:40])
+    ]
+    assert client.post("/v1/events", json={"events": events}, headers=a).status_code == 202
+    fb = {"model": "a-bot", "request_id": "r1", "label": "x"}
+    assert client.post("/v1/feedback", json=fb, headers=a).status_code == 202
+    records = [{"prompt": t, "output": "ok"} for t in tweets[40:]]
+    r = client.post(
+        "/v1/baselines", json={"model": "a-bot", "name": "h", "records": records}, headers=a
+    )
+    assert r.status_code == 202, r.text
+    bid = r.json()["id"]
+    build_pending_profiles(engine)
+    r = client.post(
+        "/v1/monitors",
+        json={
+            "model": "a-bot",
+            "baseline_id": bid,
+            "window": "1h",
+            "start_at": (NOW - timedelta(hours=2)).isoformat(),
+        },
+        headers=a,
+    )
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    window = {
+        "start": (NOW - timedelta(hours=2)).isoformat(),
+        "end": (NOW - timedelta(hours=1)).isoformat(),
+    }
+    runs = client.post(f"/v1/monitors/{mid}/runs", json=window, headers=a).json()["runs"]
+    run_id = runs[0]["id"]
+    before = counts(engine)
+
+    tries = [
+        ("POST", "/v1/events", {"model": "a-bot", "prompt": "p", "output": "o"}),
+        ("POST", "/v1/feedback", {"model": "a-bot", "request_id": "r2", "label": "y"}),
+        ("PUT", "/v1/models/a-bot/metrics", {"training": {"f1": 0.9}}),
+        ("GET", "/v1/models/a-bot/status", None),
+        ("POST", "/v1/baselines", {"model": "a-bot", "name": "b2", "records": [{"prompt": "p"}]}),
+        ("POST", "/v1/baselines/from-window", {"model": "a-bot", "name": "w", **window}),
+        ("GET", f"/v1/baselines/{bid}", None),
+        ("POST", "/v1/monitors", {"model": "a-bot", "baseline_id": bid}),
+        ("GET", f"/v1/monitors/{mid}", None),
+        ("PATCH", f"/v1/monitors/{mid}", {"enabled": False}),
+        ("POST", f"/v1/monitors/{mid}/runs", window),
+        ("GET", f"/v1/monitors/{mid}/runs", None),
+        ("DELETE", f"/v1/monitors/{mid}", None),
+        ("GET", f"/v1/runs/{run_id}", None),
+        ("GET", f"/v1/runs/{run_id}/report", None),
+        ("GET", "/v1/exports/retraining?model=a-bot&since=2026-01-01T00:00:00Z", None),
+    ]
+    answers = {
+        f"{method} {path}": client.request(method, path, json=body, headers=b).status_code
+        for method, path, body in tries
+    }
+    assert answers == dict.fromkeys(answers, 404), answers
+    assert counts(engine) == before
+    # Lists show only the caller's project.
+    for path, field in (
+        ("/v1/models", "models"),
+        ("/v1/baselines", "baselines"),
+        ("/v1/monitors", "monitors"),
+    ):
+        assert client.get(path, headers=b).json()[field] == []
+        assert len(client.get(path, headers=a).json()[field]) == 1
+    # The owner still has it all.
+    assert client.get(f"/v1/runs/{run_id}", headers=a).status_code == 200
+    assert client.get("/v1/models/a-bot/status", headers=a).status_code == 200
+
+
+def test_an_operators_key_sees_every_project_and_manages_keys(
+    client: TestClient, make_key: Callable[..., str], project_keys: dict[str, dict[str, str]]
+) -> None:
+    a = project_keys["alpha"]
+    assert (
+        client.post(
+            "/v1/events", json={"model": "a-bot", "prompt": "p", "output": "o"}, headers=a
+        ).status_code
+        == 202
+    )
+    operator = auth(make_key("admin"))
+    assert [m["name"] for m in client.get("/v1/models", headers=operator).json()["models"]] == [
+        "a-bot"
+    ]
+    # A project admin makes keys for its own project only; the new key is bound to it.
+    r = client.post("/v1/keys", json={"name": "svc", "scopes": ["ingest"]}, headers=a)
+    assert r.status_code == 201 and r.json()["project"] == "alpha" and r.json()["key"], r.text
+    assert (
+        client.post(
+            "/v1/keys", json={"name": "x", "scopes": ["read"], "project": "beta"}, headers=a
+        ).status_code
+        == 404
+    )
+    listed = client.get("/v1/keys", headers=a).json()["keys"]
+    assert {k["project"] for k in listed} == {"alpha"} and all(k["key"] is None for k in listed)
+    beta_key_id = next(
+        k["id"]
+        for k in client.get("/v1/keys", headers=operator).json()["keys"]
+        if k["project"] == "beta"
+    )
+    assert client.delete(f"/v1/keys/{beta_key_id}", headers=a).status_code == 404
+    assert client.post("/v1/projects", json={"name": "gamma"}, headers=a).status_code == 403
+    assert client.post("/v1/projects", json={"name": "gamma"}, headers=operator).status_code == 201
+    assert [p["name"] for p in client.get("/v1/projects", headers=a).json()["projects"]] == [
+        "alpha"
+    ]
+    new_key = {"Authorization": f"Bearer {r.json()['key']}"}
+    assert (
+        client.post(
+            "/v1/events", json={"model": "a-bot", "prompt": "p", "output": "o"}, headers=new_key
+        ).status_code
+        == 202
+    )
+    assert client.delete(f"/v1/keys/{r.json()['id']}", headers=a).status_code == 204
+    assert (
+        client.post(
+            "/v1/events", json={"model": "a-bot", "prompt": "p", "output": "o"}, headers=new_key
+        ).status_code
+        == 401
+    )
