@@ -106,11 +106,14 @@ class ModelOwners:
             if project is not None and owner != project:
                 raise not_found(model)
 
+    def sees(self, session: Session, project: int | None, model: str) -> bool:
+        """Whether a caller bound to ``project`` (or to none: every model) may see ``model``;
+        for routes that look an object up by id and answer 404 when it is not the caller's."""
+        return project is None or self._lookup(session, {model}).get(model) == project
+
     def check(self, session: Session, project: int | None, model: str) -> None:
-        """404 unless the caller may see ``model`` (an unbound key sees every model)."""
-        if project is None:
-            return
-        if self._lookup(session, {model}).get(model) != project:
+        """404 unless the caller may see ``model``."""
+        if not self.sees(session, project, model):
             raise not_found(model)
 
 
@@ -120,12 +123,3 @@ def visible_models(project: int | None) -> Select[Any] | None:
     if project is None:
         return None
     return select(ModelProject.model).where(ModelProject.project_id == project)
-
-
-def may_see(session: Session, project: int | None, model: str) -> bool:
-    """Whether a caller bound to ``project`` (or to none) may see this model's objects: for
-    routes that look an object up by id and answer 404 when it is not the caller's."""
-    if project is None:
-        return True
-    owner = session.scalars(select(ModelProject.project_id).where(ModelProject.model == model))
-    return owner.first() == project

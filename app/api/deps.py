@@ -79,11 +79,18 @@ async def authenticate(state: AppState, header: str) -> Caller:
     return caller
 
 
+# Where the body gate (app.api.limits) leaves the caller it verified, in the request state.
+VERIFIED_CALLER = "driftline_caller"
+
+
 def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]]:
-    """A dependency that authenticates the caller and demands ``scope``."""
+    """A dependency that authenticates the caller (or takes the one the body gate verified)
+    and demands ``scope``."""
 
     async def dependency(request: Request, state: StateDep) -> Caller:
-        caller = await authenticate(state, request.headers.get("authorization", ""))
+        caller: Caller | None = request.scope.get("state", {}).get(VERIFIED_CALLER)
+        if caller is None:
+            caller = await authenticate(state, request.headers.get("authorization", ""))
         if not scope_allows(list(caller.scopes), scope):
             raise DriftlineError(
                 403,

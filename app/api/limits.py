@@ -9,11 +9,10 @@ import asyncio
 import time
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import authenticate
-from app.api.errors import database_cause, database_unavailable
+from app.api.deps import VERIFIED_CALLER, authenticate
+from app.api.errors import database_cause, database_unavailable, error_response
 from app.errors import DriftlineError
 from app.metrics import REQUEST_SECONDS, SLOW_CLIENTS
 
@@ -97,7 +96,9 @@ class BodyGateMiddleware:
         async def gated_receive() -> Message:
             nonlocal seen, extra
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                # A deadline on this await, not wait_for's extra task per chunk.
+                async with asyncio.timeout(self.read_timeout):
+                    message = await receive()
             except TimeoutError:
                 SLOW_CLIENTS.labels("body").inc()
                 raise refuse(
@@ -148,7 +149,7 @@ class BodyGateMiddleware:
     async def _known_caller(self, scope: Scope, header: bytes, send: Send) -> bool:
         state = scope["app"].state.driftline
         try:
-            await authenticate(state, header.decode("latin-1"))
+            caller = await authenticate(state, header.decode("latin-1"))
         except DriftlineError as exc:
             await _answer(send, exc.status_code, exc.code, exc.message, headers=exc.headers)
             return False
@@ -156,6 +157,8 @@ class BodyGateMiddleware:
             err = database_unavailable(self.retry_after, database_cause(exc))
             await _answer(send, err.status_code, err.code, err.message, headers=err.headers)
             return False
+        # The route's scope check takes the caller from here instead of verifying again.
+        scope.setdefault("state", {})[VERIFIED_CALLER] = caller
         return True
 
     async def _too_large(self, send: Send, limit: int) -> None:
@@ -179,16 +182,16 @@ async def _answer(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> None:
-    """The one error shape, sent before the body was read: so the connection is closed."""
-    payload = orjson.dumps({"error": {"code": code, "message": message, "details": details}})
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"connection", b"close"),
-        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+    """The one error shape (``error_response``), sent before the body was read: so the
+    connection is closed."""
+    response = error_response(
+        status, code, message, details, headers={**(headers or {}), "Connection": "close"}
+    )
+    await response({"type": "http"}, _never_receive, send)
+
+
+async def _never_receive() -> Message:  # a response sends; it never reads the request
+    raise RuntimeError("unreachable")
 
 
 class RequestTimingMiddleware:

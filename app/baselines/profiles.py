@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Baseline, BaselineRecord
 from app.db.session import make_sessionmaker, session_scope
-from app.db.windows import SAMPLE_FILTER, WINDOW_FILTER, sample_permille, window_params
+from app.db.windows import (
+    SAMPLE_FILTER,
+    WINDOW_FILTER,
+    count_window_events,
+    sample_permille,
+    window_params,
+)
 from app.engine.quality import classification_metrics
 from app.engine.window import BaselineProfile, flatten_metadata
 
@@ -72,8 +78,7 @@ def freeze_window(session: Session, baseline: Baseline) -> int:
     params = window_params(
         baseline.model, baseline.model_version, baseline.window_start, baseline.window_end
     )
-    total = conn.execute(text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params)
-    permille = sample_permille(int(total.scalar_one()), MAX_WINDOW_RECORDS)
+    permille = sample_permille(count_window_events(conn, params), MAX_WINDOW_RECORDS)
     copied = conn.execute(
         text(_FREEZE), {**params, "baseline_id": baseline.id, "permille": permille}
     ).rowcount

@@ -7,6 +7,8 @@ which events a window holds. ``ix_events_model_ts`` serves it on every daily par
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, text
+
 WINDOW_FILTER = """
     e.model = :model AND e.ts >= :start AND e.ts < :end
     AND (CAST(:version AS text) IS NULL OR e.model_version = :version)
@@ -26,3 +28,12 @@ def window_params(
 def sample_permille(total: int, cap: int) -> int:
     """The share (per mille, at least 1) of a window's events to keep so about ``cap`` remain."""
     return 1000 if total <= cap else max(1, cap * 1000 // total)
+
+
+_COUNT = text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}")
+
+
+def count_window_events(conn: Connection, params: dict[str, Any]) -> int:
+    """How many events the window (``window_params``) holds: the exact count a sample is
+    drawn from."""
+    return int(conn.execute(_COUNT, params).scalar_one())

@@ -94,22 +94,20 @@ class _Test:
     """One labelled sample's tests against the baseline."""
 
     n: int
-    accuracy: float
-    f1: float
+    metrics: dict[str, float]  # accuracy, macro precision, recall, F1
     accuracy_p: float
     f1_p: float
     baseline_f1_at_n: float
 
 
 def _test_sample(
-    base_codes: tuple[np.ndarray, np.ndarray], base_acc: float, labelled: pd.DataFrame,
-    classes: dict[str, int], *, rounds: int, seed: int,
+    base_codes: tuple[np.ndarray, np.ndarray], base_acc: float,
+    codes: tuple[np.ndarray, np.ndarray], k: int, *, rounds: int, seed: int,
 ) -> _Test:  # fmt: skip
     """Accuracy by a two-sample test of correctness; macro-F1 against the baseline's F1 on
     resamples of the same labelled size (F1 over few labels is biased low: classes seen once
     or only in predictions count as zero — compared like with like, the bias cancels)."""
-    pred, true = _codes(labelled, classes)
-    k = len(classes)
+    pred, true = codes
     n = len(pred)
     win = _metrics_from_codes(pred, true, k)
     bp, bt = base_codes
@@ -117,8 +115,7 @@ def _test_sample(
     correct = round(win[0] * n)
     return _Test(
         n=n,
-        accuracy=float(win[0]),
-        f1=float(win[3]),
+        metrics=dict(zip(METRICS, map(float, win), strict=True)),
         accuracy_p=_accuracy_p(round(base_acc * len(bp)), len(bp), correct, n),
         f1_p=float((1 + (null_f1 <= win[3]).sum()) / (rounds + 1)),
         baseline_f1_at_n=float(null_f1.mean()),
@@ -166,15 +163,19 @@ def quality_check(
         names = sorted(set(every["prediction"].astype(str)) | set(every["label"].astype(str)))
         classes = {c: i for i, c in enumerate(names)}
         base_codes = _codes(base, classes)
-        base_m = classification_metrics(base["prediction"], base["label"])
+        base_m = dict(
+            zip(METRICS, map(float, _metrics_from_codes(*base_codes, len(classes))), strict=True)
+        )
         alpha = thresholds.quality_alpha / (2 * len(samples))
         for name, sample in samples.items():
+            pred, true = _codes(sample, classes)
             t = _test_sample(
-                base_codes, base_m["accuracy"], sample, classes, rounds=rounds, seed=seed
-            )
+                base_codes, base_m["accuracy"], (pred, true), len(classes),
+                rounds=rounds, seed=seed,
+            )  # fmt: skip
             suffix = "" if name == "window" else "_pooled"
-            acc_drop = -relative_change(t.accuracy, base_m["accuracy"])
-            f1_drop = -relative_change(t.f1, t.baseline_f1_at_n)
+            acc_drop = -relative_change(t.metrics["accuracy"], base_m["accuracy"])
+            f1_drop = -relative_change(t.metrics["f1"], t.baseline_f1_at_n)
             bad_acc = t.accuracy_p < alpha and acc_drop >= thresholds.quality_drop
             bad_f1 = t.f1_p < alpha and f1_drop >= thresholds.quality_drop
             degraded += [
@@ -190,13 +191,13 @@ def quality_check(
             ]
             if suffix:
                 metrics += [
-                    MetricValue("accuracy_pooled", t.accuracy,
+                    MetricValue("accuracy_pooled", t.metrics["accuracy"],
                                 status=Status.DEGRADED if bad_acc else Status.OK),
-                    MetricValue("f1_pooled", t.f1, status=Status.DEGRADED if bad_f1 else Status.OK),
+                    MetricValue("f1_pooled", t.metrics["f1"],
+                                status=Status.DEGRADED if bad_f1 else Status.OK),
                 ]  # fmt: skip
                 continue
-            cur_m = classification_metrics(sample["prediction"], sample["label"])
-            pred, true = _codes(sample, classes)
+            cur_m = t.metrics
             boot = _metric_resamples(pred, true, len(classes), len(pred), rounds=rounds, seed=seed)
             ci = (1 - thresholds.quality_confidence) / 2
             lows, highs = np.quantile(boot, ci, axis=0), np.quantile(boot, 1 - ci, axis=0)

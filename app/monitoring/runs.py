@@ -521,6 +521,7 @@ class LatestRun:
     n_events: int
     window_start: datetime
     window_end: datetime
+    # Each check's status and the sample size only (``get_run`` has the whole result).
     results: RunResults
 
     @property
@@ -551,7 +552,12 @@ _LATEST = """
 _LATEST_RUNS = text(
     f"WITH latest AS ({_LATEST}) "
     "SELECT r.id, r.monitor_id, m.model, m.name, r.status, r.verdict, "
-    "r.retraining_recommended, r.n_events, r.window_start, r.window_end, r.results "
+    "r.retraining_recommended, r.n_events, r.window_start, r.window_end, "
+    # Only each check's status and the sample size: every scrape reads every monitor's latest
+    # run, and the details (per-class F1, drifted columns, novel ids...) are most of a result.
+    "jsonb_build_object('checks', (SELECT jsonb_object_agg(c.key, "
+    "jsonb_build_object('status', c.value->'status')) FROM jsonb_each(r.results->'checks') c), "
+    "'sampled_events', r.results->'sampled_events') AS results "
     "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
     "WHERE r.id IN (SELECT id FROM latest) ORDER BY r.monitor_id"
 )

@@ -8,7 +8,13 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from app.baselines.profiles import load_profile
-from app.db.windows import SAMPLE_FILTER, WINDOW_FILTER, sample_permille, window_params
+from app.db.windows import (
+    SAMPLE_FILTER,
+    WINDOW_FILTER,
+    count_window_events,
+    sample_permille,
+    window_params,
+)
 from app.engine import descriptors as desc
 from app.engine.descriptors import FEATURE_COLUMNS
 from app.engine.report import render_report
@@ -56,11 +62,7 @@ def recent_frame(
     params = window_params(
         window.model, window.model_version, window.window_start - span, window.window_start
     )
-    total = int(
-        conn.execute(
-            text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params
-        ).scalar_one()
-    )
+    total = count_window_events(conn, params)
     if total == 0:
         return None
     return pd.read_sql(
@@ -75,11 +77,7 @@ def window_frame(
     params = window_params(
         window.model, window.model_version, window.window_start, window.window_end
     )
-    total = int(
-        conn.execute(
-            text(f"SELECT count(*) FROM events e WHERE {WINDOW_FILTER}"), params
-        ).scalar_one()
-    )
+    total = count_window_events(conn, params)
     frame = pd.read_sql(
         text(_FRAME), conn, params={**params, "permille": sample_permille(total, cap)}
     )

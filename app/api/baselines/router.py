@@ -27,7 +27,7 @@ from app.baselines.service import (
 )
 from app.db.models import Baseline
 from app.errors import DriftlineError, invalid_input
-from app.projects import may_see, visible_models
+from app.projects import visible_models
 
 router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
 
@@ -158,9 +158,11 @@ def list_baselines(
 
 
 @router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")
-def get_baseline(baseline_id: Int4Id, session: SessionDep, caller: ReadCaller) -> BaselineOut:
+def get_baseline(
+    baseline_id: Int4Id, session: SessionDep, state: StateDep, caller: ReadCaller
+) -> BaselineOut:
     """A baseline with its status and summary figures."""
     baseline = session.get(Baseline, baseline_id)
-    if baseline is None or not may_see(session, caller.project_id, baseline.model):
+    if baseline is None or not state.owners.sees(session, caller.project_id, baseline.model):
         raise DriftlineError(404, "not_found", f"no baseline {baseline_id}")
     return BaselineOut.model_validate(baseline)

@@ -22,15 +22,15 @@ from app.db.models import Monitor
 from app.errors import DriftlineError
 from app.monitoring import runs
 from app.monitoring.monitors import create_monitor, update_monitor
-from app.projects import may_see, visible_models
+from app.projects import visible_models
 from app.security import Caller
 
 router = APIRouter(prefix="/v1/monitors", tags=["monitors"], responses=ERROR_RESPONSES)
 
 
-def _get(session: SessionDep, monitor_id: int, caller: Caller) -> Monitor:
+def _get(session: SessionDep, state: StateDep, monitor_id: int, caller: Caller) -> Monitor:
     monitor = session.get(Monitor, monitor_id)
-    if monitor is None or not may_see(session, caller.project_id, monitor.model):
+    if monitor is None or not state.owners.sees(session, caller.project_id, monitor.model):
         raise DriftlineError(404, "not_found", f"no monitor {monitor_id}")
     return monitor
 
@@ -61,25 +61,33 @@ def list_monitors(
 
 
 @router.get("/{monitor_id}", response_model=MonitorOut, summary="One monitor")
-def get_monitor(monitor_id: Int4Id, session: SessionDep, caller: ReadCaller) -> MonitorOut:
+def get_monitor(
+    monitor_id: Int4Id, session: SessionDep, state: StateDep, caller: ReadCaller
+) -> MonitorOut:
     """A monitor's configuration."""
-    return monitor_out(_get(session, monitor_id, caller))
+    return monitor_out(_get(session, state, monitor_id, caller))
 
 
 @router.patch("/{monitor_id}", response_model=MonitorOut, summary="Change a monitor")
 def patch_monitor(
-    monitor_id: Int4Id, body: MonitorPatch, session: SessionDep, caller: AdminCaller
+    monitor_id: Int4Id,
+    body: MonitorPatch,
+    session: SessionDep,
+    state: StateDep,
+    caller: AdminCaller,
 ) -> MonitorOut:
     """Change any of baseline, window, delay, min_events, checks, enabled."""
-    monitor = update_monitor(session, _get(session, monitor_id, caller), body)
+    monitor = update_monitor(session, _get(session, state, monitor_id, caller), body)
     session.commit()
     return monitor_out(monitor)
 
 
 @router.delete("/{monitor_id}", status_code=204, summary="Delete a monitor and its runs")
-def delete_monitor(monitor_id: Int4Id, session: SessionDep, caller: AdminCaller) -> Response:
+def delete_monitor(
+    monitor_id: Int4Id, session: SessionDep, state: StateDep, caller: AdminCaller
+) -> Response:
     """Deletes the monitor with its runs, reports and metric values."""
-    session.delete(_get(session, monitor_id, caller))
+    session.delete(_get(session, state, monitor_id, caller))
     session.commit()
     return Response(status_code=204)
 
@@ -96,7 +104,7 @@ def request_runs(
     names the limit when the monitor would have more than ``DRIFTLINE_MAX_PENDING_RUNS``
     windows waiting."""
     queued = runs.queue_windows(
-        session, _get(session, monitor_id, caller), body.start, body.end,
+        session, _get(session, state, monitor_id, caller), body.start, body.end,
         max_pending=state.settings.max_pending_runs,
     )  # fmt: skip
     session.commit()
@@ -107,9 +115,10 @@ def request_runs(
 def list_runs(
     monitor_id: Int4Id,
     session: SessionDep,
+    state: StateDep,
     caller: ReadCaller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RunList:
     """Newest windows first."""
-    _get(session, monitor_id, caller)
+    _get(session, state, monitor_id, caller)
     return RunList(runs=[run_out(r) for r in runs.list_runs(session, monitor_id, limit=limit)])

@@ -4,14 +4,15 @@ import zlib
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import ReadCaller, SessionDep
+from app.api.deps import ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.monitors.schemas import RunOut, run_out
 from app.api.params import Int8Id
+from app.db.models import MonitorRun
 from app.errors import DriftlineError
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
-from app.projects import may_see
+from app.security import Caller
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -25,11 +26,25 @@ REPORT_CSP = (
 )
 
 
+def _visible_run(
+    session: SessionDep, state: StateDep, caller: Caller, run_id: int, *, with_report: bool = False
+) -> MonitorRun:
+    """The run, or 404 when there is none or it belongs to another project's model."""
+    run = runs.get_run(session, run_id, with_report=with_report)
+    if run is None or not state.owners.sees(
+        session, caller.project_id, runs.model_of(session, run)
+    ):
+        raise DriftlineError(404, "not_found", f"no run {run_id}")
+    return run
+
+
 @router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
-def get_run(run_id: Int8Id, session: SessionDep, caller: ReadCaller) -> RunOut:
+def get_run(run_id: Int8Id, session: SessionDep, state: StateDep, caller: ReadCaller) -> RunOut:
     """The window's verdict, per-check metrics and details, timings and report link."""
     run = runs.get_run(session, run_id)
-    if run is None or not may_see(session, caller.project_id, runs.model_of(session, run)):
+    if run is None or not state.owners.sees(
+        session, caller.project_id, runs.model_of(session, run)
+    ):
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     return run_out(run, full=True)
 
@@ -40,10 +55,14 @@ def get_run(run_id: Int8Id, session: SessionDep, caller: ReadCaller) -> RunOut:
     responses={200: {"content": {"text/html": {}}}},
     summary="The run's HTML report (sandboxed)",
 )
-def get_report(run_id: Int8Id, session: SessionDep, caller: ReadCaller) -> Response:
+def get_report(
+    run_id: Int8Id, session: SessionDep, state: StateDep, caller: ReadCaller
+) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
     run = runs.get_run(session, run_id, with_report=True)
-    if run is None or not may_see(session, caller.project_id, runs.model_of(session, run)):
+    if run is None or not state.owners.sees(
+        session, caller.project_id, runs.model_of(session, run)
+    ):
         raise DriftlineError(404, "not_found", f"no run {run_id}")
     if run.report is None:
         raise DriftlineError(
