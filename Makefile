@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest audit bench clean
+.PHONY: run test lint typecheck pytest audit bench clean vendor-ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,23 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## vendor-ui: re-fetch the UI's vendored front-end assets from the npm registry (committed;
+## Driftline serves them itself, so no page makes a request that leaves the server)
+UPLOT := 1.6.32
+SWAGGER_UI := 5.35.0
+REDOC := 2.5.4
+AXE := 4.14.1
+vendor-ui:
+	rm -rf .vendor-tmp && mkdir .vendor-tmp
+	cd .vendor-tmp && npm pack --silent uplot@$(UPLOT) swagger-ui-dist@$(SWAGGER_UI) redoc@$(REDOC) axe-core@$(AXE) >/dev/null
+	cd .vendor-tmp && for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done
+	V=app/api/ui/static/vendor; rm -rf $$V && mkdir -p $$V/uplot $$V/swagger-ui $$V/redoc tests/ui/vendor && \
+	cp .vendor-tmp/uplot-$(UPLOT)/package/dist/uPlot.iife.min.js .vendor-tmp/uplot-$(UPLOT)/package/dist/uPlot.min.css .vendor-tmp/uplot-$(UPLOT)/package/LICENSE $$V/uplot/ && \
+	cp .vendor-tmp/swagger-ui-dist-$(SWAGGER_UI)/package/swagger-ui-bundle.js .vendor-tmp/swagger-ui-dist-$(SWAGGER_UI)/package/swagger-ui.css .vendor-tmp/swagger-ui-dist-$(SWAGGER_UI)/package/LICENSE .vendor-tmp/swagger-ui-dist-$(SWAGGER_UI)/package/NOTICE $$V/swagger-ui/ && \
+	cp .vendor-tmp/redoc-$(REDOC)/package/bundles/redoc.standalone.js .vendor-tmp/redoc-$(REDOC)/package/LICENSE $$V/redoc/ && \
+	cp .vendor-tmp/axe-core-$(AXE)/package/axe.min.js tests/ui/vendor/ && cp .vendor-tmp/axe-core-$(AXE)/package/LICENSE tests/ui/vendor/AXE-LICENSE && \
+	sed -i '/sourceMappingURL=/d' $$V/swagger-ui/swagger-ui-bundle.js $$V/swagger-ui/swagger-ui.css && \
+	sed -i 's#https://cdn.redoc.ly/redoc/logo-mini.svg#/static/favicon.svg#' $$V/redoc/redoc.standalone.js && \
+	printf 'uplot %s\nswagger-ui-dist %s (source-map comments removed)\nredoc %s (its footer logo from cdn.redoc.ly replaced by /static/favicon.svg)\naxe-core %s (tests/ui/vendor)\n' $(UPLOT) $(SWAGGER_UI) $(REDOC) $(AXE) > $$V/VERSIONS
+	rm -rf .vendor-tmp

@@ -160,6 +160,7 @@ def up(
         where = "embedded PostgreSQL in " + str(settings.data_dir) if embedded else "external DB"
         typer.echo(
             f"\nDriftline is starting at {base}  ({where})\n"
+            f"  UI:          {base}/  (sign in with the dev key)\n"
             f"  API docs:    {base}/docs\n"
             f"  dev API key: {key}\n"
             f"  database:    {_without_password(url)}\n"

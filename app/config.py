@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     retry_after_seconds: int = 5
 
     api_key_cache_seconds: float = 10.0
+    ui_session_hours: float = Field(
+        default=12.0,
+        description="How long a browser stays signed in to the UI before it must sign in again.",
+    )
     retention_days: int | None = Field(
         default=None, description="Delete events and feedback older than this; unset keeps all."
     )

@@ -205,10 +205,9 @@ def run_demo(
         f"model verdict: {monitor_status['verdict']}; retraining recommended: "
         f"{monitor_status['retraining_recommended']}"
     )
-    if monitor_status["report_url"]:
-        say(f"report: {url.rstrip('/')}{monitor_status['report_url']} (send the API key)")
-    say(
-        f"retraining data: {url.rstrip('/')}/v1/exports/retraining?model={MODEL}"
-        f"&since={start.isoformat()}"
-    )
+    base = url.rstrip("/")
+    if monitor_status["run_id"]:
+        say(f"this window, its reasons and report: {base}/windows/{monitor_status['run_id']}")
+    say(f"retraining data: {base}/v1/exports/retraining?model={MODEL}&since={start.isoformat()}")
+    say(f"open the model in a browser (sign in with a read key): {base}/models/{MODEL}")
     return {"status": monitor_status, "runs": runs}

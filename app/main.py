@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
 import app
-from app.api import health, runbooks
+from app.api import health
 from app.api.baselines.router import router as baselines_router
 from app.api.baselines.schemas import BaselineIn
 from app.api.deps import AppState
@@ -25,6 +25,7 @@ from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
 from app.api.runs.router import router as runs_router
+from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_sessionmaker
 from app.security import KeyVerifier
@@ -57,6 +58,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         description="Monitoring for fine-tuned LLMs: log events, get drift and quality verdicts.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # Served by the UI from vendored assets (no CDN): app/api/ui/router.py.
+        docs_url=None,
+        redoc_url=None,
     )
     api.state.driftline = AppState(
         settings=settings,
@@ -67,7 +71,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     api.add_middleware(
         BodyGateMiddleware,
         max_bytes=settings.max_body_bytes,
-        overrides={"/v1/baselines": settings.max_upload_bytes},
+        overrides={"/v1/baselines": settings.max_upload_bytes, "/login": LOGIN_MAX_BYTES},
         max_inflight_bytes=settings.max_inflight_body_bytes,
         read_timeout=settings.body_read_timeout_seconds,
         retry_after=settings.retry_after_seconds,
@@ -76,9 +80,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router, exports_router, keys_router, runbooks.router,
+        monitors_router, runs_router, exports_router, keys_router,
     ):  # fmt: skip
         api.include_router(router)
+    install_ui(api)
 
     def openapi() -> dict[str, Any]:
         # The ingest routes read their body by hand (one item or a batch, size-checked first),
@@ -95,6 +100,15 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                 item = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
                 components.update(item.pop("$defs", {}))  # nested models become components
                 components[model.__name__] = item
+            # Every /v1 route takes a Bearer key: say so, so that Swagger's Authorize button
+            # and generated clients send it.
+            schema["components"]["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "dl_… key"}
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearerAuth": []}]
             api.openapi_schema = schema
         return api.openapi_schema
 

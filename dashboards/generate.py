@@ -43,12 +43,12 @@ def series(
     return panel.datasource(DATASOURCE)
 
 
-def status_link(title: str = "Model status and latest report") -> dashboard.DashboardLink:
-    """Link to the model's status in Driftline (holds the latest run's report URL)."""
+def status_link(title: str = "Model page in Driftline") -> dashboard.DashboardLink:
+    """Link to the model's page in Driftline's UI (every window, its reasons and report)."""
     return (
         dashboard.DashboardLink(title)
         .type(DashboardLinkType.LINK)
-        .url("${driftline_url}/v1/models/${model}/status")
+        .url("${driftline_url}/models/${model}")
         .target_blank(True)
     )
 
@@ -135,7 +135,7 @@ def model_detail() -> dashboard.Dashboard:
                 "Embedding drift", "Centroid shift of the window's prompt embeddings vs its threshold (baseline bootstrap).", "short",
                 query(f'driftline_check_value{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "shift"),
                 query(f'driftline_check_threshold{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "threshold"),
-            ).links([status_link("Latest report")])
+            ).links([status_link("Windows and reports in Driftline")])
         )
         .with_panel(
             series(

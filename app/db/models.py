@@ -61,6 +61,19 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class BrowserSession(Base):
+    """A browser signed in to the UI with a key (``app/signin.py`` owns this table)."""
+
+    __tablename__ = "browser_sessions"
+
+    # SHA-256 of the cookie's random token: a copy of the table signs nobody in.
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Model(Base):
     """A model version seen in traffic or registered, with optional offline metrics."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.engine.results import CheckResult, MetricValue
+from app.engine.results import SEVERITY, CheckResult, MetricValue, Status
 
 
 class RunStatus(StrEnum):
@@ -32,6 +32,16 @@ CLAIMABLE = (RunStatus.PENDING, RunStatus.RUNNING)
 # The long-tail check's most novel examples: ``details.top_novel`` of ``checks.long_tail``.
 # SQL that needs them without loading whole results uses this path; Python uses top_novel_ids.
 TOP_NOVEL_PATH = "{checks,long_tail,details,top_novel}"
+
+
+# What a model with no computed window yet is said to be.
+NO_DATA = "no_data"
+
+
+def worst_verdict(verdicts: list[str | None]) -> str:
+    """The worst of several monitors' verdicts (the engine's severity order), or ``no_data``."""
+    known = [v for v in verdicts if v]
+    return max(known, key=lambda v: SEVERITY[Status(v)], default=NO_DATA)
 
 
 def jsonable(value: Any) -> Any:

@@ -15,7 +15,7 @@ are capped.
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -523,6 +523,7 @@ class LatestRun:
     window_end: datetime
     # Each check's status and the sample size only (``get_run`` has the whole result).
     results: RunResults
+    n_labels: int = 0
 
     @property
     def report_url(self) -> str | None:
@@ -552,7 +553,7 @@ _LATEST = """
 _LATEST_RUNS = text(
     f"WITH latest AS ({_LATEST}) "
     "SELECT r.id, r.monitor_id, m.model, m.name, r.status, r.verdict, "
-    "r.retraining_recommended, r.n_events, r.window_start, r.window_end, "
+    "r.retraining_recommended, r.n_events, r.window_start, r.window_end, r.n_labels, "
     # Only each check's status and the sample size: every scrape reads every monitor's latest
     # run, and the details (per-class F1, drifted columns, novel ids...) are most of a result.
     "jsonb_build_object('checks', (SELECT jsonb_object_agg(c.key, "
@@ -583,9 +584,73 @@ def latest_per_monitor(conn: Connection | Session, *, model: str | None = None) 
             window_start=r.window_start,
             window_end=r.window_end,
             results=RunResults.load(r.results),
+            n_labels=r.n_labels or 0,
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class RunBrief:
+    """A run without its results: enough to draw it in a strip or a time axis."""
+
+    run_id: int
+    monitor_id: int
+    window_start: datetime
+    window_end: datetime
+    status: RunStatus
+    verdict: str | None
+    retraining_recommended: bool
+    n_events: int | None
+    n_labels: int | None
+
+
+_BRIEF_COLUMNS = (
+    "r.id, r.monitor_id, r.window_start, r.window_end, r.status, r.verdict, "
+    "r.retraining_recommended, r.n_events, r.n_labels"
+)
+
+
+def _briefs(rows: Iterable[Any]) -> list[RunBrief]:
+    return [
+        RunBrief(r[0], r[1], r[2], r[3], RunStatus(r[4]), r[5], bool(r[6]), r[7], r[8])
+        for r in rows
+    ]
+
+
+def recent_runs(
+    conn: Connection | Session, monitor_ids: Sequence[int], *, per_monitor: int
+) -> dict[int, list[RunBrief]]:
+    """Each monitor's newest ``per_monitor`` windows (oldest first), one index range scan per
+    monitor on ``(monitor_id, window_start)`` however long its history."""
+    if not monitor_ids:
+        return {}
+    rows = conn.execute(
+        text(
+            f"SELECT {_BRIEF_COLUMNS} FROM unnest(CAST(:ids AS int[])) AS m(id) "
+            "CROSS JOIN LATERAL (SELECT * FROM monitor_runs WHERE monitor_id = m.id "
+            "ORDER BY window_start DESC LIMIT :n) r ORDER BY r.monitor_id, r.window_start"
+        ),
+        {"ids": list(monitor_ids), "n": per_monitor},
+    )
+    out: dict[int, list[RunBrief]] = {}
+    for brief in _briefs(rows):
+        out.setdefault(brief.monitor_id, []).append(brief)
+    return out
+
+
+def neighbour_runs(session: Session, run: MonitorRun) -> tuple[int | None, int | None]:
+    """The ids of the monitor's windows just before and just after ``run``'s."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT id FROM monitor_runs WHERE monitor_id = :m AND window_start < :s "
+            "        ORDER BY window_start DESC LIMIT 1), "
+            "       (SELECT id FROM monitor_runs WHERE monitor_id = :m AND window_start > :s "
+            "        ORDER BY window_start LIMIT 1)"
+        ),
+        {"m": run.monitor_id, "s": run.window_start},
+    ).one()
+    return row[0], row[1]
 
 
 @dataclass(frozen=True)
@@ -601,16 +666,20 @@ class StoredMetric:
     status: str | None
 
 
-def metric_values(conn: Connection, run_ids: Sequence[int]) -> list[StoredMetric]:
-    """The numbers (non-null) the given runs produced."""
+def metric_values(
+    conn: Connection | Session, run_ids: Sequence[int], *, window_level: bool = False
+) -> list[StoredMetric]:
+    """The numbers (non-null) the given runs produced; ``window_level`` keeps only those
+    about the whole window (no per-column or per-class values), for time series."""
     if not run_ids:
         return []
     rows = conn.execute(
         text(
             'SELECT run_id, "check", metric, feature, value, threshold, status '
-            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
+            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL "
+            "AND (NOT :window_level OR feature IS NULL)"
         ),
-        {"ids": list(run_ids)},
+        {"ids": list(run_ids), "window_level": window_level},
     )
     return [StoredMetric(*r) for r in rows]
 

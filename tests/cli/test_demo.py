@@ -32,6 +32,14 @@ def test_fast_demo_reaches_retraining_recommended(
     )
     assert report.status_code == 200 and len(report.content) > 1_000_000
     assert any("retraining data:" in line for line in lines)
+    # It ends on the model's page in the UI, which a browser without a session is sent to
+    # sign in for (tests/ui covers the signed-in pages).
+    assert lines[-1].endswith(f"{driftline}/models/health-news-bot"), lines[-1]
+    page = httpx.get(lines[-1].rsplit(" ", 1)[-1], follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/models/health-news-bot"
+    window = next(line for line in lines if "its reasons and report" in line)
+    assert f"{driftline}/windows/{result['status']['run_id']}" in window
     # Before any label arrived, quality was estimated from confidence, and it fell.
     before = lines[: next(i for i, line in enumerate(lines) if line.startswith("labels arrive"))]
     estimated = [

@@ -68,7 +68,10 @@ def test_every_runbook_url_is_served(client: TestClient) -> None:
         url = a["annotations"]["runbook_url"]  # type: ignore[index]
         name = re.search(r"/runbooks/([a-z-]+)$", str(url))
         assert name, url
-        r = client.get(f"/runbooks/{name.group(1)}")
+        page = client.get(f"/runbooks/{name.group(1)}")  # what a person following it opens
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert f"<h1>{a['alert']}</h1>" in page.text
+        r = client.get(f"/runbooks/{name.group(1)}.md")
         assert r.status_code == 200 and r.text.startswith(f"# {a['alert']}")
         assert "**What to do.**" in r.text
     assert client.get("/runbooks/..%2F..%2Fpyproject").status_code == 404

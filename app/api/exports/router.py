@@ -9,11 +9,12 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import ReadCaller, StateDep
+from app.api.deps import AppState, ReadCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.params import ModelQuery
 from app.errors import DriftlineError
 from app.exports.retraining import REASONS, retraining_examples
+from app.security import Caller
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=ERROR_RESPONSES)
 
@@ -43,13 +44,30 @@ def export_retraining(
         raise DriftlineError(
             422, "invalid_input", f"reasons: unknown {unknown}; choose from {list(REASONS)}"
         )
-    end = until or datetime.now(UTC)
+    return retraining_response(
+        state, caller, model=model, since=since, until=until or datetime.now(UTC),
+        reasons=chosen, limit=limit,
+    )  # fmt: skip
+
+
+def retraining_response(
+    state: AppState,
+    caller: Caller,
+    *,
+    model: str,
+    since: datetime,
+    until: datetime,
+    reasons: tuple[str, ...] = REASONS,
+    limit: int | None = None,
+) -> StreamingResponse:
+    """The export as a streamed JSONL download (also the UI's per-window download); 404 for a
+    model the caller's project does not own."""
 
     def lines() -> Iterator[bytes]:
         with state.sessions() as session:
             state.owners.check(session, caller.project_id, model)
             for example in retraining_examples(
-                session, model=model, since=since, until=end, reasons=chosen, limit=limit
+                session, model=model, since=since, until=until, reasons=reasons, limit=limit
             ):
                 yield orjson.dumps(example) + b"\n"
 
@@ -64,7 +82,7 @@ def export_retraining(
 
     # Header values are latin-1: keep the file name to safe ASCII whatever the model is called.
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model)[:80] or "model"
-    filename = f"retraining-{safe}-{since:%Y%m%d}-{end:%Y%m%d}.jsonl"
+    filename = f"retraining-{safe}-{since:%Y%m%d}-{until:%Y%m%d}.jsonl"
     return StreamingResponse(
         body(),
         media_type="application/x-ndjson",

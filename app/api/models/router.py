@@ -16,9 +16,9 @@ from app.api.models.schemas import (
 )
 from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor
-from app.engine.results import SEVERITY, Status
 from app.errors import DriftlineError
 from app.monitoring import runs
+from app.monitoring.results import worst_verdict
 from app.projects import visible_models
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
@@ -78,12 +78,9 @@ def model_status(
     known = session.scalars(select(Model.id).where(Model.name == name)).first()
     if not out and known is None:
         raise DriftlineError(404, "not_found", f"no model {name!r}")
-    verdicts = [s.verdict for s in out if s.verdict]
-    # The model's verdict is its worst monitor's (the engine's own severity order).
-    verdict = max(verdicts, key=lambda v: SEVERITY[Status(v)], default="no_data")
     return ModelStatus(
         model=name,
-        verdict=verdict,
+        verdict=worst_verdict([s.verdict for s in out]),
         retraining_recommended=any(s.retraining_recommended for s in out),
         monitors=out,
     )

@@ -26,7 +26,7 @@ REPORT_CSP = (
 )
 
 
-def _visible_run(
+def visible_run(
     session: SessionDep, state: StateDep, caller: Caller, run_id: int, *, with_report: bool = False
 ) -> MonitorRun:
     """The run, or 404 when there is none or it belongs to another project's model."""
@@ -41,12 +41,7 @@ def _visible_run(
 @router.get("/{run_id}", response_model=RunOut, summary="One run with every check's result")
 def get_run(run_id: Int8Id, session: SessionDep, state: StateDep, caller: ReadCaller) -> RunOut:
     """The window's verdict, per-check metrics and details, timings and report link."""
-    run = runs.get_run(session, run_id)
-    if run is None or not state.owners.sees(
-        session, caller.project_id, runs.model_of(session, run)
-    ):
-        raise DriftlineError(404, "not_found", f"no run {run_id}")
-    return run_out(run, full=True)
+    return run_out(visible_run(session, state, caller, run_id), full=True)
 
 
 @router.get(
@@ -59,11 +54,7 @@ def get_report(
     run_id: Int8Id, session: SessionDep, state: StateDep, caller: ReadCaller
 ) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
-    run = runs.get_run(session, run_id, with_report=True)
-    if run is None or not state.owners.sees(
-        session, caller.project_id, runs.model_of(session, run)
-    ):
-        raise DriftlineError(404, "not_found", f"no run {run_id}")
+    run = visible_run(session, state, caller, run_id, with_report=True)
     if run.report is None:
         raise DriftlineError(
             409 if run.status in (RunStatus.PENDING, RunStatus.RUNNING) else 404,

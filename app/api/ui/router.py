@@ -1,0 +1,300 @@
+"""The web UI: sign-in, the fleet, a model, a window, runbooks and the API docs.
+
+Server-rendered (Jinja2, autoescaped: logged text is always shown as text) with one small
+script for the charts (uPlot). Every asset is vendored under ``static/`` and served here, so
+a page never makes a request that leaves Driftline.
+"""
+
+import re
+import secrets
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+
+from app.api.deps import SessionDep, StateDep
+from app.api.exports.router import retraining_response
+from app.api.params import Int8Id
+from app.api.runbooks import runbook_text, runbooks_dir
+from app.api.runs.router import REPORT_CSP, visible_run
+from app.api.ui import views
+from app.api.ui.auth import (
+    LOGIN_CSRF_COOKIE,
+    PAGE_HEADERS,
+    SESSION_COOKIE,
+    Browser,
+    SignInRequired,
+    login_csrf_ok,
+    login_url,
+    safe_next,
+    set_login_csrf,
+    set_session_cookie,
+)
+from app.errors import DriftlineError
+from app.monitoring import runs
+from app.monitoring.results import RunStatus
+from app.signin import SignInRefused, csrf_matches, sign_in, sign_out
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+ABSENT = "\u2013"  # an en dash where a figure is missing
+templates.env.filters["pct"] = lambda v: ABSENT if v is None else f"{v:.0%}"
+templates.env.filters["num"] = lambda v: ABSENT if v is None else f"{v:.4g}"
+templates.env.filters["when"] = lambda d: ABSENT if d is None else d.strftime("%Y-%m-%d %H:%M")
+
+router = APIRouter(include_in_schema=False)
+
+# Runbooks are Markdown written by us; raw HTML in them is still not passed through.
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+# Login forms are tiny; a bigger body is not a login.
+LOGIN_MAX_BYTES = 4096
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page with the headers every page carries."""
+    response = templates.TemplateResponse(
+        request, template, {"verdicts": views.VERDICTS, **context}, status_code=status
+    )
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def not_found(request: Request, browser: Any, what: str) -> HTMLResponse:
+    """The 404 page (another project's objects look absent too)."""
+    return page(request, "not_found.html", 404, browser=browser, what=what)
+
+
+# ---- sign-in -------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, status: int, next: str | None, error: str | None) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = page(request, "login.html", status, next=safe_next(next), error=error, csrf=token)
+    set_login_csrf(response, request, token)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in page: paste a key with the read scope."""
+    return _login_page(request, 200, next, None)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    state: StateDep,
+    key: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the key; on success set the session cookie and go where the user was headed."""
+    error: str | None = None
+    status = 200
+    if not login_csrf_ok(request, csrf):
+        error, status = "The form expired or came from another site; try again.", 403
+    else:
+        lifetime = timedelta(hours=state.settings.ui_session_hours)
+
+        def open_session() -> str:
+            with state.sessions() as session:
+                token, _ = sign_in(session, state.keys, key, lifetime=lifetime)
+                session.commit()
+                return token
+
+        try:
+            token = await run_in_threadpool(open_session)
+        except SignInRefused as refused:
+            error, status = str(refused), 401
+        else:
+            response = RedirectResponse(safe_next(next), status_code=303)
+            set_session_cookie(response, request, token, int(lifetime.total_seconds()))
+            response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+            return response
+    return _login_page(request, status, next, error)
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    state: StateDep,
+    browser: Browser,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """End the session (the form carries the session's CSRF token)."""
+    if not csrf_matches(browser.csrf_token, csrf):
+        raise DriftlineError(403, "forbidden", "missing or wrong CSRF token")
+    token = request.cookies.get(SESSION_COOKIE, "")
+
+    def end() -> None:
+        with state.sessions() as session:
+            sign_out(session, token)
+            session.commit()
+
+    await run_in_threadpool(end)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# ---- pages ---------------------------------------------------------------------------------
+
+
+@router.get("/")
+def fleet_page(
+    request: Request,
+    session: SessionDep,
+    browser: Browser,
+    verdict: Annotated[str | None, Query(max_length=32)] = None,
+) -> HTMLResponse:
+    """Every model, worst first, with its recent windows."""
+    chosen = verdict if verdict in views.VERDICTS else None
+    models = views.fleet(session, browser.caller.project_id, chosen)
+    return page(
+        request, "fleet.html", browser=browser, models=models, chosen=chosen,
+        any_models=bool(models) or chosen is not None, base_url=str(request.base_url).rstrip("/"),
+    )  # fmt: skip
+
+
+@router.get("/models/{name:path}")
+def model_view(
+    request: Request,
+    name: str,
+    session: SessionDep,
+    browser: Browser,
+    windows: Annotated[int, Query(ge=1, le=views.MAX_CHART_WINDOWS)] = views.DEFAULT_CHART_WINDOWS,
+) -> HTMLResponse:
+    """One model: its monitors, baselines, charts over windows, offline metrics."""
+    model = views.model_page(session, browser.caller.project_id, name, windows=windows)
+    if model is None:
+        return not_found(request, browser, f"model {name!r}")
+    return page(
+        request, "model.html", browser=browser, model=model, windows=windows,
+        base_url=str(request.base_url).rstrip("/"),
+    )  # fmt: skip
+
+
+@router.get("/windows/{run_id}")
+def window_view(
+    request: Request, run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+) -> HTMLResponse:
+    """One window: the verdict and why, every check, the examples, the report."""
+    try:
+        run = visible_run(session, state, browser.caller, run_id)
+    except DriftlineError:
+        return not_found(request, browser, f"window {run_id}")
+    view = views.window_page(session, run)
+    return page(
+        request, "window.html", browser=browser, w=view,
+        has_report=run.status == RunStatus.DONE,
+    )  # fmt: skip
+
+
+@router.get("/windows/{run_id}/report")
+def window_report(
+    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+) -> Response:
+    """Evidently's report for the window page's frame (sandboxed, no network)."""
+    run = visible_run(session, state, browser.caller, run_id, with_report=True)
+    if run.report is None:
+        raise DriftlineError(404, "no_report", f"window {run_id} has no report")
+    return Response(
+        zlib.decompress(run.report),
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": REPORT_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
+
+
+@router.get("/windows/{run_id}/export")
+def window_export(
+    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+) -> Response:
+    """The retraining export (JSONL, PII-scrubbed) of this window's time range."""
+    run = visible_run(session, state, browser.caller, run_id)
+    model = runs.model_of(session, run)
+    return retraining_response(
+        state, browser.caller, model=model, since=run.window_start, until=run.window_end
+    )
+
+
+# ---- runbooks and API docs (no sign-in: they hold no data) ----------------------------------
+
+
+@router.get("/runbooks")
+def runbook_index(request: Request) -> HTMLResponse:
+    """Every alert's runbook."""
+    names = sorted(p.stem for p in runbooks_dir().glob("*.md") if p.stem != "README")
+    return page(request, "runbooks.html", browser=None, names=names)
+
+
+@router.get("/runbooks/{name}")
+def runbook_page(request: Request, name: str) -> Response:
+    """A runbook rendered as a page (``/runbooks/{name}.md`` serves the Markdown)."""
+    if name.endswith(".md"):
+        return Response(runbook_text(name[:-3]), media_type="text/markdown; charset=utf-8")
+    text = runbook_text(name)
+    title = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+    return page(
+        request, "runbook.html", browser=None, name=name,
+        title=title.group(1) if title else name, body=_markdown.render(text),
+    )  # fmt: skip
+
+
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+@router.get("/docs")
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI from vendored assets (Authorize takes a Bearer key)."""
+    response = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Driftline API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"persistAuthorization": False, "tryItOutEnabled": False},
+    )
+    response.headers["Content-Security-Policy"] = _DOCS_CSP
+    return response
+
+
+@router.get("/redoc")
+def redoc() -> HTMLResponse:
+    """ReDoc from vendored assets (no web fonts fetched)."""
+    response = get_redoc_html(
+        openapi_url="/openapi.json",
+        title="Driftline API",
+        redoc_js_url="/static/vendor/redoc/redoc.standalone.js",
+        redoc_favicon_url="/static/favicon.svg",
+        with_google_fonts=False,
+    )
+    response.headers["Content-Security-Policy"] = _DOCS_CSP
+    return response
+
+
+def install_ui(api: FastAPI) -> None:
+    """Mount the pages, their static files and the sign-in redirect on ``api``."""
+    api.include_router(router)
+    api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return RedirectResponse(login_url(exc.path), status_code=303)
+
+    api.add_exception_handler(SignInRequired, to_login)

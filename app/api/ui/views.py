@@ -1,0 +1,345 @@
+"""What each UI page shows, gathered in a bounded number of queries (runs through
+``app.monitoring.runs``, examples through ``app.exports``): the fleet in five queries whatever
+its size, a model's history through two index range scans per monitor."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Baseline, Model, Monitor
+from app.engine.results import SEVERITY, Status
+from app.exports.retraining import retraining_examples
+from app.monitoring import runs
+from app.monitoring.results import NO_DATA, RunResults, worst_verdict
+from app.projects import visible_models
+
+# Windows in a fleet row's verdict strip, and the most a model page charts per monitor.
+STRIP_WINDOWS = 24
+DEFAULT_CHART_WINDOWS = 500
+MAX_CHART_WINDOWS = 5_000
+# Examples listed on a window page, per kind.
+EXAMPLES_SHOWN = 20
+
+# Worst first: the order of the fleet page and of the verdict filter.
+VERDICTS = [
+    *sorted(
+        (s.value for s in SEVERITY if s != Status.NOT_APPLICABLE),
+        key=lambda v: -SEVERITY[Status(v)],
+    ),
+    NO_DATA,
+]
+
+
+def severity(verdict: str | None) -> int:
+    """Sort key: higher is worse; a model with no verdict yet sorts after every verdict."""
+    return SEVERITY[Status(verdict)] if verdict and verdict != NO_DATA else -1
+
+
+@dataclass
+class MonitorRow:
+    """One monitor in a fleet row or on a model page."""
+
+    monitor: Monitor
+    latest: runs.LatestRun | None
+    strip: list[runs.RunBrief]
+
+
+@dataclass
+class ModelRow:
+    """One model on the fleet page."""
+
+    name: str
+    monitors: list[MonitorRow] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """The worst monitor's verdict."""
+        return worst_verdict([m.latest.verdict if m.latest else None for m in self.monitors])
+
+    @property
+    def retraining(self) -> bool:
+        """Whether any monitor's latest window recommends retraining."""
+        return any(m.latest and m.latest.retraining_recommended for m in self.monitors)
+
+    @property
+    def last_window_end(self) -> datetime | None:
+        """When the newest computed window (of any monitor) closed."""
+        ends = [m.latest.window_end for m in self.monitors if m.latest]
+        return max(ends, default=None)
+
+    @property
+    def label_coverage(self) -> float | None:
+        """Share of the latest windows' events that carry a label."""
+        events = sum(m.latest.n_events for m in self.monitors if m.latest)
+        labels = sum(m.latest.n_labels for m in self.monitors if m.latest)
+        return labels / events if events else None
+
+
+def _visible_monitors(session: Session, project: int | None, model: str | None) -> list[Monitor]:
+    stmt = select(Monitor).order_by(Monitor.model, Monitor.id)
+    if model is not None:
+        stmt = stmt.where(Monitor.model == model)
+    if (mine := visible_models(project)) is not None:
+        stmt = stmt.where(Monitor.model.in_(mine))
+    return list(session.scalars(stmt))
+
+
+def _monitor_rows(session: Session, monitors: list[Monitor], model: str | None) -> list[MonitorRow]:
+    latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=model)}
+    strips = runs.recent_runs(session, [m.id for m in monitors], per_monitor=STRIP_WINDOWS)
+    return [MonitorRow(m, latest.get(m.id), strips.get(m.id, [])) for m in monitors]
+
+
+def fleet(session: Session, project: int | None, verdict: str | None = None) -> list[ModelRow]:
+    """Every model the caller sees (from traffic, registrations or monitors), worst first."""
+    names_stmt = select(Model.name).distinct()
+    if (mine := visible_models(project)) is not None:
+        names_stmt = names_stmt.where(Model.name.in_(mine))
+    rows = {name: ModelRow(name) for name in session.scalars(names_stmt)}
+    monitors = _visible_monitors(session, project, None)
+    for row in _monitor_rows(session, monitors, None):
+        rows.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
+    models = sorted(rows.values(), key=lambda r: (-severity(r.verdict), r.name))
+    if verdict:
+        models = [r for r in models if r.verdict == verdict]
+    return models
+
+
+@dataclass
+class Chart:
+    """One time series chart: x is each window's start (epoch seconds)."""
+
+    key: str
+    title: str
+    unit: str
+    series: list[dict[str, Any]]
+    # Pairs of series labels whose area between is shaded (a confidence band).
+    bands: list[tuple[str, str]] = field(default_factory=list)
+
+    def payload(self, x: list[float], run_ids: list[int]) -> dict[str, Any]:
+        """What the page's script draws (JSON)."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "unit": self.unit,
+            "x": x,
+            "runs": run_ids,
+            "series": self.series,
+            "bands": self.bands,
+        }
+
+
+# Metrics drawn with their confidence band and the baseline's value, per quality metric.
+_BANDED = ("f1", "accuracy", "estimated_f1", "estimated_accuracy")
+# Checks in the order a person reads them: quality first, the window's volume last.
+_CHECK_ORDER = (
+    "quality", "estimated_quality", "descriptor_drift", "text_drift", "embedding_drift",
+    "prediction_drift", "label_drift", "uncertainty_drift", "perplexity", "long_tail",
+    "data_quality",
+)  # fmt: skip
+
+
+def _charted(check: str, metric: str) -> bool:
+    """Test statistics (p-values) and the quality drops (the band against the baseline shows
+    them better) stay on the window page."""
+    if "p_value" in metric:
+        return False
+    return not (check == "quality" and metric.endswith("_relative_drop"))
+
+
+def _chart_order(key: tuple[str, str]) -> tuple[int, str, str]:
+    check, metric = key
+    rank = _CHECK_ORDER.index(check) if check in _CHECK_ORDER else len(_CHECK_ORDER)
+    return rank, check, metric
+
+
+def _charts(
+    briefs: list[runs.RunBrief], values: list[runs.StoredMetric], offline: dict[str, float]
+) -> list[Chart]:
+    """Per check: each window-level metric that has a threshold (value vs threshold); quality
+    metrics with their confidence band, the baseline's value, and the version's training and
+    validation figures; and the window volume."""
+    index = {b.run_id: i for i, b in enumerate(briefs)}
+    n = len(briefs)
+    grid: dict[tuple[str, str], list[float | None]] = {}
+    thresholds: dict[tuple[str, str], list[float | None]] = {}
+    for v in values:
+        i = index.get(v.run_id)
+        if i is None:
+            continue
+        grid.setdefault((v.check, v.metric), [None] * n)[i] = v.value
+        if v.threshold is not None:
+            thresholds.setdefault((v.check, v.metric), [None] * n)[i] = v.threshold
+    charts: list[Chart] = []
+    for (check, metric), ys in sorted(grid.items(), key=lambda kv: _chart_order(kv[0])):
+        if not _charted(check, metric):
+            continue
+        if metric in _BANDED:
+            series = [{"label": metric, "values": ys, "kind": "value"}]
+            bands = []
+            low, high = (
+                grid.get((check, f"{metric}_ci_low")),
+                grid.get((check, f"{metric}_ci_high")),
+            )
+            if low and high:
+                series += [
+                    {"label": "CI low", "values": low, "kind": "band"},
+                    {"label": "CI high", "values": high, "kind": "band"},
+                ]
+                bands.append(("CI high", "CI low"))
+            if base := grid.get((check, f"baseline_{metric}")):
+                series.append({"label": "baseline", "values": base, "kind": "threshold"})
+            for split, figure in offline.items():
+                if split.endswith(f" {metric}"):
+                    series.append({"label": split, "values": [figure] * n, "kind": "offline"})
+            charts.append(Chart(f"{check}-{metric}", f"{check}: {metric}", "", series, bands))
+        elif (check, metric) in thresholds:
+            charts.append(
+                Chart(
+                    f"{check}-{metric}",
+                    f"{check}: {metric}",
+                    "",
+                    [
+                        {"label": metric, "values": ys, "kind": "value"},
+                        {
+                            "label": "threshold",
+                            "values": thresholds[(check, metric)],
+                            "kind": "threshold",
+                        },
+                    ],
+                )
+            )
+    charts.append(
+        Chart(
+            "volume",
+            "window volume",
+            "events",
+            [
+                {"label": "events", "values": [b.n_events for b in briefs], "kind": "value"},
+                {"label": "labelled", "values": [b.n_labels for b in briefs], "kind": "secondary"},
+            ],
+        )
+    )
+    return charts
+
+
+@dataclass
+class MonitorPanel:
+    """A monitor on its model's page: its baseline, windows and charts."""
+
+    row: MonitorRow
+    baseline: Baseline | None
+    windows: list[runs.RunBrief]
+    charts: list[dict[str, Any]]
+
+
+@dataclass
+class ModelPage:
+    """Everything on a model's page."""
+
+    name: str
+    panels: list[MonitorPanel]
+    versions: list[Model]
+
+    @property
+    def verdict(self) -> str:
+        """The worst monitor's verdict."""
+        return worst_verdict([p.row.latest.verdict if p.row.latest else None for p in self.panels])
+
+    @property
+    def retraining(self) -> bool:
+        """Whether any monitor's latest window recommends retraining."""
+        return any(p.row.latest and p.row.latest.retraining_recommended for p in self.panels)
+
+
+def _offline_metrics(versions: list[Model], monitor: Monitor) -> dict[str, float]:
+    """The training and validation figures of the version the monitor watches (or of the
+    newest version that reported any), as ``"<split> <metric>"``."""
+    reported = [v for v in versions if v.training_metrics or v.validation_metrics]
+    if monitor.model_version is not None:
+        reported = [v for v in reported if v.version == monitor.model_version]
+    if not reported:
+        return {}
+    v = max(reported, key=lambda r: r.created_at)
+    out: dict[str, float] = {}
+    for split, metrics in (("training", v.training_metrics), ("validation", v.validation_metrics)):
+        for name, value in (metrics or {}).items():
+            if isinstance(value, int | float):
+                out[f"{split} {name}"] = float(value)
+    return out
+
+
+def model_page(
+    session: Session, project: int | None, name: str, *, windows: int = DEFAULT_CHART_WINDOWS
+) -> ModelPage | None:
+    """A model's page, or None when the caller sees no such model."""
+    monitors = _visible_monitors(session, project, name)
+    versions_stmt = select(Model).where(Model.name == name).order_by(Model.created_at)
+    if (mine := visible_models(project)) is not None:
+        versions_stmt = versions_stmt.where(Model.name.in_(mine))
+    versions = list(session.scalars(versions_stmt))
+    if not monitors and not versions:
+        return None
+    rows = _monitor_rows(session, monitors, name)
+    history = runs.recent_runs(session, [m.id for m in monitors], per_monitor=windows)
+    baselines = {
+        b.id: b
+        for b in session.scalars(
+            select(Baseline).where(Baseline.id.in_([m.baseline_id for m in monitors]))
+        )
+    }
+    panels = []
+    for row in rows:
+        briefs = history.get(row.monitor.id, [])
+        values = runs.metric_values(session, [b.run_id for b in briefs], window_level=True)
+        charts = _charts(briefs, values, _offline_metrics(versions, row.monitor))
+        x = [b.window_start.timestamp() for b in briefs]
+        ids = [b.run_id for b in briefs]
+        panels.append(
+            MonitorPanel(
+                row=row,
+                baseline=baselines.get(row.monitor.baseline_id),
+                windows=list(reversed(briefs[-50:])),
+                charts=[c.payload(x, ids) for c in charts],
+            )
+        )
+    return ModelPage(name=name, panels=panels, versions=versions)
+
+
+@dataclass
+class WindowPage:
+    """Everything on a window's page."""
+
+    run: Any  # the MonitorRun
+    monitor: Monitor
+    results: RunResults
+    previous: int | None
+    next: int | None
+    novel: list[dict[str, Any]]
+    mislabelled: list[dict[str, Any]]
+
+
+def window_page(session: Session, run: Any) -> WindowPage:
+    """A window's page for a run the caller may see."""
+    monitor = session.get(Monitor, run.monitor_id)
+    assert monitor is not None  # runs are deleted with their monitor
+    results = RunResults.load(run.results)
+    previous, following = runs.neighbour_runs(session, run)
+    novel: list[dict[str, Any]] = []
+    mislabelled: list[dict[str, Any]] = []
+    if results.checks:
+        span = {"model": monitor.model, "since": run.window_start, "until": run.window_end}
+        mislabelled = list(
+            retraining_examples(session, **span, reasons=("wrong_label",), limit=EXAMPLES_SHOWN)
+        )
+        wanted = set(results.top_novel_ids()[:EXAMPLES_SHOWN])
+        if wanted:
+            novel = [
+                e
+                for e in retraining_examples(session, **span, reasons=("novel",))
+                if e["request_id"] in wanted
+            ][:EXAMPLES_SHOWN]
+    return WindowPage(run, monitor, results, previous, following, novel, mislabelled)
