@@ -54,12 +54,17 @@ def get_report(
     run_id: Int8Id, session: SessionDep, state: StateDep, caller: ReadCaller
 ) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
-    run = visible_run(session, state, caller, run_id, with_report=True)
+    return report_response(visible_run(session, state, caller, run_id, with_report=True))
+
+
+def report_response(run: MonitorRun) -> Response:
+    """A run's stored report (loaded ``with_report``) as a sandboxed page; 409 while it is
+    being computed, 404 for a window without one (also the UI's report frame)."""
     if run.report is None:
         raise DriftlineError(
             409 if run.status in (RunStatus.PENDING, RunStatus.RUNNING) else 404,
             "no_report",
-            f"run {run_id} is {run.status}; reports exist for finished windows with data",
+            f"run {run.id} is {run.status}; reports exist for finished windows with data",
         )
     return Response(
         zlib.decompress(run.report),

@@ -7,7 +7,6 @@ a page never makes a request that leaves Driftline.
 
 import re
 import secrets
-import zlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +23,7 @@ from app.api.deps import SessionDep, StateDep
 from app.api.exports.router import retraining_response
 from app.api.params import Int8Id
 from app.api.runbooks import runbook_text, runbooks_dir
-from app.api.runs.router import REPORT_CSP, visible_run
+from app.api.runs.router import report_response, visible_run
 from app.api.ui import views
 from app.api.ui.auth import (
     LOGIN_CSRF_COOKIE,
@@ -203,19 +202,7 @@ def window_report(
     run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
 ) -> Response:
     """Evidently's report for the window page's frame (sandboxed, no network)."""
-    run = visible_run(session, state, browser.caller, run_id, with_report=True)
-    if run.report is None:
-        raise DriftlineError(404, "no_report", f"window {run_id} has no report")
-    return Response(
-        zlib.decompress(run.report),
-        media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Security-Policy": REPORT_CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "private, max-age=300",
-        },
-    )
+    return report_response(visible_run(session, state, browser.caller, run_id, with_report=True))
 
 
 @router.get("/windows/{run_id}/export")
