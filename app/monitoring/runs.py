@@ -666,22 +666,47 @@ class StoredMetric:
     status: str | None
 
 
-def metric_values(
-    conn: Connection | Session, run_ids: Sequence[int], *, window_level: bool = False
-) -> list[StoredMetric]:
-    """The numbers (non-null) the given runs produced; ``window_level`` keeps only those
-    about the whole window (no per-column or per-class values), for time series."""
+def metric_values(conn: Connection, run_ids: Sequence[int]) -> list[StoredMetric]:
+    """The numbers (non-null) the given runs produced."""
     if not run_ids:
         return []
     rows = conn.execute(
         text(
             'SELECT run_id, "check", metric, feature, value, threshold, status '
-            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL "
-            "AND (NOT :window_level OR feature IS NULL)"
+            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
         ),
-        {"ids": list(run_ids), "window_level": window_level},
+        {"ids": list(run_ids)},
     )
     return [StoredMetric(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One window-level number of one check across runs (parallel lists)."""
+
+    check: str
+    metric: str
+    run_ids: list[int]
+    values: list[float]
+    thresholds: list[float | None]
+
+
+def metric_series(conn: Connection | Session, run_ids: Sequence[int]) -> list[MetricSeries]:
+    """Each window-level number (no per-column or per-class values) of the given runs as one
+    series per check and metric: aggregated in PostgreSQL from a covering partial index
+    (``ix_metric_values_window_level``), so a page charting thousands of windows reads a few
+    dozen rows, not one per number, and never the per-column values beside them."""
+    if not run_ids:
+        return []
+    rows = conn.execute(
+        text(
+            'SELECT "check", metric, array_agg(run_id), array_agg(value), array_agg(threshold) '
+            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL "
+            'AND feature IS NULL GROUP BY "check", metric'
+        ),
+        {"ids": list(run_ids)},
+    )
+    return [MetricSeries(*r) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -110,26 +110,13 @@ def fleet(session: Session, project: int | None, verdict: str | None = None) -> 
 
 @dataclass
 class Chart:
-    """One time series chart: x is each window's start (epoch seconds)."""
+    """One time series chart over a monitor's windows (the panel holds the time axis)."""
 
     key: str
     title: str
-    unit: str
     series: list[dict[str, Any]]
     # Pairs of series labels whose area between is shaded (a confidence band).
     bands: list[tuple[str, str]] = field(default_factory=list)
-
-    def payload(self, x: list[float], run_ids: list[int]) -> dict[str, Any]:
-        """What the page's script draws (JSON)."""
-        return {
-            "key": self.key,
-            "title": self.title,
-            "unit": self.unit,
-            "x": x,
-            "runs": run_ids,
-            "series": self.series,
-            "bands": self.bands,
-        }
 
 
 # Metrics drawn with their confidence band and the baseline's value, per quality metric.
@@ -157,7 +144,7 @@ def _chart_order(key: tuple[str, str]) -> tuple[int, str, str]:
 
 
 def _charts(
-    briefs: list[runs.RunBrief], values: list[runs.StoredMetric], offline: dict[str, float]
+    briefs: list[runs.RunBrief], series: list[runs.MetricSeries], offline: dict[str, float]
 ) -> list[Chart]:
     """Per check: each window-level metric that has a threshold (value vs threshold); quality
     metrics with their confidence band, the baseline's value, and the version's training and
@@ -166,63 +153,57 @@ def _charts(
     n = len(briefs)
     grid: dict[tuple[str, str], list[float | None]] = {}
     thresholds: dict[tuple[str, str], list[float | None]] = {}
-    for v in values:
-        i = index.get(v.run_id)
-        if i is None:
-            continue
-        grid.setdefault((v.check, v.metric), [None] * n)[i] = v.value
-        if v.threshold is not None:
-            thresholds.setdefault((v.check, v.metric), [None] * n)[i] = v.threshold
+    for s in series:
+        ys: list[float | None] = [None] * n
+        limits: list[float | None] = [None] * n
+        for run_id, value, threshold in zip(s.run_ids, s.values, s.thresholds, strict=True):
+            i = index[run_id]
+            ys[i], limits[i] = value, threshold
+        grid[(s.check, s.metric)] = ys
+        if any(t is not None for t in limits):
+            thresholds[(s.check, s.metric)] = limits
     charts: list[Chart] = []
     for (check, metric), ys in sorted(grid.items(), key=lambda kv: _chart_order(kv[0])):
         if not _charted(check, metric):
             continue
+        title = f"{check}: {metric}"
         if metric in _BANDED:
-            series = [{"label": metric, "values": ys, "kind": "value"}]
+            lines = [{"label": metric, "values": ys, "kind": "value"}]
             bands = []
             low, high = (
                 grid.get((check, f"{metric}_ci_low")),
                 grid.get((check, f"{metric}_ci_high")),
             )
             if low and high:
-                series += [
+                lines += [
                     {"label": "CI low", "values": low, "kind": "band"},
                     {"label": "CI high", "values": high, "kind": "band"},
                 ]
                 bands.append(("CI high", "CI low"))
             if base := grid.get((check, f"baseline_{metric}")):
-                series.append({"label": "baseline", "values": base, "kind": "threshold"})
+                lines.append({"label": "baseline", "values": base, "kind": "threshold"})
             for split, figure in offline.items():
                 if split.endswith(f" {metric}"):
-                    series.append({"label": split, "values": [figure] * n, "kind": "offline"})
-            charts.append(Chart(f"{check}-{metric}", f"{check}: {metric}", "", series, bands))
+                    lines.append({"label": split, "values": [figure] * n, "kind": "offline"})
+            charts.append(Chart(f"{check}-{metric}", title, lines, bands))
         elif (check, metric) in thresholds:
+            limit = {
+                "label": "threshold",
+                "values": thresholds[(check, metric)],
+                "kind": "threshold",
+            }
             charts.append(
                 Chart(
                     f"{check}-{metric}",
-                    f"{check}: {metric}",
-                    "",
-                    [
-                        {"label": metric, "values": ys, "kind": "value"},
-                        {
-                            "label": "threshold",
-                            "values": thresholds[(check, metric)],
-                            "kind": "threshold",
-                        },
-                    ],
+                    title,
+                    [{"label": metric, "values": ys, "kind": "value"}, limit],
                 )
             )
-    charts.append(
-        Chart(
-            "volume",
-            "window volume",
-            "events",
-            [
-                {"label": "events", "values": [b.n_events for b in briefs], "kind": "value"},
-                {"label": "labelled", "values": [b.n_labels for b in briefs], "kind": "secondary"},
-            ],
-        )
-    )
+    volume = [
+        {"label": "events", "values": [b.n_events for b in briefs], "kind": "value"},
+        {"label": "labelled", "values": [b.n_labels for b in briefs], "kind": "secondary"},
+    ]
+    charts.append(Chart("volume", "window volume", volume))
     return charts
 
 
@@ -233,7 +214,9 @@ class MonitorPanel:
     row: MonitorRow
     baseline: Baseline | None
     windows: list[runs.RunBrief]
-    charts: list[dict[str, Any]]
+    charts: list[Chart]
+    # What the page's script draws: the time axis and run ids once, then every chart.
+    chart_data: dict[str, Any]
 
 
 @dataclass
@@ -294,16 +277,20 @@ def model_page(
     panels = []
     for row in rows:
         briefs = history.get(row.monitor.id, [])
-        values = runs.metric_values(session, [b.run_id for b in briefs], window_level=True)
-        charts = _charts(briefs, values, _offline_metrics(versions, row.monitor))
-        x = [b.window_start.timestamp() for b in briefs]
-        ids = [b.run_id for b in briefs]
+        series = runs.metric_series(session, [b.run_id for b in briefs])
+        charts = _charts(briefs, series, _offline_metrics(versions, row.monitor))
+        data = {
+            "x": [b.window_start.timestamp() for b in briefs],
+            "runs": [b.run_id for b in briefs],
+            "charts": [{"series": c.series, "bands": c.bands} for c in charts],
+        }
         panels.append(
             MonitorPanel(
                 row=row,
                 baseline=baselines.get(row.monitor.baseline_id),
                 windows=list(reversed(briefs[-50:])),
-                charts=[c.payload(x, ids) for c in charts],
+                charts=charts,
+                chart_data=data,
             )
         )
     return ModelPage(name=name, panels=panels, versions=versions)

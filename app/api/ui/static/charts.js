@@ -1,5 +1,6 @@
-// Draws every chart on a model page with uPlot. The data sits in a JSON <script> beside each
-// plot (never executed); clicking a point opens that window's page.
+// Draws every chart on a model page with uPlot. Each monitor's data sits in one JSON
+// <script> (never executed): the time axis and run ids once, then each chart's series.
+// Clicking a point opens that window's page.
 (function () {
   "use strict";
   var COLOURS = { value: "#1f5fa8", threshold: "#b3001b", band: "#7fa7d6", offline: "#1e7a3c",
@@ -14,26 +15,30 @@
     return opts;
   }
 
-  function draw(figure) {
-    var spec = JSON.parse(figure.querySelector("script.chart-data").textContent);
+  function draw(figure, panel) {
+    var spec = panel.charts[Number(figure.dataset.index)];
     var target = figure.querySelector(".plot");
     var labels = spec.series.map(function (s) { return s.label; });
     var series = [{}].concat(spec.series.map(seriesOpts));
     var bands = spec.bands.map(function (b) {
-      return { series: [labels.indexOf(b[0]) + 1, labels.indexOf(b[1]) + 1], fill: "rgba(31,95,168,0.15)" };
+      return { series: [labels.indexOf(b[0]) + 1, labels.indexOf(b[1]) + 1],
+               fill: "rgba(31,95,168,0.15)" };
     });
-    var data = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
+    var data = [panel.x].concat(spec.series.map(function (s) { return s.values; }));
     var width = Math.max(320, target.clientWidth || figure.clientWidth - 16);
     var plot = new uPlot({ width: width, height: 200, series: series, bands: bands,
                            axes: [{}, { size: 56 }], legend: { live: true } }, data, target);
     plot.over.addEventListener("click", function () {
       var idx = plot.cursor.idx;
-      if (idx !== null && idx !== undefined && spec.runs[idx] !== undefined) {
-        window.location.href = "/windows/" + spec.runs[idx];
+      if (idx !== null && idx !== undefined && panel.runs[idx] !== undefined) {
+        window.location.href = "/windows/" + panel.runs[idx];
       }
     });
     figure.dataset.drawn = "true";
   }
 
-  document.querySelectorAll("figure.chart").forEach(draw);
+  document.querySelectorAll(".charts").forEach(function (container) {
+    var panel = JSON.parse(container.querySelector("script.panel-data").textContent);
+    container.querySelectorAll("figure.chart").forEach(function (f) { draw(f, panel); });
+  });
 })();
