@@ -51,6 +51,30 @@ def test_compose_validates_and_requires_its_secrets() -> None:
     assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr
 
 
+def test_compose_gives_every_driftline_process_the_shared_settings() -> None:
+    # A service's own `environment:` used to replace the shared block: the api lost the
+    # retention setting, and PII redaction set there reached the worker but not the api.
+    compose = need("docker-compose")
+    out = run(
+        compose,
+        "-f",
+        "docker-compose.yml",
+        "config",
+        env={**SECRETS, "DRIFTLINE_REDACT_PII": "true"},
+    )
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    for name in ("migrate", "api", "worker"):
+        env = services[name]["environment"]
+        assert env["DRIFTLINE_REDACT_PII"] == "true", name
+        assert env["DRIFTLINE_RETENTION_DAYS"] == "90", name
+        assert env["DRIFTLINE_DATABASE_URL"].endswith("@postgres:5432/driftline"), name
+    assert services["api"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    for name in ("api", "grafana"):  # published on loopback only
+        for port in services[name]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
 def test_compose_services_have_healthchecks_conditions_and_repo_mounts() -> None:
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = doc["services"]
