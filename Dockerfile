@@ -16,7 +16,11 @@ RUN pip install --no-compile .
 FROM python:3.11.14-slim-bookworm
 RUN useradd --system --uid 10001 --create-home --home-dir /home/driftline driftline
 COPY --from=build /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH \
+# The commit shown by `driftline --version` and driftline_build_info:
+#   docker build --build-arg DRIFTLINE_BUILD_COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG DRIFTLINE_BUILD_COMMIT=unknown
+ENV DRIFTLINE_BUILD_COMMIT=$DRIFTLINE_BUILD_COMMIT \
+    PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DRIFTLINE_HOST=0.0.0.0 \
     DRIFTLINE_PORT=8000 \

@@ -27,6 +27,26 @@ app.add_typer(export_app, name="export")
 DEV_KEY_FILE = "dev-api-key"
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import app as package
+
+        typer.echo(f"driftline {package.__version__} ({package.build_commit()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Driftline: monitoring for fine-tuned LLMs."""
+
+
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -12,7 +12,10 @@ registered the usual way, so ``/metrics`` builds its registry per scrape and add
 collector to it explicitly.
 """
 
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +31,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 
+import app
 from app.engine.results import Status
 from app.monitoring import runs
+
+log = logging.getLogger("driftline.metrics")
 
 INGEST_EVENTS = Counter(
     "driftline_ingest_events",
@@ -67,6 +73,10 @@ _FEATURISE_LAG = text(
     "WHERE e.id > coalesce((SELECT max(event_id) FROM event_features), 0)"
 )
 
+# When this process's collector last read the database without error (0: never yet).
+_last_success = 0.0
+_last_success_lock = threading.Lock()
+
 CHECK_STATUSES = tuple(s.value for s in Status)
 VERDICTS = tuple(s for s in CHECK_STATUSES if s != Status.NOT_APPLICABLE)
 
@@ -82,6 +92,40 @@ class ModelHealthCollector(Collector):
         return []
 
     def collect(self) -> Iterator[Metric]:
+        """Model health, then whether reading it worked: a database that cannot be read
+        must not take the process's own metrics (and the scrape) down with it."""
+        global _last_success
+        started = time.monotonic()
+        up = GaugeMetricFamily(
+            "driftline_collector_up",
+            "1 when this scrape read model health from the database, 0 when it could not "
+            "(the model-health series are then missing from this scrape).",
+        )
+        last = GaugeMetricFamily(
+            "driftline_collector_last_success_timestamp_seconds",
+            "Unix time this process last read model health from the database (0: never).",
+        )
+        duration = GaugeMetricFamily(
+            "driftline_collector_duration_seconds",
+            "How long this scrape spent reading model health from the database.",
+        )
+        try:
+            families = list(self._model_health())
+        except Exception as exc:  # any failure: report it as a value, keep the scrape
+            log.warning("metrics: could not read model health: %s", type(exc).__name__)
+            families = []
+            up.add_metric([], 0.0)
+        else:
+            up.add_metric([], 1.0)
+            with _last_success_lock:
+                _last_success = time.time()
+        yield from families
+        with _last_success_lock:
+            last.add_metric([], _last_success)
+        duration.add_metric([], time.monotonic() - started)
+        yield from (up, last, duration)
+
+    def _model_health(self) -> Iterator[Metric]:
         labels = ["model", "monitor"]
         verdict = GaugeMetricFamily(
             "driftline_monitor_verdict",
@@ -195,6 +239,21 @@ class _Scrape:
             yield from source.collect()
 
 
+def _build_info() -> GaugeMetricFamily:
+    info = GaugeMetricFamily(
+        "driftline_build_info",
+        "Always 1; the running Driftline's version and commit as labels.",
+        labels=["version", "commit"],
+    )
+    info.add_metric([app.__version__, app.build_commit()], 1.0)
+    return info
+
+
+class _BuildInfo:
+    def collect(self) -> Iterator[Metric]:
+        yield _build_info()
+
+
 def render(engine: Engine) -> tuple[bytes, str]:
     """The /metrics body: process metrics (multiprocess-aware) plus model health."""
     process: Any = REGISTRY
@@ -203,5 +262,5 @@ def render(engine: Engine) -> tuple[bytes, str]:
 
         process = CollectorRegistry()
         multiprocess.MultiProcessCollector(process)  # type: ignore[no-untyped-call]
-    scrape = _Scrape(process, ModelHealthCollector(engine))
+    scrape = _Scrape(process, _BuildInfo(), ModelHealthCollector(engine))
     return generate_latest(scrape), CONTENT_TYPE_LATEST

@@ -23,6 +23,20 @@ def batch(start: int, n: int) -> dict[str, Any]:
     }
 
 
+def scrape(client: TestClient) -> dict[str, float]:
+    """``/metrics`` as ``{"name{labels}": value}`` (label sets as Prometheus prints them)."""
+    r = client.get("/metrics")
+    assert r.status_code == 200, r.text
+    samples = {}
+    for line in r.text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name.split("{")[0] if name.startswith("driftline_build_info") else name] = (
+                float(value)
+            )
+    return samples
+
+
 def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: PrivatePostgres) -> None:
     url = private_pg.url()
     upgrade(url)
@@ -38,6 +52,9 @@ def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: Privat
         r = client.post("/v1/events", json=batch(0, 100), headers=headers)
         assert r.status_code == 202
         acked.update(r.json()["request_ids"])
+        before = scrape(client)
+        assert before["driftline_collector_up"] == 1.0
+        assert before["driftline_collector_last_success_timestamp_seconds"] > 0
 
         private_pg.stop()
         r = client.post("/v1/events", json=batch(100, 100), headers=headers)
@@ -48,6 +65,17 @@ def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: Privat
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
         assert client.get("/healthz").status_code == 200
+        # /metrics still answers: the collector says it failed, the process's own counters
+        # (the 503s just given among them) are all there, so alerts can see the outage.
+        during = scrape(client)
+        assert during["driftline_collector_up"] == 0.0
+        assert (
+            during["driftline_collector_last_success_timestamp_seconds"]
+            == before["driftline_collector_last_success_timestamp_seconds"]
+        )
+        assert during["driftline_build_info"] == 1.0
+        assert during['driftline_ingest_events_total{outcome="accepted"}'] >= 100
+        assert any(k.startswith("driftline_http_request_duration_seconds_count") for k in during)
 
         private_pg.start()
         # The client retries the refused batch; the pool replaces its dead connections itself.
@@ -55,6 +83,7 @@ def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: Privat
         assert r.status_code == 202, r.text
         acked.update(r.json()["request_ids"])
         assert client.get("/readyz").status_code == 200
+        assert scrape(client)["driftline_collector_up"] == 1.0
 
     engine = create_engine(url)
     with engine.connect() as conn:
