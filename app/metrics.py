@@ -58,14 +58,20 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+# Reported offline metrics of each model's newest versions only: a pipeline that reports
+# every build must not grow the series without bound (the rows stay in the database).
+REPORTED_VERSIONS_EXPORTED = 10
 _REPORTED = text(
     """
-    SELECT models.name, models.version, s.split, m.key AS metric, m.value
-    FROM models,
-         LATERAL (VALUES ('training', training_metrics), ('validation', validation_metrics))
+    SELECT v.name, v.version, s.split, m.key AS metric, m.value
+    FROM (SELECT name, version, training_metrics, validation_metrics,
+                 row_number() OVER (PARTITION BY name ORDER BY created_at DESC, id DESC) AS newest
+          FROM models
+          WHERE training_metrics IS NOT NULL OR validation_metrics IS NOT NULL) v,
+         LATERAL (VALUES ('training', v.training_metrics), ('validation', v.validation_metrics))
              AS s(split, metrics),
          jsonb_each(s.metrics) AS m
-    WHERE jsonb_typeof(m.value) = 'number'
+    WHERE v.newest <= :versions AND jsonb_typeof(m.value) = 'number'
     """
 )
 _FEATURISE_LAG = text(
@@ -220,7 +226,8 @@ class ModelHealthCollector(Collector):
             for status, n in queued.items():
                 queue.add_metric([status.value], float(n))
             lag.add_metric([], float(conn.execute(_FEATURISE_LAG).scalar_one()))
-            for name, version, split, metric, number in conn.execute(_REPORTED):
+            reported_rows = conn.execute(_REPORTED, {"versions": REPORTED_VERSIONS_EXPORTED})
+            for name, version, split, metric, number in reported_rows:
                 reported.add_metric([name, version, split, metric], float(number))
         yield from (
             verdict, retrain, last, window, window_end, events, check, value, threshold, queue,

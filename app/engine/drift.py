@@ -189,13 +189,34 @@ def distribution_drift(
         MetricValue("p_value", p),
         MetricValue("new_class_share", new_share),
     ]
-    metrics += [MetricValue("class_share", float(v), feature=str(k)) for k, v in shares.items()]
+    metrics += class_share_metrics(ref, shares)
     summary = f"Jensen-Shannon {score:.3f}" + (
         f"; classes new to the baseline: {', '.join(map(str, new.index[:10]))} ({new_share:.1%})"
         if not new.empty
         else ""
     )
-    return CheckResult(check, status, summary, metrics, {"new_classes": new.to_dict()})
+    top_new = new.sort_values(ascending=False).head(MAX_CLASS_SERIES)
+    return CheckResult(check, status, summary, metrics, {"new_classes": top_new.to_dict()})
+
+
+# Each class's share becomes a Prometheus series (feature=<class>): free-text predictions
+# would make one per distinct string. The baseline's most frequent classes keep their own;
+# every other class, new ones included, is summed under OTHER_CLASSES.
+MAX_CLASS_SERIES = 20
+OTHER_CLASSES = "__other__"
+
+
+def class_share_metrics(reference: pd.Series, shares: pd.Series) -> list[MetricValue]:
+    """``class_share`` of the baseline's ``MAX_CLASS_SERIES`` most frequent classes, and of
+    all the others together as ``__other__`` (when any has a share)."""
+    kept = set(reference.value_counts().index[:MAX_CLASS_SERIES])
+    out = [
+        MetricValue("class_share", float(shares.get(k, 0.0)), feature=str(k)) for k in sorted(kept)
+    ]
+    other = float(shares[~shares.index.isin(kept)].sum())
+    if other > 0:
+        out.append(MetricValue("class_share", other, feature=OTHER_CLASSES))
+    return out
 
 
 def text_drift(

@@ -20,7 +20,7 @@ PROTECTED = [
     ("POST", "/v1/feedback", "ingest", {"model": "m", "request_id": "r", "label": "x"}),
     ("GET", "/v1/models", "read", None),
     ("GET", "/v1/models/{name}/status", "read", None),
-    ("PUT", "/v1/models/{name}/metrics", "ingest", {"training": {"f1": 0.9}}),
+    ("PUT", "/v1/models/{name}/metrics", "admin", {"training": {"f1": 0.9}}),
     ("POST", "/v1/baselines", "admin", {"model": "m", "name": "b", "records": [{"prompt": "p"}]}),
     ("POST", "/v1/baselines/from-window", "admin", {"model": "m", "name": "w", **RANGE}),
     ("GET", "/v1/baselines", "read", None),

@@ -2,8 +2,15 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift
+from app.engine.drift import (
+    MAX_CLASS_SERIES,
+    OTHER_CLASSES,
+    descriptor_drift,
+    distribution_drift,
+    embedding_drift,
+)
 from app.engine.embeddings import normalise
 from app.engine.longtail import LongTailProfile, longtail_check
 from app.engine.perplexity import perplexity_check
@@ -59,6 +66,22 @@ def test_prediction_drift_names_classes_new_to_the_baseline() -> None:
         check="prediction_drift", thresholds=T, min_events=30,
     )  # fmt: skip
     assert same.status is Status.OK
+    shares = {m.feature: m.value for m in result.metrics if m.name == "class_share"}
+    assert shares["__other__"] == 0.1 and set(shares) == {"billing", "tech", "account", "__other__"}
+
+
+def test_free_text_predictions_give_a_bounded_number_of_class_series() -> None:
+    # 5,000 distinct predictions (a generative model's free text): each class_share is a
+    # Prometheus series, so only the baseline's top classes keep their own.
+    ref = pd.Series([f"answer {i % 300}" for i in range(3000)])
+    cur = pd.Series([f"reply {i}" for i in range(5000)])
+    result = distribution_drift(ref, cur, check="prediction_drift", thresholds=T, min_events=30)
+    shares = [m for m in result.metrics if m.name == "class_share"]
+    assert len(shares) == MAX_CLASS_SERIES + 1
+    other = next(m for m in shares if m.feature == OTHER_CLASSES)
+    assert other.value == pytest.approx(1.0) and sum(m.value for m in shares) == pytest.approx(1.0)
+    assert len(result.details["new_classes"]) == MAX_CLASS_SERIES
+    assert result.status is Status.DRIFT
 
 
 def test_embedding_drift_uses_the_baselines_own_bootstrap() -> None:

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from app.api.deps import IngestCaller, ReadCaller, SessionDep, StateDep
+from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
     ModelList,
@@ -96,11 +96,13 @@ def report_metrics(
     body: ModelMetricsIn,
     session: SessionDep,
     state: StateDep,
-    caller: IngestCaller,
+    caller: AdminCaller,
 ) -> ModelVersionOut:
     """Store what the version scored offline, for the overfitting gap: the dashboards show
-    training → validation → production side by side. A split left out keeps its earlier
-    values; the version is registered if traffic has not shown it yet."""
+    training → validation → production side by side. Admin scope: every version and metric
+    name becomes Prometheus series, which an ingest key must not be able to multiply. A split
+    left out keeps its earlier values; the version is registered if traffic has not shown it
+    yet."""
     state.owners.claim(session, caller.project_id, [name])
     values = {
         k: v
