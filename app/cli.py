@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -162,7 +163,7 @@ def up(
     import uvicorn
 
     from app.db.migrate import upgrade
-    from app.jobs.scheduler import build_scheduler
+    from app.jobs.scheduler import build_scheduler, stop_gracefully
     from app.main import create_app
 
     settings = get_settings()
@@ -204,8 +205,15 @@ def up(
                     typer.echo(f"[demo] failed: {exc}", err=True)
 
             threading.Thread(target=play, name="driftline-demo", daemon=True).start()
+
+        # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal with the handler it
+        # found. SIGTERM's default handler would end the process on the spot, leaving the
+        # embedded PostgreSQL running: make it the KeyboardInterrupt that Ctrl-C raises.
+        def interrupt(signum: int, _: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
         try:
-            # uvicorn re-raises Ctrl-C once it has shut down; that is the normal way out.
             with contextlib.suppress(KeyboardInterrupt):
                 uvicorn.Server(
                     uvicorn.Config(
@@ -217,7 +225,8 @@ def up(
                     )
                 ).run()
         finally:
-            scheduler.shutdown(wait=False)
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while finishing
+                stop_gracefully(scheduler)
     finally:
         if embedded is not None:
             embedded.stop()  # type: ignore[attr-defined]
@@ -302,7 +311,7 @@ def api(
 def worker() -> None:
     """Run scheduled jobs (retention now; featurising and monitor runs as they land)."""
     from app.db.session import make_engine
-    from app.jobs.scheduler import build_scheduler
+    from app.jobs.scheduler import build_scheduler, stop_gracefully
 
     settings = get_settings()
     _setup_logging(settings)
@@ -312,9 +321,18 @@ def worker() -> None:
     scheduler = build_scheduler(
         make_engine(settings.database_url, settings), settings, blocking=True
     )
+
+    def on_signal(signum: int, _: object) -> None:
+        # SIGTERM (docker stop, systemd, Kubernetes) and Ctrl-C alike: finish the window in
+        # hand, start nothing new, then leave the scheduler's loop.
+        typer.echo(f"{signal.Signals(signum).name}: finishing the current window, then stopping")
+        stop_gracefully(scheduler)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     typer.echo(f"worker running {len(scheduler.get_jobs())} job(s); Ctrl-C stops it")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    scheduler.start()
+    typer.echo("worker stopped.")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """The worker's schedule (APScheduler): its lanes, and each step failing alone."""
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -14,9 +15,16 @@ from app.jobs.retention import apply_retention
 
 log = logging.getLogger("driftline.worker")
 
+# Set when the process is asked to stop (SIGTERM, Ctrl-C): a tick in flight finishes the
+# window it holds and starts nothing new, so no claimed run is left to wait out its lease.
+STOPPING = threading.Event()
+
 
 def _step(name: str, fn: Callable[[], object]) -> None:
-    """Run one step of a tick; an error is logged and the tick goes on to the next step."""
+    """Run one step of a tick; an error is logged and the tick goes on to the next step.
+    Once the process is stopping, steps not yet begun are skipped."""
+    if STOPPING.is_set():
+        return
     try:
         fn()
     except Exception:
@@ -44,6 +52,7 @@ def worker_tick(engine: Engine, settings: Settings) -> None:
             engine,
             lease_seconds=settings.run_lease_seconds,
             sample_cap=settings.window_sample_cap,
+            stop=STOPPING,
         ),
     )
 
@@ -104,3 +113,11 @@ def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> Ba
         )
         log.info("retention: events older than %d days are deleted hourly", settings.retention_days)
     return scheduler
+
+
+def stop_gracefully(scheduler: BaseScheduler) -> None:
+    """Stop the schedule: no new tick or window starts, the window being computed is
+    finished and stored, then the scheduler's threads end (bounded by one window's time)."""
+    STOPPING.set()
+    if scheduler.running:
+        scheduler.shutdown(wait=True)

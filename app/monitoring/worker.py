@@ -1,6 +1,7 @@
 """Compute a claimed window: load its events, run the engine, hand the outcome to ``runs``."""
 
 import logging
+import threading
 import time
 import zlib
 
@@ -165,11 +166,21 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
     return status.value
 
 
-def run_pending(engine: Engine, *, lease_seconds: int, sample_cap: int, max_runs: int = 20) -> int:
-    """Claim and compute runs until none is due (or ``max_runs``); returns how many ran.
-    A window that raises is recorded as failed on its run and monitor; the next goes on."""
+def run_pending(
+    engine: Engine,
+    *,
+    lease_seconds: int,
+    sample_cap: int,
+    max_runs: int = 20,
+    stop: threading.Event | None = None,
+) -> int:
+    """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
+    process is shutting down); returns how many ran. A window that raises is recorded as
+    failed on its run and monitor; the next goes on."""
     ran = 0
     for _ in range(max_runs):
+        if stop is not None and stop.is_set():
+            break
         claim = runs.claim_run(engine, lease_seconds=lease_seconds)
         if claim is None:
             break

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
@@ -62,8 +63,8 @@ def printed_curl(banner: str) -> str:
     return " ".join(cmd)
 
 
-def stop(proc: subprocess.Popen[str], output: Output) -> str:
-    proc.send_signal(signal.SIGINT)
+def stop(proc: subprocess.Popen[str], output: Output, how: signal.Signals = signal.SIGINT) -> str:
+    proc.send_signal(how)
     proc.wait(timeout=60)
     out = output.join()
     assert proc.returncode == 0, out
@@ -111,7 +112,12 @@ def test_up_serves_and_keeps_data_across_restart(tmp_path: Path) -> None:
         models = httpx.get(f"{base}/v1/models", headers=headers).json()["models"]
         assert [m["name"] for m in models] == ["demo"]
     finally:
-        stop(proc, output)
+        # SIGTERM, as docker stop and systemd send it: a clean stop, embedded server included
+        # (uvicorn used to re-raise it and end the process before PostgreSQL was stopped).
+        out = stop(proc, output, signal.SIGTERM)
+    assert "Driftline stopped." in out and "Traceback" not in out, out
+    leftover = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True)
+    assert leftover.stdout == "", f"processes still running on {data_dir}: {leftover.stdout}"
 
 
 def test_up_never_prints_the_database_password(pg_server_url: str, tmp_path: Path) -> None:
@@ -135,3 +141,22 @@ def test_up_never_prints_the_database_password(pg_server_url: str, tmp_path: Pat
         out = stop(proc, output)
     assert "database:" in out and "***" in out, out
     assert "s3cretpw-sentinel" not in out
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_stops_cleanly_on_a_signal(database_url: str, how: signal.Signals) -> None:
+    from tests.processes import driftline_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=driftline_env(database_url, worker_poll_seconds="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output = Output(proc)
+    deadline = time.monotonic() + 60
+    while "job(s)" not in output.text():
+        assert proc.poll() is None and time.monotonic() < deadline, output.text()
+        time.sleep(0.1)
+    time.sleep(2)  # a tick or two in flight
+    out = stop(proc, output, how)
+    assert "worker stopped." in out and "Traceback" not in out, out
