@@ -330,6 +330,15 @@ def worker() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if settings.worker_metrics_port:
+        from app.jobs.health import serve
+
+        serve(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            max_silence_seconds=settings.run_lease_seconds,
+        )
+        typer.echo(f"worker metrics on :{settings.worker_metrics_port}/metrics, health on /healthz")
     typer.echo(f"worker running {len(scheduler.get_jobs())} job(s); Ctrl-C stops it")
     scheduler.start()
     typer.echo("worker stopped.")

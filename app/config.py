@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         default=600,
         description="A window claimed by a worker that then dies is retried after this long.",
     )
+    worker_metrics_port: int | None = Field(
+        default=9464,
+        description="Where `driftline worker` serves its own /metrics and /healthz (0: "
+        "not served). /healthz answers 503 once the worker has made no progress (a step "
+        "begun, a window stored) for `run_lease_seconds`.",
+    )
+    worker_metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 — a container's port is published deliberately
+        description="Interface for the worker's /metrics and /healthz.",
+    )
     window_sample_cap: int = Field(
         default=200_000,
         description="Windows with more events are computed on a deterministic sample of this "

@@ -37,7 +37,9 @@ def wait_for(url: str, proc: "subprocess.Popen[Any]", timeout: float = 90) -> No
 def driftline_env(database_url: str, **settings: str) -> dict[str, str]:
     """This process's environment for a Driftline child: its database, quiet logs, and any
     ``DRIFTLINE_<NAME>`` given as ``name=value``."""
-    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "DRIFTLINE_DATABASE_URL": database_url, "DRIFTLINE_LOG_LEVEL": "warning",
+           # Several workers run at once in some tests: no shared metrics port unless asked.
+           "DRIFTLINE_WORKER_METRICS_PORT": "0"}  # fmt: skip
     env.update({f"DRIFTLINE_{name.upper()}": value for name, value in settings.items()})
     return env
 

@@ -11,6 +11,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.jobs.health import RUNS, STEP_ERRORS, TICK_SECONDS, beat
 from app.jobs.retention import apply_retention
 
 log = logging.getLogger("driftline.worker")
@@ -25,9 +26,11 @@ def _step(name: str, fn: Callable[[], object]) -> None:
     Once the process is stopping, steps not yet begun are skipped."""
     if STOPPING.is_set():
         return
+    beat()
     try:
         fn()
     except Exception:
+        STEP_ERRORS.labels(name).inc()
         log.exception("worker step %s failed; the other steps go on", name)
 
 
@@ -37,6 +40,11 @@ def _step(name: str, fn: Callable[[], object]) -> None:
 def worker_tick(engine: Engine, settings: Settings) -> None:
     """Keep daily partitions ready, featurise new events, re-queue windows with late labels,
     plan and compute due windows."""
+    with TICK_SECONDS.labels("worker").time():
+        _worker_steps(engine, settings)
+
+
+def _worker_steps(engine: Engine, settings: Settings) -> None:
     from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
     from app.monitoring.runs import plan_due_windows, requeue_late_labels
@@ -53,8 +61,14 @@ def worker_tick(engine: Engine, settings: Settings) -> None:
             lease_seconds=settings.run_lease_seconds,
             sample_cap=settings.window_sample_cap,
             stop=STOPPING,
+            on_outcome=_window_done,
         ),
     )
+
+
+def _window_done(outcome: str) -> None:
+    RUNS.labels(outcome).inc()
+    beat()
 
 
 # Baselines are profiled in their own lane: a big upload takes minutes and must not hold up
@@ -63,10 +77,11 @@ def profile_tick(engine: Engine, settings: Settings) -> None:
     """Freeze and profile pending baselines."""
     from app.baselines.profiles import build_pending_profiles
 
-    _step(
-        "profiles",
-        lambda: build_pending_profiles(engine, profile_cap=settings.baseline_profile_cap),
-    )
+    with TICK_SECONDS.labels("profiles").time():
+        _step(
+            "profiles",
+            lambda: build_pending_profiles(engine, profile_cap=settings.baseline_profile_cap),
+        )
 
 
 def _not_an_overrun(record: logging.LogRecord) -> bool:

@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 import zlib
+from collections.abc import Callable
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -173,10 +174,12 @@ def run_pending(
     sample_cap: int,
     max_runs: int = 20,
     stop: threading.Event | None = None,
+    on_outcome: Callable[[str], None] | None = None,
 ) -> int:
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
     process is shutting down); returns how many ran. A window that raises is recorded as
-    failed on its run and monitor; the next goes on."""
+    failed on its run and monitor; the next goes on. ``on_outcome`` hears each window's
+    stored status (``failed`` included), for the worker's own metrics."""
     ran = 0
     for _ in range(max_runs):
         if stop is not None and stop.is_set():
@@ -185,9 +188,12 @@ def run_pending(
         if claim is None:
             break
         try:
-            execute_run(engine, claim, sample_cap=sample_cap)
+            outcome = execute_run(engine, claim, sample_cap=sample_cap)
         except Exception as exc:  # one bad window must not stop the worker
             log.exception("run %s failed", claim.run_id)
             runs.fail_run(engine, claim, f"{type(exc).__name__}: {exc}")
+            outcome = RunStatus.FAILED
+        if on_outcome is not None:
+            on_outcome(str(outcome))
         ran += 1
     return ran

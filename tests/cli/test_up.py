@@ -147,16 +147,28 @@ def test_up_never_prints_the_database_password(pg_server_url: str, tmp_path: Pat
 def test_the_worker_stops_cleanly_on_a_signal(database_url: str, how: signal.Signals) -> None:
     from tests.processes import driftline_env
 
+    port = free_port()
+    env = driftline_env(database_url, worker_poll_seconds="1", worker_metrics_port=str(port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
-        env=driftline_env(database_url, worker_poll_seconds="1"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = Output(proc)
     deadline = time.monotonic() + 60
     while "job(s)" not in output.text():
         assert proc.poll() is None and time.monotonic() < deadline, output.text()
         time.sleep(0.1)
-    time.sleep(2)  # a tick or two in flight
+    # Its own telemetry: healthy, and ticks timed once the first has run.
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+    while 'driftline_worker_tick_seconds_count{lane="worker"}' not in (
+        metrics := httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    ):
+        assert time.monotonic() < deadline, metrics[-2000:]
+        time.sleep(0.2)
+    beat = next(
+        line for line in metrics.splitlines()
+        if line.startswith("driftline_worker_heartbeat_timestamp_seconds ")
+    )  # fmt: skip
+    assert time.time() - float(beat.split()[1]) < 30
     out = stop(proc, output, how)
     assert "worker stopped." in out and "Traceback" not in out, out

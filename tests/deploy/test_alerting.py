@@ -37,7 +37,7 @@ def alerts() -> list[dict[str, object]]:
 
 def test_promtool_check_and_unit_test_the_rules() -> None:
     promtool = need("promtool")
-    assert "SUCCESS: 12 rules found" in run(
+    assert "SUCCESS: 14 rules found" in run(
         promtool, "check", "rules", str(RULES / "driftline.rules.yml")
     )
     assert "SUCCESS" in run(promtool, "test", "rules", "driftline.rules.test.yml", cwd=RULES)
@@ -51,6 +51,7 @@ def test_every_alert_has_severity_annotations_and_a_test_case() -> None:
         "DriftlineLongTailSurge", "DriftlineMonitorStale", "DriftlineIngestionStopped",
         "DriftlineIngestErrorsHigh", "DriftlineApiDown", "DriftlineApiAbsent",
         "DriftlineDatabaseUnreachable", "DriftlineRunBacklogGrowing", "DriftlineMonitorFailing",
+        "DriftlineWorkerDown", "DriftlineWorkerStuck",
     }  # fmt: skip
     for a in alerts():
         assert a["labels"]["severity"] in ("critical", "warning", "info")  # type: ignore[index]
@@ -70,7 +71,11 @@ def test_every_runbook_url_is_served(client: TestClient) -> None:
         name = re.search(r"/runbooks/([a-z-]+)$", str(url))
         assert name, url
         # An absent api shares the runbook of an api that is down.
-        title = {"DriftlineApiAbsent": "DriftlineApiDown"}.get(str(a["alert"]), a["alert"])
+        shared = {
+            "DriftlineApiAbsent": "DriftlineApiDown",
+            "DriftlineWorkerStuck": "DriftlineWorkerDown",
+        }
+        title = shared.get(str(a["alert"]), a["alert"])
         page = client.get(f"/runbooks/{name.group(1)}")  # what a person following it opens
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert f"<h1>{title}</h1>" in page.text

@@ -6,7 +6,9 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -17,21 +19,20 @@ from app.datasets import chatterbot, health_tweets
 from tests.conftest import auth
 from tests.deploy.test_alerting import need
 from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
-from tests.processes import free_port, wait_for
+from tests.processes import driftline_cli, driftline_env, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def prometheus(driftline: str, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus on ``config`` (1-s scrapes and evaluations, the shipped rules, no
+    Alertmanager); yields its base URL."""
     binary = need("prometheus")
-    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(ROOT / "deploy/prometheus/rules/driftline.rules.yml")]
-    config.pop("alerting")
-    job = config["scrape_configs"][0]
-    job["static_configs"] = [{"targets": [driftline.removeprefix("http://")]}]
+    config.pop("alerting", None)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
@@ -47,6 +48,21 @@ def prometheus(driftline: str, tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def shipped_job(name: str, target: str) -> dict[str, Any]:
+    """The shipped scrape job ``name``, pointed at ``target``."""
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    job: dict[str, Any] = next(j for j in config["scrape_configs"] if j["job_name"] == name)
+    job["static_configs"] = [{"targets": [target]}]
+    return job
+
+
+@pytest.fixture
+def prometheus(driftline: str, tmp_path: Path) -> Iterator[str]:
+    config = {"scrape_configs": [shipped_job("driftline", driftline.removeprefix("http://"))]}
+    with running_prometheus(config, tmp_path) as base:
+        yield base
 
 
 def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
@@ -154,3 +170,33 @@ def test_alerts_fire_and_every_dashboard_query_returns_data(
         ).json()["data"]
         assert values, variable
     assert re.search(r"news", " ".join(api.get("/api/v1/label/model/values").json()["data"]))
+
+
+def test_killing_the_worker_raises_the_worker_down_alert(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = driftline_env(database_url, worker_metrics_port=str(port))
+    config = {"scrape_configs": [shipped_job("driftline-worker", f"127.0.0.1:{port}")]}
+    with (
+        driftline_cli("worker", env=env) as worker,
+        running_prometheus(config, tmp_path) as prometheus,
+    ):
+        api = httpx.Client(base_url=prometheus, timeout=10)
+
+        def value(query: str) -> float | None:
+            result = api.get("/api/v1/query", params={"query": query}).json()["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+
+        deadline = time.monotonic() + 60
+        while value('up{job="driftline-worker"}') != 1.0:
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.5)
+        assert value("driftline_worker_heartbeat_timestamp_seconds")
+        worker.kill()  # a crash: no chance to say goodbye
+        worker.wait(10)
+        states: dict[str, str] = {}
+        while "DriftlineWorkerDown" not in states:
+            assert time.monotonic() < deadline, states
+            alerts = api.get("/api/v1/alerts").json()["data"]["alerts"]
+            states = {a["labels"]["alertname"]: a["state"] for a in alerts}
+            time.sleep(0.5)
+        assert states["DriftlineWorkerDown"] == "pending"  # fires after its 2 minutes

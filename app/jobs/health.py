@@ -1,0 +1,71 @@
+"""The worker's own telemetry: what it did (Prometheus metrics) and whether it is alive
+(a heartbeat, served as ``/healthz``).
+
+The api's ``/metrics`` reads model health from the database; these are the worker process's
+own figures, served by ``driftline worker`` on ``DRIFTLINE_WORKER_METRICS_PORT``. A health
+check that only asks "is PID 1 alive" passes while a worker is wedged; this one asks whether
+the worker made progress recently.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import make_server
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
+
+TICK_SECONDS = Histogram(
+    "driftline_worker_tick_seconds",
+    "How long one tick of a worker lane took (worker: featurise, plan, compute; profiles).",
+    ["lane"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
+RUNS = Counter(
+    "driftline_worker_runs",
+    "Windows this worker computed, by outcome (done, insufficient_data, failed).",
+    ["outcome"],
+)
+STEP_ERRORS = Counter(
+    "driftline_worker_step_errors", "Steps of a tick that raised (each logged).", ["step"]
+)
+HEARTBEAT = Gauge(
+    "driftline_worker_heartbeat_timestamp_seconds",
+    "Unix time this worker last made progress: a step begun or a window stored.",
+)
+
+
+def beat() -> None:
+    """Record progress now."""
+    HEARTBEAT.set(time.time())
+
+
+def healthy(max_silence_seconds: float) -> bool:
+    """Whether the last progress is recent enough."""
+    last = HEARTBEAT._value.get()  # prometheus-client keeps the gauge's float here
+    return bool(last) and time.time() - last <= max_silence_seconds
+
+
+def serve(host: str, port: int, *, max_silence_seconds: float) -> threading.Thread:
+    """Serve ``/metrics`` (this process's registry) and ``/healthz`` in a daemon thread.
+    Starting counts as progress: the first tick imports the engine (seconds) before its
+    first step."""
+    beat()
+    metrics = make_wsgi_app(REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok = healthy(max_silence_seconds)
+            body = b'{"status": "ok"}' if ok else b'{"status": "stale"}'
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_SilentHandler)
+    thread = threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True)
+    thread.start()
+    return thread
