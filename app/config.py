@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +15,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL. Unset: `driftline up` starts the embedded server.",
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="A file holding the PostgreSQL URL (a mounted Kubernetes or Docker "
+        "secret), read when DRIFTLINE_DATABASE_URL is unset; keeps the password out of the "
+        "environment.",
     )
     data_dir: Path = Field(
         default=Path(".driftline"),
@@ -60,6 +66,12 @@ class Settings(BaseSettings):
         "prompts, outputs, labels and metadata with placeholders before they are stored.",
     )
     log_level: str = "info"
+    log_format: str = Field(
+        default="text",
+        description="`text` (one line per record) or `json` (one JSON object per line, for "
+        "log shippers).",
+        pattern="^(text|json)$",
+    )
 
     worker_poll_seconds: float = Field(
         default=10.0, description="How often the worker looks for new events and due windows."
@@ -108,6 +120,21 @@ class Settings(BaseSettings):
         if self.retention_days:
             return min(self.max_backfill_days, self.retention_days)
         return self.max_backfill_days
+
+    @model_validator(mode="after")
+    def _url_from_file(self) -> "Settings":
+        if self.database_url is None and self.database_url_file is not None:
+            try:
+                url = self.database_url_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"DRIFTLINE_DATABASE_URL_FILE: cannot read {self.database_url_file}: "
+                    f"{exc.strerror}"
+                ) from None
+            if not url:
+                raise ValueError(f"DRIFTLINE_DATABASE_URL_FILE: {self.database_url_file} is empty")
+            self.database_url = self._normalise_dsn(url)
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -36,6 +37,10 @@ from app.engine.results import Status
 from app.monitoring import runs
 
 log = logging.getLogger("driftline.metrics")
+
+# A `_created` timestamp series beside every counter and histogram doubles their series for
+# nothing the dashboards or rules read.
+disable_created_metrics()
 
 INGEST_EVENTS = Counter(
     "driftline_ingest_events",

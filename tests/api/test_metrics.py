@@ -73,6 +73,9 @@ def test_ingest_counters_and_route_latency(
     )  # fmt: skip
     assert count is not None and count >= 1
     assert "/v1/events?" not in body and "request_id" not in body
+    assert "_created" not in body  # no timestamp series doubling every counter
+    build = [line for line in body.splitlines() if line.startswith("driftline_build_info{")]
+    assert len(build) == 1 and build[0].endswith(" 1.0") and 'version="' in build[0]
 
 
 def test_model_health_comes_from_the_latest_run(client: TestClient, engine: Engine) -> None:

@@ -16,10 +16,12 @@ import yaml
 from sqlalchemy import Engine
 
 from app.datasets import chatterbot, health_tweets
+from app.db.migrate import upgrade
 from tests.conftest import auth
 from tests.deploy.test_alerting import need
 from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
-from tests.processes import driftline_cli, driftline_env, free_port, wait_for
+from tests.pg import PrivatePostgres
+from tests.processes import driftline_api, driftline_cli, driftline_env, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -172,6 +174,46 @@ def test_alerts_fire_and_every_dashboard_query_returns_data(
     assert re.search(r"news", " ".join(api.get("/api/v1/label/model/values").json()["data"]))
 
 
+def alert_states(prometheus: httpx.Client) -> dict[str, str]:
+    """Every alert Prometheus holds now, by name: pending or firing."""
+    alerts = prometheus.get("/api/v1/alerts").json()["data"]["alerts"]
+    return {a["labels"]["alertname"]: a["state"] for a in alerts}
+
+
+def query(prometheus: httpx.Client, expr: str) -> float | None:
+    """The first value of an instant query (None: no series)."""
+    result = prometheus.get("/api/v1/query", params={"query": expr}).json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_stopping_the_database_raises_the_database_alert_while_metrics_still_answer(
+    private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    url = private_pg.url()
+    upgrade(url)
+    env = driftline_env(url, db_connect_timeout_seconds="2")
+    with driftline_api(env) as (base, _):
+        config = {"scrape_configs": [shipped_job("driftline", base.removeprefix("http://"))]}
+        with running_prometheus(config, tmp_path) as prom:
+            api = httpx.Client(base_url=prom, timeout=10)
+            deadline = time.monotonic() + 60
+            while query(api, "driftline_collector_up") != 1.0:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            private_pg.stop()
+            try:
+                while "DriftlineDatabaseUnreachable" not in (states := alert_states(api)):
+                    assert time.monotonic() < deadline, states
+                    time.sleep(0.5)
+                assert states["DriftlineDatabaseUnreachable"] == "pending"  # fires after 2 min
+                # The scrape itself still succeeds: the process's own series keep flowing.
+                assert query(api, 'up{job="driftline"}') == 1.0
+                assert "DriftlineApiDown" not in states
+                assert httpx.get(f"{base}/metrics").status_code == 200
+            finally:
+                private_pg.start()
+
+
 def test_killing_the_worker_raises_the_worker_down_alert(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = driftline_env(database_url, worker_metrics_port=str(port))
@@ -181,22 +223,14 @@ def test_killing_the_worker_raises_the_worker_down_alert(database_url: str, tmp_
         running_prometheus(config, tmp_path) as prometheus,
     ):
         api = httpx.Client(base_url=prometheus, timeout=10)
-
-        def value(query: str) -> float | None:
-            result = api.get("/api/v1/query", params={"query": query}).json()["data"]["result"]
-            return float(result[0]["value"][1]) if result else None
-
         deadline = time.monotonic() + 60
-        while value('up{job="driftline-worker"}') != 1.0:
+        while query(api, 'up{job="driftline-worker"}') != 1.0:
             assert time.monotonic() < deadline and worker.poll() is None
             time.sleep(0.5)
-        assert value("driftline_worker_heartbeat_timestamp_seconds")
+        assert query(api, "driftline_worker_heartbeat_timestamp_seconds")
         worker.kill()  # a crash: no chance to say goodbye
         worker.wait(10)
-        states: dict[str, str] = {}
-        while "DriftlineWorkerDown" not in states:
+        while "DriftlineWorkerDown" not in (states := alert_states(api)):
             assert time.monotonic() < deadline, states
-            alerts = api.get("/api/v1/alerts").json()["data"]["alerts"]
-            states = {a["labels"]["alertname"]: a["state"] for a in alerts}
             time.sleep(0.5)
         assert states["DriftlineWorkerDown"] == "pending"  # fires after its 2 minutes

@@ -41,7 +41,7 @@ def test_logged_events_and_feedback_arrive_once(
 def test_a_training_pipeline_reports_its_metrics(
     driftline: str, make_key: Callable[..., str]
 ) -> None:
-    dl = Driftline(driftline, make_key("ingest"))
+    dl = Driftline(driftline, make_key("admin"))  # reported metrics become series: admin only
     try:
         stored = dl.report_metrics(
             "support bot/eu", version="v3", training={"f1": 0.97}, validation={"f1": 0.91}

@@ -1,0 +1,35 @@
+"""Settings that need more than a type: the database URL from a secret file."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings
+
+
+def test_the_database_url_can_come_from_a_mounted_secret_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("postgres://driftline:s3cret@db:5432/driftline\n")
+    monkeypatch.delenv("DRIFTLINE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL_FILE", str(secret))
+    assert Settings().database_url == "postgresql+psycopg://driftline:s3cret@db:5432/driftline"
+    # The variable itself wins when both are set.
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", "postgresql://other@db/x")
+    assert Settings().database_url == "postgresql+psycopg://other@db/x"
+
+
+@pytest.mark.parametrize(("content", "says"), [(None, "cannot read"), ("  \n", "is empty")])
+def test_an_unreadable_or_empty_secret_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None, says: str
+) -> None:
+    secret = tmp_path / "url"
+    if content is not None:
+        secret.write_text(content)
+    monkeypatch.delenv("DRIFTLINE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL_FILE", str(secret))
+    with pytest.raises(ValidationError, match=says) as raised:
+        Settings()
+    assert str(secret) in str(raised.value)
