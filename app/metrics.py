@@ -40,7 +40,7 @@ log = logging.getLogger("driftline.metrics")
 
 # A `_created` timestamp series beside every counter and histogram doubles their series for
 # nothing the dashboards or rules read.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 INGEST_EVENTS = Counter(
     "driftline_ingest_events",
