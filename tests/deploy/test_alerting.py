@@ -60,6 +60,41 @@ def test_every_alert_has_severity_annotations_and_a_test_case() -> None:
         assert tests.count(f"alertname: {a['alert']}\n") >= 2  # a "not yet" and a "fires"
 
 
+def alert_labels(alert: dict[str, object]) -> set[str]:
+    """The labels an alert carries: its expression's outer ``by (…)``, or ``up``'s."""
+    expr = str(alert["expr"])
+    grouped = re.search(r"by \(([^)]*)\)", expr)
+    if grouped:
+        return {label.strip() for label in grouped.group(1).split(",")}
+    return {"job", "instance"} if expr.startswith("up{") else {"job"}
+
+
+def test_every_inhibition_can_act() -> None:
+    # An inhibition whose source and target never share its `equal` labels inhibits nothing
+    # (the old degraded-over-drift rule matched on the monitor, which is never both).
+    config = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    by_name = {str(a["alert"]): a for a in alerts()}
+    for rule in config["inhibit_rules"]:
+        sides = []
+        for key in ("source_matchers", "target_matchers"):
+            (matcher,) = rule[key]
+            pattern = re.fullmatch(r'alertname=~?"([^"]+)"', matcher)
+            assert pattern, matcher
+            names = [n for n in by_name if re.fullmatch(pattern.group(1), n)]
+            assert names, f"{matcher} matches no alert"
+            sides.append(names)
+        for source in sides[0]:
+            for target in sides[1]:
+                shared = alert_labels(by_name[source]) & alert_labels(by_name[target])
+                assert set(rule["equal"]) <= shared, (source, target, rule["equal"])
+                assert source != target
+                # A monitor has one verdict at a time: two verdict alerts never share one.
+                verdicts = ["driftline_monitor_verdict{" in str(by_name[n]["expr"])
+                            for n in (source, target)]  # fmt: skip
+                if all(verdicts):
+                    assert "monitor" not in rule["equal"], (source, target)
+
+
 def test_amtool_accepts_the_alertmanager_config() -> None:
     amtool = need("amtool")
     assert "SUCCESS" in run(amtool, "check-config", "deploy/alertmanager/alertmanager.yml")
