@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     retry_after_seconds: int = 5
 
     api_key_cache_seconds: float = 10.0
+    metrics_require_key: bool = Field(
+        default=False,
+        description="Make /metrics ask for a key with the read scope (model names, monitors "
+        "and verdicts are in it); otherwise keep it on an internal network.",
+    )
     ui_session_hours: float = Field(
         default=12.0,
         description="How long a browser stays signed in to the UI before it must sign in again.",

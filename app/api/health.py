@@ -3,12 +3,12 @@
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api.deps import StateDep
+from app.api.deps import StateDep, require_scope
 from app.api.errors import database_cause
 from app.db.migrate import current_revision, head_revision
 from app.metrics import render
@@ -55,8 +55,11 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(state: StateDep) -> Response:
-    """Process metrics and model health (latest window per monitor), unauthenticated like
-    any Prometheus target: put it on an internal network."""
-    body, content_type = render(state.engine)
+async def metrics(request: Request, state: StateDep) -> Response:
+    """Process metrics and model health (latest window per monitor). Unauthenticated like
+    most Prometheus targets unless ``DRIFTLINE_METRICS_REQUIRE_KEY`` is set: then it needs a
+    key with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``)."""
+    if state.settings.metrics_require_key:
+        await require_scope("read")(request, state)
+    body, content_type = await run_in_threadpool(render, state.engine)
     return Response(body, media_type=content_type)

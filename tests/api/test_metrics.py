@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import auth
 
 
 def sample(body: str, name: str, **labels: str) -> float | None:
@@ -116,3 +121,13 @@ def test_promtool_check_metrics_is_clean(
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
+
+
+def test_metrics_can_require_a_read_key(database_url: str, make_key: Callable[..., str]) -> None:
+    settings = Settings(database_url=None, api_key_cache_seconds=0, metrics_require_key=True)
+    with TestClient(create_app(database_url, settings)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=auth(make_key("ingest"))).status_code == 403
+        r = client.get("/metrics", headers=auth(make_key("read")))
+        assert r.status_code == 200 and "driftline_collector_up 1.0" in r.text
+        assert client.get("/healthz").status_code == 200  # probes stay open
