@@ -1,5 +1,5 @@
 """What each UI page shows, gathered in a bounded number of queries (runs through
-``app.monitoring.runs``, examples through ``app.exports``): the fleet in five queries whatever
+``app.monitoring.runs``, examples through ``app.exports``): the fleet in four queries whatever
 its size, a model's history through two index range scans per monitor."""
 
 from dataclasses import dataclass, field
