@@ -318,9 +318,8 @@ def worker() -> None:
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
     _wait_for_database(settings.database_url)
-    scheduler = build_scheduler(
-        make_engine(settings.database_url, settings), settings, blocking=True
-    )
+    engine = make_engine(settings.database_url, settings)
+    scheduler = build_scheduler(engine, settings, blocking=True)
 
     def on_signal(signum: int, _: object) -> None:
         # SIGTERM (docker stop, systemd, Kubernetes) and Ctrl-C alike: finish the window in
@@ -332,13 +331,23 @@ def worker() -> None:
     signal.signal(signal.SIGINT, on_signal)
     if settings.worker_metrics_port:
         from app.jobs.health import serve
+        from app.metrics import LeaderModelHealth
 
-        serve(
-            settings.worker_metrics_host,
-            settings.worker_metrics_port,
-            max_silence_seconds=settings.run_lease_seconds,
-        )
-        typer.echo(f"worker metrics on :{settings.worker_metrics_port}/metrics, health on /healthz")
+        port = settings.worker_metrics_port
+        leader = LeaderModelHealth(engine) if settings.model_health_exporter == "worker" else None
+        try:
+            serve(
+                settings.worker_metrics_host, port,
+                max_silence_seconds=settings.run_lease_seconds, extra=leader,
+            )  # fmt: skip
+        except OSError as exc:  # the work matters more than its telemetry: say so, go on
+            typer.secho(
+                f"error: cannot serve worker metrics on port {port}: {exc.strerror}; "
+                "running without them",
+                fg=typer.colors.RED, err=True,
+            )  # fmt: skip
+        else:
+            typer.echo(f"worker metrics on :{port}/metrics, health on /healthz")
     typer.echo(f"worker running {len(scheduler.get_jobs())} job(s); Ctrl-C stops it")
     scheduler.start()
     typer.echo("worker stopped.")

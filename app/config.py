@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     retry_after_seconds: int = 5
 
     api_key_cache_seconds: float = 10.0
+    model_health_exporter: str = Field(
+        default="api",
+        pattern="^(api|worker)$",
+        description="Who exports the model-health series read from the database: `api` "
+        "(every api replica's /metrics: scrape one replica) or `worker` (one worker at a "
+        "time, under an advisory lock: scrape every pod, each series still comes once).",
+    )
     metrics_require_key: bool = Field(
         default=False,
         description="Make /metrics ask for a key with the read scope (model names, monitors "

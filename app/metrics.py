@@ -84,6 +84,10 @@ _FEATURISE_LAG = text(
     "WHERE e.id > coalesce((SELECT max(event_id) FROM event_features), 0)"
 )
 
+_COLLECTOR_UP_HELP = (
+    "1 when this scrape read model health from the database, 0 when it could not (the "
+    "model-health series are then missing from this scrape)."
+)
 # When this process's collector last read the database without error (0: never yet).
 _last_success = 0.0
 _last_success_lock = threading.Lock()
@@ -107,11 +111,7 @@ class ModelHealthCollector(Collector):
         must not take the process's own metrics (and the scrape) down with it."""
         global _last_success
         started = time.monotonic()
-        up = GaugeMetricFamily(
-            "driftline_collector_up",
-            "1 when this scrape read model health from the database, 0 when it could not "
-            "(the model-health series are then missing from this scrape).",
-        )
+        up = GaugeMetricFamily("driftline_collector_up", _COLLECTOR_UP_HELP)
         last = GaugeMetricFamily(
             "driftline_collector_last_success_timestamp_seconds",
             "Unix time this process last read model health from the database (0: never).",
@@ -240,7 +240,7 @@ class ModelHealthCollector(Collector):
         )  # fmt: skip
 
 
-class _Scrape:
+class Combined:
     """What ``generate_latest`` needs (``collect()``) over several sources."""
 
     def __init__(self, *sources: Any) -> None:
@@ -266,13 +266,92 @@ class _BuildInfo:
         yield _build_info()
 
 
-def render(engine: Engine) -> tuple[bytes, str]:
-    """The /metrics body: process metrics (multiprocess-aware) plus model health."""
+def render(engine: Engine, *, model_health: bool = True) -> tuple[bytes, str]:
+    """The /metrics body: process metrics (multiprocess-aware), plus model health unless the
+    workers export it (``DRIFTLINE_MODEL_HEALTH_EXPORTER=worker``)."""
     process: Any = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         process = CollectorRegistry()
         multiprocess.MultiProcessCollector(process)  # type: ignore[no-untyped-call]
-    scrape = _Scrape(process, _BuildInfo(), ModelHealthCollector(engine))
-    return generate_latest(scrape), CONTENT_TYPE_LATEST
+    sources: list[Any] = [process, _BuildInfo()]
+    if model_health:
+        sources.append(ModelHealthCollector(engine))
+    return generate_latest(Combined(*sources)), CONTENT_TYPE_LATEST
+
+
+# Any fixed number, the same in every worker: the lock whose holder exports model health.
+MODEL_HEALTH_LOCK = 0x0D71F7_4EA1
+
+
+class LeaderModelHealth:
+    """Model health exported by exactly one worker of a deployment, whatever the replicas.
+
+    Each scrape, a worker that does not yet lead tries PostgreSQL's session advisory lock on a
+    connection of its own; the one that holds it exports the model-health series (and
+    ``driftline_model_health_leader 1``), the others only the 0. When the leader dies its
+    connection closes, the lock is free, and the next worker scraped takes over.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def _leads(self) -> bool:
+        with self._lock:
+            if self._conn is not None:
+                return True
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                won = bool(
+                    conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": MODEL_HEALTH_LOCK}
+                    ).scalar_one()
+                )
+            except Exception:
+                conn.close()
+                raise
+            if won:
+                self._conn = conn
+            else:
+                conn.close()
+            return won
+
+    def release(self) -> None:
+        """Give the lead up. The connection goes back to a pool, which would keep a session
+        lock alive: unlock first, and if that fails, discard the connection (that frees it)."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MODEL_HEALTH_LOCK})
+            except Exception:
+                self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
+
+    def collect(self) -> Iterator[Metric]:
+        """Model health if this worker leads; always whether it does."""
+        leader = GaugeMetricFamily(
+            "driftline_model_health_leader",
+            "1 on the one worker that exports model health (an advisory lock), 0 elsewhere.",
+        )
+        try:
+            leads = self._leads()
+        except Exception as exc:  # the database is unreachable: nobody can lead now
+            log.warning("metrics: cannot take the model-health lock: %s", type(exc).__name__)
+            leads = False
+            # Every worker says so, so that the database-unreachable alert still has data.
+            down = GaugeMetricFamily("driftline_collector_up", _COLLECTOR_UP_HELP)
+            down.add_metric([], 0.0)
+            yield down
+        if leads:
+            families = list(ModelHealthCollector(self.engine).collect())
+            up = next(f for f in families if f.name == "driftline_collector_up")
+            if up.samples and up.samples[0].value == 0:
+                self.release()  # its connection may be the broken one: retry next scrape
+            yield from families
+        leader.add_metric([], 1.0 if leads else 0.0)
+        yield leader

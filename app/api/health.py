@@ -61,5 +61,7 @@ async def metrics(request: Request, state: StateDep) -> Response:
     key with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``)."""
     if state.settings.metrics_require_key:
         await require_scope("read")(request, state)
-    body, content_type = await run_in_threadpool(render, state.engine)
+    body, content_type = await run_in_threadpool(
+        lambda: render(state.engine, model_health=state.settings.model_health_exporter == "api")
+    )
     return Response(body, media_type=content_type)

@@ -16,6 +16,8 @@ from wsgiref.simple_server import make_server
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
+from app.metrics import Combined
+
 TICK_SECONDS = Histogram(
     "driftline_worker_tick_seconds",
     "How long one tick of a worker lane took (worker: featurise, plan, compute; profiles).",
@@ -47,12 +49,14 @@ def healthy(max_silence_seconds: float) -> bool:
     return bool(last) and time.time() - last <= max_silence_seconds
 
 
-def serve(host: str, port: int, *, max_silence_seconds: float) -> threading.Thread:
-    """Serve ``/metrics`` (this process's registry) and ``/healthz`` in a daemon thread.
-    Starting counts as progress: the first tick imports the engine (seconds) before its
-    first step."""
+def serve(
+    host: str, port: int, *, max_silence_seconds: float, extra: Any = None
+) -> threading.Thread:
+    """Serve ``/metrics`` (this process's registry, and ``extra``'s series when given: the
+    model health this worker may lead) and ``/healthz`` in a daemon thread. Starting counts
+    as progress: the first tick imports the engine (seconds) before its first step."""
     beat()
-    metrics = make_wsgi_app(REGISTRY)
+    metrics = make_wsgi_app(REGISTRY if extra is None else Combined(REGISTRY, extra))
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":

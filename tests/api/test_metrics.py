@@ -131,3 +131,50 @@ def test_metrics_can_require_a_read_key(database_url: str, make_key: Callable[..
         r = client.get("/metrics", headers=auth(make_key("read")))
         assert r.status_code == 200 and "driftline_collector_up 1.0" in r.text
         assert client.get("/healthz").status_code == 200  # probes stay open
+
+
+def names(families: object) -> set[str]:
+    return {f.name for f in families}  # type: ignore[attr-defined]
+
+
+def test_with_workers_exporting_one_worker_leads_and_another_takes_over(
+    engine: Engine, database_url: str
+) -> None:
+    from app.metrics import LeaderModelHealth
+
+    first, second = LeaderModelHealth(engine), LeaderModelHealth(engine)
+    try:
+        led = list(first.collect())
+        assert "driftline_collector_up" in names(led) and "driftline_runs" in names(led)
+        assert led[-1].samples[0].value == 1.0
+        # The second worker is scraped too, and exports nothing but its 0.
+        other = list(second.collect())
+        assert names(other) == {"driftline_model_health_leader"}
+        assert other[0].samples[0].value == 0.0
+        first.release()  # the leader's process (and connection) went away
+        took_over = list(second.collect())
+        assert "driftline_runs" in names(took_over) and took_over[-1].samples[0].value == 1.0
+    finally:
+        first.release()
+        second.release()
+    # The api, told that workers export, serves only its own process's series.
+    settings = Settings(database_url=None, model_health_exporter="worker")
+    with TestClient(create_app(database_url, settings)) as client:
+        body = client.get("/metrics").text
+    assert "driftline_build_info{" in body and "driftline_http_request_duration" in body
+    assert "driftline_collector_up" not in body and "driftline_runs{" not in body
+
+
+def test_a_worker_that_cannot_reach_the_database_says_so() -> None:
+    from sqlalchemy import create_engine
+
+    from app.metrics import LeaderModelHealth
+
+    # Nothing listens on port 1: the lock cannot be taken, and the scrape says why.
+    dead = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    families = {f.name: f for f in LeaderModelHealth(dead).collect()}
+    assert families["driftline_collector_up"].samples[0].value == 0.0
+    assert families["driftline_model_health_leader"].samples[0].value == 0.0
+    dead.dispose()

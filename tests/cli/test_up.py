@@ -172,3 +172,41 @@ def test_the_worker_stops_cleanly_on_a_signal(database_url: str, how: signal.Sig
     assert time.time() - float(beat.split()[1]) < 30
     out = stop(proc, output, how)
     assert "worker stopped." in out and "Traceback" not in out, out
+
+
+def test_two_workers_export_model_health_once_and_hand_it_over(database_url: str) -> None:
+    # Scraped like Kubernetes pods: every worker, each model-health series from one of them.
+    from tests.processes import driftline_cli, driftline_env
+
+    ports = [free_port(), free_port()]
+    envs = [
+        driftline_env(database_url, worker_metrics_port=str(p), model_health_exporter="worker")
+        for p in ports
+    ]
+
+    def scrape(port: int) -> str:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+    def leaders() -> list[bool]:
+        return ["driftline_model_health_leader 1.0" in scrape(p) for p in ports]
+
+    with driftline_cli("worker", env=envs[0]) as one, driftline_cli("worker", env=envs[1]) as two:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                led = leaders()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        assert sorted(led) == [False, True], led
+        for port, leads in zip(ports, led, strict=True):
+            assert ("driftline_collector_up 1.0" in scrape(port)) == leads
+        leader = led.index(True)
+        (one, two)[leader].kill()  # the leader dies; its connection, and the lock, go with it
+        (one, two)[leader].wait(10)
+        survivor = ports[1 - leader]
+        while "driftline_model_health_leader 1.0" not in scrape(survivor):
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert "driftline_collector_up 1.0" in scrape(survivor)
