@@ -154,22 +154,26 @@ def test_the_worker_stops_cleanly_on_a_signal(database_url: str, how: signal.Sig
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = Output(proc)
-    deadline = time.monotonic() + 60
-    while "job(s)" not in output.text():
-        assert proc.poll() is None and time.monotonic() < deadline, output.text()
-        time.sleep(0.1)
-    # Its own telemetry: healthy, and ticks timed once the first has run.
-    assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
-    while 'driftline_worker_tick_seconds_count{lane="worker"}' not in (
-        metrics := httpx.get(f"http://127.0.0.1:{port}/metrics").text
-    ):
-        assert time.monotonic() < deadline, metrics[-2000:]
-        time.sleep(0.2)
-    beat = next(
-        line for line in metrics.splitlines()
-        if line.startswith("driftline_worker_heartbeat_timestamp_seconds ")
-    )  # fmt: skip
-    assert time.time() - float(beat.split()[1]) < 30
+    try:
+        deadline = time.monotonic() + 60
+        while "job(s)" not in output.text():
+            assert proc.poll() is None and time.monotonic() < deadline, output.text()
+            time.sleep(0.1)
+        # Its own telemetry: healthy, and ticks timed once the first has run.
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        while 'driftline_worker_tick_seconds_count{lane="worker"}' not in (
+            metrics := httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        ):
+            assert time.monotonic() < deadline, metrics[-2000:]
+            time.sleep(0.2)
+        beat = next(
+            line for line in metrics.splitlines()
+            if line.startswith("driftline_worker_heartbeat_timestamp_seconds ")
+        )  # fmt: skip
+        assert time.time() - float(beat.split()[1]) < 30
+    except BaseException:
+        proc.kill()  # a failed check must not leave a worker running
+        raise
     out = stop(proc, output, how)
     assert "worker stopped." in out and "Traceback" not in out, out
 
