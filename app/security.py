@@ -108,6 +108,13 @@ class Caller:
     scopes: tuple[str, ...]
     project_id: int | None = None
 
+    @classmethod
+    def of(cls, key: ApiKey) -> "Caller":
+        """The caller a stored key stands for."""
+        return cls(
+            key_id=key.id, name=key.name, scopes=tuple(key.scopes), project_id=key.project_id
+        )
+
 
 class KeyVerifier:
     """Checks keys against the database, caching hits for a few seconds.
@@ -151,9 +158,7 @@ class KeyVerifier:
         ).one_or_none()
         if row is None or not hmac.compare_digest(row.secret_sha256, hash_key(key)):
             return None
-        caller = Caller(
-            key_id=row.id, name=row.name, scopes=tuple(row.scopes), project_id=row.project_id
-        )
+        caller = Caller.of(row)
         with self._lock:
             self._cache[prefix] = (now + self._ttl, row.secret_sha256, caller)
         return caller

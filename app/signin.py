@@ -85,10 +85,9 @@ def signed_in(session: Session, token: str) -> SignedIn | None:
     browser, key = row
     if not scope_allows(list(key.scopes), SIGN_IN_SCOPE):
         return None
-    caller = Caller(
-        key_id=key.id, name=key.name, scopes=tuple(key.scopes), project_id=key.project_id
+    return SignedIn(
+        caller=Caller.of(key), csrf_token=browser.csrf_token, expires_at=browser.expires_at
     )
-    return SignedIn(caller=caller, csrf_token=browser.csrf_token, expires_at=browser.expires_at)
 
 
 def sign_out(session: Session, token: str) -> None:

@@ -137,8 +137,7 @@ def test_alerts_fire_and_every_dashboard_query_returns_data(
     deadline = time.monotonic() + 90
     states: dict[str, str] = {}
     while time.monotonic() < deadline:
-        alerts = api.get("/api/v1/alerts").json()["data"]["alerts"]
-        states = {a["labels"]["alertname"]: a["state"] for a in alerts}
+        states = alert_states(api)
         if {"DriftlineDriftDetected", "DriftlineRetrainingRecommended"} & set(states) or (
             "DriftlineQualityDegraded" in states
         ):

@@ -72,9 +72,11 @@ LOGIN_MAX_BYTES = 4096
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page with the headers every page carries."""
+    """Render a page with the headers every page carries (and what every page may use: the
+    verdicts and this server's base URL for the snippets it shows)."""
+    shared = {"verdicts": views.VERDICTS, "base_url": str(request.base_url).rstrip("/")}
     response = templates.TemplateResponse(
-        request, template, {"verdicts": views.VERDICTS, **context}, status_code=status
+        request, template, {**shared, **context}, status_code=status
     )
     response.headers.update(PAGE_HEADERS)
     return response
@@ -173,7 +175,7 @@ def fleet_page(
     models = views.fleet(session, browser.caller.project_id, chosen)
     return page(
         request, "fleet.html", browser=browser, models=models, chosen=chosen,
-        any_models=bool(models) or chosen is not None, base_url=str(request.base_url).rstrip("/"),
+        any_models=bool(models) or chosen is not None,
     )  # fmt: skip
 
 
@@ -189,10 +191,7 @@ def model_view(
     model = views.model_page(session, browser.caller.project_id, name, windows=windows)
     if model is None:
         return not_found(request, browser, f"model {name!r}")
-    return page(
-        request, "model.html", browser=browser, model=model, windows=windows,
-        base_url=str(request.base_url).rstrip("/"),
-    )  # fmt: skip
+    return page(request, "model.html", browser=browser, model=model, windows=windows)
 
 
 @router.get("/windows/{run_id}")

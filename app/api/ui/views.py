@@ -228,14 +228,9 @@ class ModelPage:
     versions: list[Model]
 
     @property
-    def verdict(self) -> str:
-        """The worst monitor's verdict."""
-        return worst_verdict([p.row.latest.verdict if p.row.latest else None for p in self.panels])
-
-    @property
-    def retraining(self) -> bool:
-        """Whether any monitor's latest window recommends retraining."""
-        return any(p.row.latest and p.row.latest.retraining_recommended for p in self.panels)
+    def summary(self) -> ModelRow:
+        """The model as its fleet row sums it up (verdict, retraining flag)."""
+        return ModelRow(self.name, [p.row for p in self.panels])
 
 
 def _offline_metrics(versions: list[Model], monitor: Monitor) -> dict[str, float]:
