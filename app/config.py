@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         "secret), read when DRIFTLINE_DATABASE_URL is unset; keeps the password out of the "
         "environment.",
     )
+    database_password_file: Path | None = Field(
+        default=None,
+        description="A file holding only the database password (the same secret file the "
+        "PostgreSQL image reads as POSTGRES_PASSWORD_FILE); it replaces the URL's password.",
+    )
     data_dir: Path = Field(
         default=Path(".driftline"),
         description="Where the embedded PostgreSQL and the dev key live.",
@@ -134,18 +139,16 @@ class Settings(BaseSettings):
         return self.max_backfill_days
 
     @model_validator(mode="after")
-    def _url_from_file(self) -> "Settings":
+    def _url_from_files(self) -> "Settings":
         if self.database_url is None and self.database_url_file is not None:
-            try:
-                url = self.database_url_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"DRIFTLINE_DATABASE_URL_FILE: cannot read {self.database_url_file}: "
-                    f"{exc.strerror}"
-                ) from None
-            if not url:
-                raise ValueError(f"DRIFTLINE_DATABASE_URL_FILE: {self.database_url_file} is empty")
+            url = _read_secret("DRIFTLINE_DATABASE_URL_FILE", self.database_url_file)
             self.database_url = self._normalise_dsn(url)
+        if self.database_url and self.database_password_file is not None:
+            from sqlalchemy.engine import make_url  # it quotes what a URL cannot hold as is
+
+            password = _read_secret("DRIFTLINE_DATABASE_PASSWORD_FILE", self.database_password_file)
+            url_with = make_url(self.database_url).set(password=password)
+            self.database_url = url_with.render_as_string(hide_password=False)
         return self
 
     @field_validator("database_url")
@@ -158,6 +161,17 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+
+def _read_secret(variable: str, path: Path) -> str:
+    """A mounted secret file's content, stripped; an unreadable or empty file is named."""
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise ValueError(f"{variable}: {path} is empty")
+    return value
 
 
 @lru_cache

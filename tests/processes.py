@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -42,6 +43,16 @@ def driftline_env(database_url: str, **settings: str) -> dict[str, str]:
            "DRIFTLINE_WORKER_METRICS_PORT": "0"}  # fmt: skip
     env.update({f"DRIFTLINE_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+WITHOUT_EXTRAS = Path(__file__).parent / "without_extras"
+
+
+def as_slim_api(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a child that runs as the slim api image does: the engine's and the embedded
+    server's libraries cannot be imported (see tests/without_extras/sitecustomize.py)."""
+    path = os.pathsep.join(p for p in (str(WITHOUT_EXTRAS), env.get("PYTHONPATH")) if p)
+    return {**env, "PYTHONPATH": path}
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Settings that need more than a type: the database URL from a secret file."""
+"""Settings that need more than a type: the database URL and password from secret files."""
 
 from pathlib import Path
 
@@ -33,3 +33,22 @@ def test_an_unreadable_or_empty_secret_file_is_named(
     with pytest.raises(ValidationError, match=says) as raised:
         Settings()
     assert str(secret) in str(raised.value)
+
+
+def test_the_password_alone_can_come_from_the_postgres_images_secret_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The compose file mounts one secret for both the postgres image (POSTGRES_PASSWORD_FILE)
+    # and Driftline; characters a URL cannot hold as they are get quoted.
+    secret = tmp_path / "postgres_password"
+    secret.write_text("p@ss:/word\n")
+    monkeypatch.setenv("DRIFTLINE_DATABASE_URL", "postgresql://driftline@postgres:5432/driftline")
+    monkeypatch.setenv("DRIFTLINE_DATABASE_PASSWORD_FILE", str(secret))
+    url = Settings().database_url
+    assert url == "postgresql+psycopg://driftline:p%40ss%3A%2Fword@postgres:5432/driftline"
+    from sqlalchemy.engine import make_url
+
+    assert make_url(url).password == "p@ss:/word"
+    secret.write_text("")
+    with pytest.raises(ValidationError, match=r"DRIFTLINE_DATABASE_PASSWORD_FILE: .* is empty"):
+        Settings()

@@ -1,13 +1,18 @@
 """Perplexity (from token logprobs, stored per event) vs the baseline."""
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import bootstrap_ci, relative_change
 from app.engine.thresholds import Thresholds
+
+if TYPE_CHECKING:  # the api stores per-event perplexity and must not need pandas to do it
+    import pandas as pd
 
 
 def perplexity_from_logprobs(logprobs: list[float]) -> float:

@@ -12,7 +12,6 @@ import yaml
 from tests.deploy.test_alerting import need
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"POSTGRES_PASSWORD": "test-only", "GRAFANA_ADMIN_PASSWORD": "test-only"}
 
 
 def run(*cmd: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,27 +30,66 @@ def test_hadolint_is_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
+def stages(dockerfile: str) -> dict[str, str]:
+    """Each build stage's text by its name (``FROM … AS name``)."""
+    parts = ("\n" + dockerfile).split("\nFROM ")[1:]
+    return {part.split("\n", 1)[0].split(" AS ")[-1].strip(): part for part in parts}
+
+
+def test_dockerfile_builds_a_slim_api_and_a_worker_non_root_with_healthchecks() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert text.count("\nFROM ") + text.startswith("FROM ") >= 2
-    assert "\nUSER 10001" in text and "HEALTHCHECK" in text
-    final = text.split("\nFROM ")[-1]
-    assert "pip install" not in final and "apt-get" not in final  # no build tools at run time
+    by_name = stages(text)
+    assert "\nUSER 10001" in by_name["runtime"]
+    # The api image (the default: the last stage) has no extra; the worker has the engine.
+    assert list(by_name)[-1] == "api" and "build-api" in by_name["api"]
+    assert "build-worker" in by_name["worker"] and ".[engine]" in by_name["build-worker"]
+    assert "[" not in by_name["build-api"].split("pip install")[1].split("\n")[0]
+    for name in ("api", "worker"):
+        final = by_name[name]
+        assert "HEALTHCHECK" in final, name
+        assert "pip install" not in final and "apt-get" not in final  # no build tools
 
 
-def test_compose_validates_and_requires_its_secrets() -> None:
+def test_compose_validates_and_keeps_secrets_in_files(tmp_path: Path) -> None:
     compose = need("docker-compose")
-    ok = run(compose, "-f", "docker-compose.yml", "config", "-q", env=SECRETS)
+    ok = run(compose, "-f", "docker-compose.yml", "config", "-q", env=secrets_in(tmp_path))
     assert ok.returncode == 0, ok.stderr
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    missing = subprocess.run(
-        [compose, "-f", "docker-compose.yml", "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr
+    config = yaml.safe_load(
+        run(compose, "-f", "docker-compose.yml", "config", env=secrets_in(tmp_path)).stdout
+    )
+    assert {n: s["file"] for n, s in config["secrets"].items()} == {
+        "postgres_password": str(tmp_path / "postgres_password"),
+        "grafana_admin_password": str(tmp_path / "grafana_admin_password"),
+    }
+    services = config["services"]
+    # No password in any environment (where `docker inspect` shows it): files only.
+    for name, svc in services.items():
+        for variable, value in (svc.get("environment") or {}).items():
+            assert "PASSWORD" not in variable or variable.endswith("_FILE"), (name, variable)
+            assert "test-only" not in str(value), (name, variable)
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/postgres_password"
+    )
+    for name in ("postgres", "migrate", "api", "worker"):
+        assert [s["source"] for s in services[name]["secrets"]] == ["postgres_password"], name
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"]
 
 
-def test_compose_gives_every_driftline_process_the_shared_settings() -> None:
+def secrets_in(folder: Path) -> dict[str, str]:
+    """The compose environment with its secret files in ``folder``."""
+    for name in ("postgres_password", "grafana_admin_password"):
+        (folder / name).write_text("test-only\n")
+    return {"DRIFTLINE_SECRETS_DIR": str(folder)}
+
+
+def test_compose_builds_the_slim_api_and_the_worker_image() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["api"]["build"]["target"] == services["migrate"]["build"]["target"] == "api"
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["api"]["image"] != services["worker"]["image"]
+
+
+def test_compose_gives_every_driftline_process_the_shared_settings(tmp_path: Path) -> None:
     # A service's own `environment:` used to replace the shared block: the api lost the
     # retention setting, and PII redaction set there reached the worker but not the api.
     compose = need("docker-compose")
@@ -60,7 +98,7 @@ def test_compose_gives_every_driftline_process_the_shared_settings() -> None:
         "-f",
         "docker-compose.yml",
         "config",
-        env={**SECRETS, "DRIFTLINE_REDACT_PII": "true"},
+        env={**secrets_in(tmp_path), "DRIFTLINE_REDACT_PII": "true"},
     )
     assert out.returncode == 0, out.stderr
     services = yaml.safe_load(out.stdout)["services"]
@@ -69,6 +107,7 @@ def test_compose_gives_every_driftline_process_the_shared_settings() -> None:
         assert env["DRIFTLINE_REDACT_PII"] == "true", name
         assert env["DRIFTLINE_RETENTION_DAYS"] == "90", name
         assert env["DRIFTLINE_DATABASE_URL"].endswith("@postgres:5432/driftline"), name
+        assert env["DRIFTLINE_DATABASE_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     assert services["api"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
     for name in ("api", "grafana"):  # published on loopback only
         for port in services[name]["ports"]:

@@ -11,16 +11,14 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
-from app.config import Settings
 from app.datasets import chatterbot, health_tweets
 from app.db.session import make_sessionmaker, session_scope
-from app.main import create_app
 from app.security import create_key
 from tests.conftest import auth
 from tests.jobs.test_monitoring_flow import (
@@ -32,7 +30,7 @@ from tests.jobs.test_monitoring_flow import (
     work,
 )
 from tests.pg import migrated_database
-from tests.processes import driftline_api, driftline_env
+from tests.processes import as_slim_api, driftline_api, driftline_env
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # Shown as text everywhere, never run: in a model name, a prompt and a label.
@@ -81,15 +79,20 @@ def new_key(engine: Engine, *scopes: str) -> str:
 
 @pytest.fixture(scope="session")
 def site(pg_server_url: str) -> Iterator[Site]:
-    """Driftline serving a model with three computed windows, in its own database."""
+    """Driftline serving a model with three computed windows, in its own database. The api
+    runs as the slim api image does (no engine libraries): every page and every write here
+    proves that image serves them; the windows are computed in this process, as a worker."""
+    import httpx2 as httpx
+
     with migrated_database(pg_server_url, prefix="driftline_ui") as url:
         engine = create_engine(url)
         admin_key = new_key(engine, "admin")
         admin = auth(admin_key)
         tweets = health_tweets(without_urls=True).sample(frac=1, random_state=1)
         tweets = tweets.reset_index(drop=True)
-        app = create_app(url, Settings(database_url=None, api_key_cache_seconds=0))
-        with TestClient(app) as client:
+        env = as_slim_api(driftline_env(url, api_key_cache_seconds="0"))
+        with driftline_api(env) as (base, _), httpx.Client(base_url=base, timeout=60) as http:
+            client = cast(TestClient, http)  # the seeding helpers need only post/put
             baseline_id = upload_baseline(client, admin, tweets)
             monitor_id = make_monitor(client, admin, baseline_id)
             calm = tweets.iloc[600:900]
@@ -112,9 +115,8 @@ def site(pg_server_url: str) -> Iterator[Site]:
             assert r.status_code == 200, r.text
             hostile = {"model": HOSTILE_MODEL, "prompt": HOSTILE_PROMPT, "output": "ok"}
             assert client.post("/v1/events", json=hostile, headers=admin).status_code == 202
-        work(engine, ORIGIN + 3 * HOUR)
-        read_key, ingest_key = new_key(engine, "read"), new_key(engine, "ingest")
-        with driftline_api(driftline_env(url, api_key_cache_seconds="0")) as (base, _):
+            work(engine, ORIGIN + 3 * HOUR)
+            read_key, ingest_key = new_key(engine, "read"), new_key(engine, "ingest")
             site = Site(base, engine, read_key, ingest_key, admin_key, monitor_id, [])
             runs = site.api(f"/v1/monitors/{monitor_id}/runs")["runs"]
             site.run_ids = [r["id"] for r in sorted(runs, key=lambda r: r["window_start"])]
