@@ -6,7 +6,8 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(ROOT / "deploy/prometheus/rules/driftline.rules.yml")]
     config.pop("alerting", None)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
@@ -52,11 +54,11 @@ def running_prometheus(config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
         proc.wait(30)
 
 
-def shipped_job(name: str, target: str) -> dict[str, Any]:
-    """The shipped scrape job ``name``, pointed at ``target``."""
+def shipped_job(name: str, *targets: str) -> dict[str, Any]:
+    """The shipped scrape job ``name``, pointed at ``targets``."""
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     job: dict[str, Any] = next(j for j in config["scrape_configs"] if j["job_name"] == name)
-    job["static_configs"] = [{"targets": [target]}]
+    job["static_configs"] = [{"targets": list(targets)}]
     return job
 
 
@@ -67,8 +69,9 @@ def prometheus(driftline: str, tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
-    """A baseline, an hourly monitor, one calm hour and two hours with a new domain."""
+def seed(base: str, headers: dict[str, str], engine: Engine, origin: datetime = ORIGIN) -> None:
+    """A baseline, an hourly monitor, one calm hour and two hours with a new domain, from
+    ``origin`` (computed up to ``origin`` + 3 h)."""
     with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
         tweets = health_tweets(without_urls=True).sample(frac=1, random_state=1)
         records = [
@@ -78,11 +81,11 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
         ]  # fmt: skip
         r = c.post("/v1/baselines", json={"model": "news-bot", "name": "b", "records": records})
         assert r.status_code == 202, r.text
-        work(engine, ORIGIN)
+        work(engine, origin)
         r = c.post(
             "/v1/monitors",
             json={"name": "news-hourly", "model": "news-bot", "baseline_id": r.json()["id"],
-                  "window": "1h", "delay": "0s", "start_at": ORIGIN.isoformat()},
+                  "window": "1h", "delay": "0s", "start_at": origin.isoformat()},
         )  # fmt: skip
         assert r.status_code == 201, r.text
         chat = list(chatterbot().prompt[:300])
@@ -91,7 +94,7 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
             outlets = list(tweets.outlet[600 + 300 * hour : 900 + 300 * hour])
             if hour:
                 texts[:150], outlets[:150] = chat[150 * (hour - 1) : 150 * hour], ["other"] * 150
-            start = ORIGIN + hour * HOUR
+            start = origin + hour * HOUR
             events = [
                 {"model": "news-bot", "request_id": f"h{hour}-{i}", "prompt": t, "output": "noted",
                  "prediction": o, "token_logprobs": [-0.3, -0.6, -0.2],
@@ -107,7 +110,10 @@ def seed(base: str, headers: dict[str, str], engine: Engine) -> None:
         r = c.put("/v1/models/news-bot/metrics",
                   json={"training": {"f1": 0.99}, "validation": {"f1": 0.93}})  # fmt: skip
         assert r.status_code == 200, r.text
-    work(engine, ORIGIN + 3 * HOUR)
+    # One window at a time, as they close: computed together, the newest would be taken
+    # first, before the earlier windows its persistence rule looks at.
+    for hour in (1, 2, 3):
+        work(engine, origin + hour * HOUR)
 
 
 def dashboard_queries() -> list[tuple[str, str, str]]:
@@ -233,3 +239,67 @@ def test_killing_the_worker_raises_the_worker_down_alert(database_url: str, tmp_
             assert time.monotonic() < deadline, states
             time.sleep(0.5)
         assert states["DriftlineWorkerDown"] == "pending"  # fires after its 2 minutes
+
+
+def fleet_view(prometheus: httpx.Client) -> dict[str, Any]:
+    """What the fleet dashboard shows (its queries over gauges; rates depend on traffic) and
+    the model alerts Prometheus holds, with the labels that tell replicas apart left out."""
+    view: dict[str, Any] = {}
+    for name, title, expr in dashboard_queries():
+        if name == "fleet.json" and "rate(" not in expr:
+            result = prometheus.get("/api/v1/query", params={"query": expr}).json()["data"]
+            view[f"{title}: {expr}"] = sorted(
+                (json.dumps({k: v for k, v in r["metric"].items() if k not in ("instance", "job")},
+                            sort_keys=True), r["value"][1])
+                for r in result["result"]
+            )  # fmt: skip
+    alerts = prometheus.get("/api/v1/alerts").json()["data"]["alerts"]
+    view["model alerts"] = sorted(
+        a["labels"]["alertname"] for a in alerts if "model" in a["labels"]
+    )
+    return view
+
+
+def settled_view(prometheus: httpx.Client, targets: int) -> dict[str, Any]:
+    """The fleet view once every target is up, the model-health series are in and the rules
+    have had time to evaluate them."""
+    deadline = time.monotonic() + 90
+    while (query(prometheus, "count(up == 1)") or 0) < targets or not query(
+        prometheus, "count(driftline_monitor_verdict)"
+    ):
+        assert time.monotonic() < deadline, "the targets never came up with model health"
+        time.sleep(0.5)
+    time.sleep(4)  # a few more scrapes and rule evaluations (1 s each)
+    return fleet_view(prometheus)
+
+
+def test_three_api_replicas_and_two_workers_show_the_fleet_as_one_replica_does(
+    database_url: str, engine: Engine, make_key: Callable[..., str], tmp_path: Path
+) -> None:
+    # Windows that closed in the last three hours: the workers find nothing left to compute
+    # (windows from a fixed past date would be planned up to now and change the verdicts).
+    origin = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * HOUR
+    with driftline_api(driftline_env(database_url)) as (base, _):
+        seed(base, auth(make_key("admin")), engine, origin)
+        config = {"scrape_configs": [shipped_job("driftline", base.removeprefix("http://"))]}
+        with running_prometheus(config, tmp_path / "one") as prom:
+            one_replica = settled_view(httpx.Client(base_url=prom, timeout=10), targets=1)
+    assert one_replica["model alerts"] and any(
+        rows for key, rows in one_replica.items() if key.startswith("Latest verdict")
+    ), one_replica
+
+    # As deploy/kubernetes runs it: every pod scraped, model health exported by one worker.
+    env = driftline_env(database_url, model_health_exporter="worker")
+    with ExitStack() as stack:
+        apis = [stack.enter_context(driftline_api(env))[0] for _ in range(3)]
+        ports = [free_port(), free_port()]
+        for port in ports:
+            worker_env = {**env, "DRIFTLINE_WORKER_METRICS_PORT": str(port)}
+            stack.enter_context(driftline_cli("worker", env=worker_env))
+        config = {"scrape_configs": [
+            shipped_job("driftline", *(a.removeprefix("http://") for a in apis)),
+            shipped_job("driftline-worker", *(f"127.0.0.1:{p}" for p in ports)),
+        ]}  # fmt: skip
+        prom = stack.enter_context(running_prometheus(config, tmp_path / "five"))
+        five_processes = settled_view(httpx.Client(base_url=prom, timeout=10), targets=5)
+    assert five_processes == one_replica
