@@ -24,6 +24,7 @@ from app.api.keys.router import router as keys_router
 from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
+from app.api.otlp.router import router as otlp_router
 from app.api.runs.router import router as runs_router
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.config import Settings, get_settings
@@ -80,7 +81,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router, exports_router, keys_router,
+        monitors_router, runs_router, exports_router, keys_router, otlp_router,
     ):  # fmt: skip
         api.include_router(router)
     install_ui(api)

@@ -47,6 +47,13 @@ INGEST_EVENTS = Counter(
     "Events received by POST /v1/events, by outcome (accepted, duplicate, rejected).",
     ["outcome"],
 )
+OTLP_SPANS = Counter(
+    "driftline_otlp_spans",
+    "Spans received by POST /v1/otlp/v1/traces, by outcome: accepted and duplicate (LLM calls "
+    "stored or already stored), skipped (not an LLM call), rejected (an LLM call missing "
+    "what an event needs).",
+    ["outcome"],
+)
 INGEST_FEEDBACK = Counter(
     "driftline_ingest_feedback", "Feedback items stored by POST /v1/feedback."
 )

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
-from app.api.deps import IngestCaller, StateDep
+from app.api.deps import AppState, IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import EventIn, IngestResult
 from app.db.storable import make_storable
@@ -18,6 +18,7 @@ from app.db.writers import insert_events
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
+from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -107,10 +108,17 @@ async def ingest_events(request: Request, state: StateDep, caller: IngestCaller)
 
     # JSON can carry NUL or a lone surrogate only as an escape (\u0000, \ud800-\udfff);
     # without one in the body the deep scan is skipped.
+    may_hold_nul = _ESCAPES.search(await request.body()) is not None
+    return await store_events(state, caller, events, may_hold_nul=may_hold_nul)
+
+
+async def store_events(
+    state: AppState, caller: Caller, events: list[EventIn], *, may_hold_nul: bool = True
+) -> IngestResult:
+    """Write validated events in one transaction (all or nothing) and say what happened;
+    returns after COMMIT. Shared by every ingest route (JSON events, OTLP spans)."""
     rows, sanitized, redacted = to_rows(
-        events,
-        may_hold_nul=_ESCAPES.search(await request.body()) is not None,
-        redact_pii=state.settings.redact_pii,
+        events, may_hold_nul=may_hold_nul, redact_pii=state.settings.redact_pii
     )
 
     def write() -> int:

@@ -1,0 +1,88 @@
+"""``POST /v1/otlp/v1/traces``: OTLP/HTTP trace export. Point an exporter at
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=<driftline>/v1/otlp/v1/traces`` (or the base
+``OTEL_EXPORTER_OTLP_ENDPOINT=<driftline>/v1/otlp``) with
+``OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<key>``; see docs/integrations.md."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from app.api.deps import IngestCaller, StateDep
+from app.api.errors import ERROR_RESPONSES
+from app.api.events.router import store_events
+from app.api.events.schemas import EventIn
+from app.metrics import INGEST_EVENTS, OTLP_SPANS
+from app.otlp.decode import decode_request, decompress, encode_response, media_type
+from app.otlp.genai import events_from_request
+
+router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"], responses=ERROR_RESPONSES)
+
+_EVENT = TypeAdapter(EventIn)
+# Reasons quoted in partial_success.error_message: enough to fix the instrumentation.
+MAX_REASONS = 5
+
+
+@router.post(
+    "/v1/traces",
+    summary="OTLP/HTTP trace export: each LLM-call span becomes an event",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "ExportTraceServiceResponse in the request's encoding; "
+            "partial_success counts LLM-call spans that could not become events",
+            "content": {"application/x-protobuf": {}, "application/json": {}},
+        },
+        400: {"description": "Not an OTLP export request (do not retry)"},
+        401: {"description": "Missing or invalid API key"},
+        413: {"description": "Body (or its gzip-inflated form) over the size limit"},
+        415: {"description": "Content-Type not OTLP protobuf/JSON, or an unknown encoding"},
+        503: {"description": "Database unavailable; nothing stored; retry after Retry-After"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def export_traces(request: Request, state: StateDep, caller: IngestCaller) -> Response:
+    """Store one event per LLM-call span (GenAI semantic conventions, their older form, or
+    OpenInference); other spans are skipped and counted. The answer comes after COMMIT.
+
+    Each event's ``request_id`` is ``<trace id>-<span id>`` (hex), so an exporter's retry
+    stores nothing twice and ``/v1/feedback`` can label the call later."""
+    kind = media_type(request.headers.get("content-type"))
+    body = decompress(
+        await request.body(),
+        request.headers.get("content-encoding"),
+        max_bytes=state.settings.max_body_bytes,
+    )
+    found = events_from_request(decode_request(body, kind))
+    events: list[EventIn] = []
+    reasons: list[str] = []
+    for event in found.events:
+        try:
+            events.append(_EVENT.validate_python(event))
+        except ValidationError as exc:
+            reasons.append(f"span {event.get('request_id')}: {_first_problem(exc)}")
+    OTLP_SPANS.labels("skipped").inc(found.skipped)
+    OTLP_SPANS.labels("rejected").inc(len(reasons))
+    INGEST_EVENTS.labels("rejected").inc(len(reasons))
+    if events:
+        result = await store_events(state, caller, events)
+        OTLP_SPANS.labels("accepted").inc(result.accepted)
+        OTLP_SPANS.labels("duplicate").inc(result.duplicates)
+    message = ""
+    if reasons:
+        message = f"{len(reasons)} LLM-call span(s) not stored: " + "; ".join(reasons[:MAX_REASONS])
+    return Response(encode_response(kind, len(reasons), message), media_type=kind)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error: dict[str, Any] = dict(exc.errors()[0])
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])

@@ -1,0 +1,177 @@
+"""``POST /v1/otlp/v1/traces`` as the OTLP/HTTP spec has exporters use it: protobuf and JSON,
+gzip, batches, retries, partial success, and the errors an exporter acts on."""
+
+import base64
+import gzip
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from sqlalchemy import Engine, text
+
+from tests.conftest import auth
+
+URL = "/v1/otlp/v1/traces"
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+START = 1_795_000_000_000_000_000  # 2026-11-19, in nanoseconds
+
+
+def value(v: Any) -> AnyValue:
+    if isinstance(v, bool):
+        return AnyValue(bool_value=v)
+    if isinstance(v, int):
+        return AnyValue(int_value=v)
+    if isinstance(v, list):
+        out = AnyValue()
+        out.array_value.values.extend(value(x) for x in v)
+        return out
+    return AnyValue(string_value=str(v))
+
+
+def chat_span(i: int, **extra: Any) -> Span:
+    """An LLM-call span in the current GenAI conventions."""
+    attrs = {
+        "gen_ai.operation.name": "chat", "gen_ai.request.model": "support-bot",
+        "gen_ai.input.messages": orjson.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": f"question {i}"}]}]
+        ).decode(),
+        "gen_ai.output.messages": orjson.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": "answer"}],
+              "finish_reason": "stop"}]
+        ).decode(),
+        "gen_ai.usage.input_tokens": 9, "gen_ai.usage.output_tokens": 2, **extra,
+    }  # fmt: skip
+    return make_span(i, attrs)
+
+
+def make_span(i: int, attrs: dict[str, Any]) -> Span:
+    return Span(
+        trace_id=i.to_bytes(16, "big"), span_id=(i + 1).to_bytes(8, "big"), name="chat",
+        start_time_unix_nano=START + i * 1_000_000,
+        end_time_unix_nano=START + i * 1_000_000 + 250_000_000,
+        attributes=[KeyValue(key=k, value=value(v)) for k, v in attrs.items() if v is not None],
+    )  # fmt: skip
+
+
+def export(*spans: Span) -> ExportTraceServiceRequest:
+    resource = ResourceSpans(scope_spans=[ScopeSpans(spans=list(spans))])
+    resource.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value="support-service"))
+    )
+    return ExportTraceServiceRequest(resource_spans=[resource])
+
+
+def as_otlp_json(request: ExportTraceServiceRequest) -> bytes:
+    """OTLP/JSON: the protobuf JSON mapping with hex trace and span ids."""
+    doc = json_format.MessageToDict(request)
+    for rs in doc["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for name in ("traceId", "spanId"):
+                    span[name] = base64.b64decode(span[name]).hex()
+    return orjson.dumps(doc)
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
+
+
+@pytest.fixture
+def ingest(make_key: Callable[..., str]) -> dict[str, str]:
+    return auth(make_key("ingest"))
+
+
+def test_protobuf_export_stores_each_llm_span_once_and_answers_in_protobuf(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    body = export(*(chat_span(i) for i in range(512))).SerializeToString()
+    r = client.post(URL, content=body, headers={**ingest, **PROTOBUF})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
+    answer = ExportTraceServiceResponse.FromString(r.content)
+    assert not answer.HasField("partial_success")
+    assert count(engine) == 512
+    # The exporter retries the same export (a lost answer): nothing is stored twice.
+    again = client.post(URL, content=body, headers={**ingest, **PROTOBUF})
+    assert again.status_code == 200 and count(engine) == 512
+    with engine.connect() as conn:
+        query = text("SELECT * FROM events WHERE prompt = 'question 7'")
+        row = conn.execute(query).mappings().one()
+    assert row["request_id"] == f"{7:032x}-{8:016x}"
+    assert row["latency_ms"] == pytest.approx(250.0)
+    assert row["prompt_tokens"] == 9 and row["finish_reason"] == "stop"
+
+
+def test_json_and_gzip_are_the_same_export(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    request = export(chat_span(1), chat_span(2))
+    r = client.post(URL, content=as_otlp_json(request),
+                    headers={**ingest, "Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+    assert r.json() == {}
+    zipped = gzip.compress(request.SerializeToString())
+    r = client.post(URL, content=zipped, headers={**ingest, **PROTOBUF, "Content-Encoding": "gzip"})
+    assert r.status_code == 200 and count(engine) == 2  # the same span ids: duplicates
+
+
+def test_other_spans_are_skipped_and_an_incomplete_llm_span_is_a_partial_success(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    http = make_span(10, {"http.request.method": "GET", "url.path": "/health"})
+    no_output = chat_span(11, **{"gen_ai.output.messages": None})
+    body = export(chat_span(12), http, no_output).SerializeToString()
+    r = client.post(URL, content=body, headers={**ingest, **PROTOBUF})
+    assert r.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert partial.rejected_spans == 1
+    assert f"{11:032x}-{12:016x}" in partial.error_message and "output" in partial.error_message
+    assert count(engine) == 1
+    metrics = client.get("/metrics").text
+    assert 'driftline_otlp_spans_total{outcome="skipped"}' in metrics
+    assert 'driftline_otlp_spans_total{outcome="rejected"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        (b"\x0a\xff\xff\xff", PROTOBUF, 400, "ExportTraceServiceRequest"),
+        (b"", PROTOBUF, 400, "empty"),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+         {"Content-Type": "application/json"}, 400, "not hex"),
+        (b"[1, 2]", {"Content-Type": "application/json"}, 400, "JSON object"),
+        (b"not gzip", {**PROTOBUF, "Content-Encoding": "gzip"}, 400, "gzip"),
+        (b"x", {**PROTOBUF, "Content-Encoding": "br"}, 415, "gzip"),
+        (b"x", {"Content-Type": "text/plain"}, 415, "application/x-protobuf"),
+    ],
+)  # fmt: skip
+def test_a_malformed_export_is_a_4xx_naming_it_and_stores_nothing(
+    client: TestClient, ingest: dict[str, str], engine: Engine,
+    body: bytes, headers: dict[str, str], status: int, says: str,
+) -> None:  # fmt: skip
+    r = client.post(URL, content=body, headers={**ingest, **headers})
+    assert r.status_code == status and says in r.json()["error"]["message"], r.text
+    assert count(engine) == 0
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_inflated(
+    client: TestClient, ingest: dict[str, str]
+) -> None:
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))  # 64 MB inflated, ~64 KB sent
+    r = client.post(URL, content=bomb, headers={**ingest, **PROTOBUF, "Content-Encoding": "gzip"})
+    assert r.status_code == 413 and "inflates" in r.json()["error"]["message"]
+
+
+def test_a_wrong_key_is_401(client: TestClient) -> None:
+    body = export(chat_span(1)).SerializeToString()
+    r = client.post(URL, content=body, headers={"Authorization": "Bearer nope", **PROTOBUF})
+    assert r.status_code == 401
