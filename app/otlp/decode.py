@@ -102,9 +102,9 @@ def _ids_to_base64(doc: dict[str, Any]) -> dict[str, Any]:
 
 def encode_response(kind: str, rejected: int, message: str) -> bytes:
     """An ``ExportTraceServiceResponse`` in the request's encoding; ``partial_success``
-    filled only when spans were rejected, as the spec asks."""
+    filled only when spans were rejected or there is a warning, as the spec asks."""
     response = ExportTraceServiceResponse()
-    if rejected:
+    if rejected or message:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = message
     if kind == PROTOBUF:

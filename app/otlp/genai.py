@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 # Resource attributes kept as event metadata: at most this many, strings cut to this length
 # (a resource can carry host, process and k8s details no monitor needs).
@@ -30,11 +31,21 @@ MAX_RESOURCE_VALUE_CHARS = 256
 _LLM_OPERATIONS = {"chat", "text_completion", "generate_content", "completion"}
 
 
+# Where an event's model name comes from (``Driftline-Model-From`` on the export request).
+MODEL_SOURCES = ("request", "response", "service")
+# A span event carrying feedback for its own call: Driftline's, with FeedbackIn's fields…
+FEEDBACK_EVENT = "driftline.feedback"
+# …and the GenAI conventions' evaluation result, whose value becomes a score when in [0, 1].
+EVALUATION_EVENT = "gen_ai.evaluation.result"
+
+
 @dataclass
 class SpanEvents:
-    """What one export request holds: an event per LLM-call span, the rest counted."""
+    """What one export request holds: an event per LLM-call span, feedback carried by their
+    span events, and the other spans counted."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # spans that are not LLM calls (HTTP, database, framework…)
 
 
@@ -57,8 +68,12 @@ def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in pairs}
 
 
-def events_from_request(request: ExportTraceServiceRequest) -> SpanEvents:
-    """Every LLM-call span of an export request as an event body for ``EventIn``."""
+def events_from_request(
+    request: ExportTraceServiceRequest, *, model_from: str = "request"
+) -> SpanEvents:
+    """Every LLM-call span of an export request as an event body for ``EventIn``, and its
+    feedback span events as bodies for ``FeedbackIn``. ``model_from`` (one of
+    ``MODEL_SOURCES``) says which name is the event's model; the others are fallbacks."""
     out = SpanEvents()
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
@@ -69,8 +84,9 @@ def events_from_request(request: ExportTraceServiceRequest) -> SpanEvents:
                 if not is_llm_call(attrs):
                     out.skipped += 1
                     continue
-                event = llm_event(attrs, resource)
+                event = llm_event(attrs, resource, model_from=model_from)
                 event["request_id"] = request_id(span.trace_id, span.span_id)
+                out.feedback += _feedback(span, event)
                 if span.start_time_unix_nano:
                     event["ts"] = _iso(span.start_time_unix_nano)
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
@@ -98,16 +114,24 @@ def is_llm_call(attrs: Mapping[str, Any]) -> bool:
     return "gen_ai.request.model" in attrs or "llm.model_name" in attrs
 
 
-def llm_event(attrs: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any]:
+def llm_event(
+    attrs: Mapping[str, Any], resource: Mapping[str, Any], *, model_from: str = "request"
+) -> dict[str, Any]:
     """The event fields one LLM-call span gives (ids, time and metadata are added by the
-    caller). Fields a span does not carry are left out, so validation names what is missing."""
+    caller). Fields a span does not carry are left out, so validation names what is missing.
+
+    The model is the requested model by default (the name the service asked for, stable
+    across the provider's dated snapshots); the answering snapshot, when it differs, is the
+    model version."""
     event: dict[str, Any] = {}
     requested = attrs.get("gen_ai.request.model") or _invocation_model(attrs)
     answered = attrs.get("gen_ai.response.model") or attrs.get("llm.model_name")
-    model = requested or answered or resource.get("service.name")
+    service = resource.get("service.name")
+    names = {"request": requested, "response": answered, "service": service}
+    model = names[model_from] or requested or answered or service
     if model is not None:
         event["model"] = str(model)
-    if answered and requested and answered != requested:
+    if answered and requested and answered != requested and model_from != "response":
         event["model_version"] = str(answered)[:200]
     prompt = _prompt(attrs)
     if prompt is not None:
@@ -134,6 +158,23 @@ def llm_event(attrs: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str
     if logprobs:
         event["token_logprobs"] = logprobs
     return event
+
+
+def _feedback(span: Span, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Feedback bodies from the span's own events, keyed to the event it becomes."""
+    out = []
+    for span_event in span.events:
+        attrs = attributes(span_event.attributes)
+        item: dict[str, Any] = {}
+        if span_event.name == FEEDBACK_EVENT:
+            item = {k: attrs[k] for k in ("label", "score", "thumbs", "source") if k in attrs}
+        elif span_event.name == EVALUATION_EVENT:
+            score = attrs.get("gen_ai.evaluation.score.value")
+            if isinstance(score, int | float) and 0 <= score <= 1:
+                item = {"score": float(score), "source": attrs.get("gen_ai.evaluation.name")}
+        if item:
+            out.append({"model": event.get("model"), "request_id": event["request_id"], **item})
+    return out
 
 
 def _first(attrs: Mapping[str, Any], *keys: str) -> Any:

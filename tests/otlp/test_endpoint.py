@@ -30,6 +30,8 @@ def value(v: Any) -> AnyValue:
         return AnyValue(bool_value=v)
     if isinstance(v, int):
         return AnyValue(int_value=v)
+    if isinstance(v, float):
+        return AnyValue(double_value=v)
     if isinstance(v, list):
         out = AnyValue()
         out.array_value.values.extend(value(x) for x in v)
@@ -175,3 +177,57 @@ def test_a_wrong_key_is_401(client: TestClient) -> None:
     body = export(chat_span(1)).SerializeToString()
     r = client.post(URL, content=body, headers={"Authorization": "Bearer nope", **PROTOBUF})
     assert r.status_code == 401
+
+
+def test_feedback_span_events_label_their_own_call(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    span = chat_span(20)
+    span.events.add(name="driftline.feedback", time_unix_nano=START).attributes.extend(
+        [
+            KeyValue(key="label", value=value("billing")),
+            KeyValue(key="source", value=value("agent")),
+        ]
+    )
+    judged = span.events.add(name="gen_ai.evaluation.result", time_unix_nano=START)
+    judged.attributes.extend(
+        [
+            KeyValue(key="gen_ai.evaluation.name", value=value("relevance")),
+            KeyValue(key="gen_ai.evaluation.score.value", value=value(0.75)),
+        ]
+    )
+    bad = chat_span(21)
+    bad.events.add(name="driftline.feedback").attributes.append(
+        KeyValue(key="score", value=value(7.0))  # outside [0, 1]
+    )
+    r = client.post(URL, content=export(span, bad).SerializeToString(),
+                    headers={**ingest, **PROTOBUF})  # fmt: skip
+    partial = ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert r.status_code == 200 and partial.rejected_spans == 0
+    assert f"feedback on span {21:032x}-{22:016x}: score" in partial.error_message
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM feedback")).mappings().all()
+    assert [(f["request_id"], f["label"], f["score"]) for f in rows] == [
+        (f"{20:032x}-{21:016x}", "billing", 0.75)
+    ]
+    assert count(engine) == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "model", "version"),
+    [("request", "support-bot", "support-bot-2026"), ("response", "support-bot-2026", ""),
+     ("service", "support-service", "support-bot-2026")],
+)  # fmt: skip
+def test_the_model_name_comes_from_the_request_the_response_or_the_service(
+    client: TestClient, ingest: dict[str, str], engine: Engine,
+    source: str, model: str, version: str,
+) -> None:  # fmt: skip
+    body = export(chat_span(30, **{"gen_ai.response.model": "support-bot-2026"}))
+    headers = {**ingest, **PROTOBUF, "Driftline-Model-From": source}
+    assert client.post(URL, content=body.SerializeToString(), headers=headers).status_code == 200
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT model, model_version FROM events")).one()
+    assert tuple(row) == (model, version)
+    headers["Driftline-Model-From"] = "span.name"
+    r = client.post(URL, content=body.SerializeToString(), headers=headers)
+    assert r.status_code == 400 and "request, response, service" in r.json()["error"]["message"]

@@ -7,12 +7,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
-from app.api.deps import IngestCaller, StateDep
+from app.api.deps import AppState, IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
 from app.db.storable import make_storable
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
+from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=ERROR_RESPONSES)
 
@@ -38,7 +39,14 @@ async def ingest_feedback(
     payload = await read_json(request)
     items, is_batch = split_batch(payload, "feedback", max_items=state.settings.max_batch_events)
     feedback = validate_items(_FEEDBACK, items, "feedback", is_batch)
+    return await store_feedback(state, caller, feedback)
 
+
+async def store_feedback(
+    state: AppState, caller: Caller, feedback: list[FeedbackIn]
+) -> FeedbackResult:
+    """Upsert validated feedback in one transaction; returns after COMMIT. Shared by
+    ``/v1/feedback`` and the OTLP route (feedback span events)."""
     # One statement cannot upsert the same key twice, so merge repeats in order first.
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     sanitized = redacted = 0

@@ -12,13 +12,19 @@ from app.api.deps import IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.router import store_events
 from app.api.events.schemas import EventIn
+from app.api.feedback.router import store_feedback
+from app.api.feedback.schemas import FeedbackIn
+from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS, OTLP_SPANS
 from app.otlp.decode import decode_request, decompress, encode_response, media_type
-from app.otlp.genai import events_from_request
+from app.otlp.genai import MODEL_SOURCES, events_from_request
 
 router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"], responses=ERROR_RESPONSES)
 
 _EVENT = TypeAdapter(EventIn)
+_FEEDBACK = TypeAdapter(FeedbackIn)
+# Which name is the event's model: request (default), response or service (service.name).
+MODEL_FROM_HEADER = "Driftline-Model-From"
 # Reasons quoted in partial_success.error_message: enough to fix the instrumentation.
 MAX_REASONS = 5
 
@@ -61,7 +67,14 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
         request.headers.get("content-encoding"),
         max_bytes=state.settings.max_body_bytes,
     )
-    found = events_from_request(decode_request(body, kind))
+    model_from = request.headers.get(MODEL_FROM_HEADER, "request").strip().lower()
+    if model_from not in MODEL_SOURCES:
+        raise DriftlineError(
+            400,
+            "invalid_header",
+            f"{MODEL_FROM_HEADER}: {model_from[:40]!r}; one of {', '.join(MODEL_SOURCES)}",
+        )
+    found = events_from_request(decode_request(body, kind), model_from=model_from)
     events: list[EventIn] = []
     reasons: list[str] = []
     for event in found.events:
@@ -69,6 +82,13 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
             events.append(_EVENT.validate_python(event))
         except ValidationError as exc:
             reasons.append(f"span {event.get('request_id')}: {_first_problem(exc)}")
+    feedback: list[FeedbackIn] = []
+    warnings: list[str] = []
+    for item in found.feedback:
+        try:
+            feedback.append(_FEEDBACK.validate_python(item))
+        except ValidationError as exc:
+            warnings.append(f"feedback on span {item['request_id']}: {_first_problem(exc)}")
     OTLP_SPANS.labels("skipped").inc(found.skipped)
     OTLP_SPANS.labels("rejected").inc(len(reasons))
     INGEST_EVENTS.labels("rejected").inc(len(reasons))
@@ -76,9 +96,11 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
         result = await store_events(state, caller, events)
         OTLP_SPANS.labels("accepted").inc(result.accepted)
         OTLP_SPANS.labels("duplicate").inc(result.duplicates)
-    message = ""
-    if reasons:
-        message = f"{len(reasons)} LLM-call span(s) not stored: " + "; ".join(reasons[:MAX_REASONS])
+    if feedback:
+        await store_feedback(state, caller, feedback)
+    # partial_success carries warnings too (the spec allows a message with 0 rejected).
+    message = f"{len(reasons)} LLM-call span(s) not stored: " if reasons else ""
+    message += "; ".join((reasons + warnings)[:MAX_REASONS])
     return Response(encode_response(kind, len(reasons), message), media_type=kind)
 
 
