@@ -100,3 +100,15 @@ def test_a_window_of_traced_calls_is_monitored_to_a_verdict(
     runs = client.get(f"/v1/monitors/{r.json()['id']}/runs", headers=admin).json()["runs"]
     assert [(run["status"], run["n_events"]) for run in runs] == [("done", 60)], runs
     assert runs[0]["verdict"] in ("ok", "warning", "drift", "degraded")
+
+
+def test_the_clients_request_id_for_a_span_is_the_events() -> None:
+    from driftline_client import otel_request_id
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from app.otlp.genai import request_id
+
+    with TracerProvider().get_tracer("t").start_as_current_span("chat") as span:
+        context = span.get_span_context()
+    expected = request_id(context.trace_id.to_bytes(16, "big"), context.span_id.to_bytes(8, "big"))
+    assert otel_request_id(context) == expected

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 import httpx
@@ -265,7 +265,91 @@ def _message(response: httpx.Response) -> str:
     return str((_json(response).get("error") or {}).get("message") or response.text[:200])
 
 
-class Driftline:
+class _Producer:
+    """``log()``, ``feedback()`` and the integrations, shared by both clients: each client
+    only says how a queued item reaches its sender (``_enqueue``)."""
+
+    _core: _Core
+
+    def _enqueue(self, item: Item) -> None:
+        raise NotImplementedError
+
+    def log(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        output: str,
+        request_id: Optional[str] = None,
+        model_version: Optional[str] = None,
+        ts: Union[datetime, str, None] = None,
+        prediction: Optional[str] = None,
+        confidence: Optional[float] = None,
+        latency_ms: Optional[float] = None,
+        prompt_tokens: Optional[int] = None,
+        completion_tokens: Optional[int] = None,
+        token_logprobs: Optional[Sequence[float]] = None,
+        perplexity: Optional[float] = None,
+        finish_reason: Optional[str] = None,
+        embedding: Optional[Sequence[float]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> Optional[str]:
+        """Queue one model call and return at once; returns its request_id (use it for
+        ``feedback``), or None if it could not be queued (never raises into the caller).
+
+        The fields are those of ``POST /v1/events``; a misspelt one is a TypeError here, not
+        a rejection on the server minutes later.
+        """
+        try:
+            fields: Dict[str, Any] = {
+                "model_version": model_version,
+                "ts": ts.isoformat() if isinstance(ts, datetime) else ts,
+                "prediction": prediction, "confidence": confidence, "latency_ms": latency_ms,
+                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "token_logprobs": list(token_logprobs) if token_logprobs else None,
+                "perplexity": perplexity, "finish_reason": finish_reason,
+                "embedding": list(embedding) if embedding else None, "metadata": metadata,
+            }  # fmt: skip
+            rid, item = self._core.event(model, prompt, output, request_id, fields)
+            self._enqueue(item)
+            return rid
+        except Exception as exc:  # never into the host application
+            self._core._warn(f"driftline: log() failed: {exc!r}")
+            return None
+
+    def feedback(
+        self,
+        request_id: str,
+        *,
+        model: str,
+        label: Optional[str] = None,
+        score: Optional[float] = None,
+        thumbs: Optional[bool] = None,
+        source: Optional[str] = None,
+    ) -> None:
+        """Queue a label / score / thumbs for an earlier call."""
+        try:
+            self._enqueue(("feedback", _feedback_payload(request_id, model, label, score,
+                                                         thumbs, source)))  # fmt: skip
+        except Exception as exc:
+            self._core._warn(f"driftline: feedback() failed: {exc!r}")
+
+    def observe(self, *, model: str, prompt_arg: Optional[str] = None, **fields: Any) -> Any:
+        """Decorator: log every call of a function (sync or async) that returns text; see
+        ``driftline_client.integrations.observe``."""
+        from driftline_client.integrations import observe
+
+        return observe(self, model=model, prompt_arg=prompt_arg, **fields)
+
+    def wrap_openai(self, client: Any, *, model: Optional[str] = None) -> Any:
+        """Log every chat completion of an ``openai`` client (sync or async, streaming too);
+        see ``driftline_client.integrations.wrap_openai``."""
+        from driftline_client.integrations import wrap_openai
+
+        return wrap_openai(self, client, model=model)
+
+
+class Driftline(_Producer):
     """Thread-based client: ``log()`` and ``feedback()`` return at once."""
 
     def __init__(
@@ -298,44 +382,11 @@ class Driftline:
         self._thread.start()
         atexit.register(self.close)
 
-    def log(
-        self,
-        *,
-        model: str,
-        prompt: str,
-        output: str,
-        request_id: Optional[str] = None,
-        **fields: Any,
-    ) -> Optional[str]:
-        """Queue one model call; returns its request_id (use it for ``feedback``)."""
-        try:
-            rid, item = self._core.event(model, prompt, output, request_id, fields)
-            with self._cv:
-                self._core.push(item)
-                if len(self._core.queue) >= self._core.batch_size:
-                    self._cv.notify_all()
-            return rid
-        except Exception as exc:  # never into the host application
-            self._core._warn(f"driftline: log() failed: {exc!r}")
-            return None
-
-    def feedback(
-        self,
-        request_id: str,
-        *,
-        model: str,
-        label: Optional[str] = None,
-        score: Optional[float] = None,
-        thumbs: Optional[bool] = None,
-        source: Optional[str] = None,
-    ) -> None:
-        """Queue a label / score / thumbs for an earlier call."""
-        try:
-            payload = _feedback_payload(request_id, model, label, score, thumbs, source)
-            with self._cv:
-                self._core.push(("feedback", payload))
-        except Exception as exc:
-            self._core._warn(f"driftline: feedback() failed: {exc!r}")
+    def _enqueue(self, item: Item) -> None:
+        with self._cv:
+            self._core.push(item)
+            if len(self._core.queue) >= self._core.batch_size:
+                self._cv.notify_all()
 
     def report_metrics(
         self,
@@ -432,7 +483,7 @@ class Driftline:
                     return
 
 
-class AsyncDriftline:
+class AsyncDriftline(_Producer):
     """asyncio variant: ``log()`` is a plain (non-async) call; ``await aclose()`` at shutdown."""
 
     def __init__(
@@ -468,41 +519,12 @@ class AsyncDriftline:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def log(
-        self,
-        *,
-        model: str,
-        prompt: str,
-        output: str,
-        request_id: Optional[str] = None,
-        **fields: Any,
-    ) -> Optional[str]:
-        """Queue one model call (call from inside the event loop); returns its request_id."""
-        try:
-            rid, item = self._core.event(model, prompt, output, request_id, fields)
-            self._core.push(item)
-            self._ensure_task()
-            if len(self._core.queue) >= self._core.batch_size:
-                self._wake.set()
-            return rid
-        except Exception as exc:
-            self._core._warn(f"driftline: log() failed: {exc!r}")
-            return None
-
-    def feedback(
-        self,
-        request_id: str,
-        *,
-        model: str,
-        label: Optional[str] = None,
-        score: Optional[float] = None,
-        thumbs: Optional[bool] = None,
-        source: Optional[str] = None,
-    ) -> None:
-        """Queue feedback for an earlier call."""
-        payload = _feedback_payload(request_id, model, label, score, thumbs, source)
-        self._core.push(("feedback", payload))
+    def _enqueue(self, item: Item) -> None:
+        # Called from inside the event loop: the sender task starts with the first item.
+        self._core.push(item)
         self._ensure_task()
+        if len(self._core.queue) >= self._core.batch_size:
+            self._wake.set()
 
     async def report_metrics(
         self,
