@@ -16,6 +16,7 @@ No library maps these: each instrumentation ships only its own writer, so the re
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -86,10 +87,11 @@ def events_from_request(
                     continue
                 event = llm_event(attrs, resource, model_from=model_from)
                 event["request_id"] = request_id(span.trace_id, span.span_id)
-                out.feedback += _feedback(span, event)
-                if span.start_time_unix_nano:
-                    event["ts"] = _iso(span.start_time_unix_nano)
+                if span.events:
+                    out.feedback += _feedback(span, event)
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                if start:
+                    event["ts"] = datetime.fromtimestamp(start / 1e9, UTC)
                 if end >= start > 0:
                     event["latency_ms"] = (end - start) / 1e6
                 if metadata:
@@ -127,8 +129,10 @@ def llm_event(
     requested = attrs.get("gen_ai.request.model") or _invocation_model(attrs)
     answered = attrs.get("gen_ai.response.model") or attrs.get("llm.model_name")
     service = resource.get("service.name")
-    names = {"request": requested, "response": answered, "service": service}
-    model = names[model_from] or requested or answered or service
+    preferred = (
+        answered if model_from == "response" else service if model_from == "service" else None
+    )
+    model = preferred or requested or answered or service
     if model is not None:
         event["model"] = str(model)
     if answered and requested and answered != requested and model_from != "response":
@@ -178,7 +182,11 @@ def _feedback(span: Span, event: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
-    return next((attrs[k] for k in keys if attrs.get(k) is not None), None)
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            return value
+    return None
 
 
 def _invocation_model(attrs: Mapping[str, Any]) -> str | None:
@@ -199,9 +207,9 @@ def _message_text(message: Mapping[str, Any]) -> str:
     """A conventions message's text: its text parts joined (or a plain ``content``)."""
     parts = message.get("parts")
     if isinstance(parts, list):
-        texts = [str(p.get("content", "")) for p in parts
+        texts = [p.get("content") for p in parts
                  if isinstance(p, dict) and p.get("type", "text") == "text"]  # fmt: skip
-        return "\n".join(t for t in texts if t)
+        return "\n".join(t if isinstance(t, str) else str(t) for t in texts if t)
     content = message.get("content")
     return content if isinstance(content, str) else ""
 
@@ -249,7 +257,9 @@ def _output(attrs: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 def _logprobs(attrs: Mapping[str, Any]) -> list[float] | None:
     """Token logprobs from the raw response OpenInference records in ``output.value``."""
-    response = _json(attrs.get("output.value"))
+    if "output.value" not in attrs:
+        return None
+    response = _json(attrs["output.value"])
     try:
         content = response["choices"][0]["logprobs"]["content"]
         return [float(t["logprob"]) for t in content] or None
@@ -267,9 +277,3 @@ def _bounded(resource: Mapping[str, Any]) -> dict[str, Any]:
             value = orjson.dumps(value).decode()[:MAX_RESOURCE_VALUE_CHARS]
         kept[key] = value
     return kept
-
-
-def _iso(unix_nano: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(unix_nano / 1e9, UTC).isoformat()

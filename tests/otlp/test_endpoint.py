@@ -231,3 +231,18 @@ def test_the_model_name_comes_from_the_request_the_response_or_the_service(
     headers["Driftline-Model-From"] = "span.name"
     r = client.post(URL, content=body.SerializeToString(), headers=headers)
     assert r.status_code == 400 and "request, response, service" in r.json()["error"]["message"]
+
+
+def test_nul_in_a_protobuf_string_is_stored_replaced(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    # Valid protobuf (strings may hold NUL); PostgreSQL text may not.
+    span = chat_span(40, **{"gen_ai.request.model": "support-bot"})
+    span.attributes.append(
+        KeyValue(key="gen_ai.input.messages", value=value(orjson.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": "a\x00b"}]}]).decode()))
+    )  # fmt: skip
+    r = client.post(URL, content=export(span).SerializeToString(), headers={**ingest, **PROTOBUF})
+    assert r.status_code == 200, r.text
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT prompt FROM events")).scalar_one() == "a\ufffdb"

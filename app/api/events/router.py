@@ -25,6 +25,14 @@ router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 _EVENTS = TypeAdapter(list[EventIn])
 _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
+
+def json_may_hold_nul(body: bytes) -> bool:
+    """Whether a JSON body can decode to text PostgreSQL cannot store: JSON carries NUL or a
+    lone surrogate only as an escape (\\u0000, \\ud800-\\udfff), so without one the deep scan
+    of every string is skipped."""
+    return _ESCAPES.search(body) is not None
+
+
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
 
 
@@ -106,9 +114,7 @@ async def ingest_events(request: Request, state: StateDep, caller: IngestCaller)
         INGEST_EVENTS.labels("rejected").inc(len(items))
         raise
 
-    # JSON can carry NUL or a lone surrogate only as an escape (\u0000, \ud800-\udfff);
-    # without one in the body the deep scan is skipped.
-    may_hold_nul = _ESCAPES.search(await request.body()) is not None
+    may_hold_nul = json_may_hold_nul(await request.body())
     return await store_events(state, caller, events, may_hold_nul=may_hold_nul)
 
 

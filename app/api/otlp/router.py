@@ -10,18 +10,19 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.api.deps import IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.events.router import store_events
+from app.api.events.router import json_may_hold_nul, store_events
 from app.api.events.schemas import EventIn
 from app.api.feedback.router import store_feedback
 from app.api.feedback.schemas import FeedbackIn
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS, OTLP_SPANS
-from app.otlp.decode import decode_request, decompress, encode_response, media_type
+from app.otlp.decode import JSON, decode_request, decompress, encode_response, media_type
 from app.otlp.genai import MODEL_SOURCES, events_from_request
 
 router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"], responses=ERROR_RESPONSES)
 
 _EVENT = TypeAdapter(EventIn)
+_EVENTS = TypeAdapter(list[EventIn])
 _FEEDBACK = TypeAdapter(FeedbackIn)
 # Which name is the event's model: request (default), response or service (service.name).
 MODEL_FROM_HEADER = "Driftline-Model-From"
@@ -75,13 +76,7 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
             f"{MODEL_FROM_HEADER}: {model_from[:40]!r}; one of {', '.join(MODEL_SOURCES)}",
         )
     found = events_from_request(decode_request(body, kind), model_from=model_from)
-    events: list[EventIn] = []
-    reasons: list[str] = []
-    for event in found.events:
-        try:
-            events.append(_EVENT.validate_python(event))
-        except ValidationError as exc:
-            reasons.append(f"span {event.get('request_id')}: {_first_problem(exc)}")
+    events, reasons = _valid_events(found.events)
     feedback: list[FeedbackIn] = []
     warnings: list[str] = []
     for item in found.feedback:
@@ -93,7 +88,10 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
     OTLP_SPANS.labels("rejected").inc(len(reasons))
     INGEST_EVENTS.labels("rejected").inc(len(reasons))
     if events:
-        result = await store_events(state, caller, events)
+        # Protobuf strings are valid UTF-8 (no lone surrogates), so only a NUL byte in the
+        # body can make text PostgreSQL cannot store; without one the deep scan is skipped.
+        may_hold_nul = json_may_hold_nul(body) if kind == JSON else b"\0" in body
+        result = await store_events(state, caller, events, may_hold_nul=may_hold_nul)
         OTLP_SPANS.labels("accepted").inc(result.accepted)
         OTLP_SPANS.labels("duplicate").inc(result.duplicates)
     if feedback:
@@ -102,6 +100,22 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
     message = f"{len(reasons)} LLM-call span(s) not stored: " if reasons else ""
     message += "; ".join((reasons + warnings)[:MAX_REASONS])
     return Response(encode_response(kind, len(reasons), message), media_type=kind)
+
+
+def _valid_events(bodies: list[dict[str, Any]]) -> tuple[list[EventIn], list[str]]:
+    """The events that validate, and a reason for each that does not. All at once first (one
+    call into pydantic's core); only when something is wrong, span by span."""
+    try:
+        return _EVENTS.validate_python(bodies), []
+    except ValidationError:
+        pass
+    events, reasons = [], []
+    for body in bodies:
+        try:
+            events.append(_EVENT.validate_python(body))
+        except ValidationError as exc:
+            reasons.append(f"span {body.get('request_id')}: {_first_problem(exc)}")
+    return events, reasons
 
 
 def _first_problem(exc: ValidationError) -> str:
