@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.predictions import RuleCache
 from app.projects import ModelOwners
 from app.security import Caller, KeyVerifier, scope_allows
 
@@ -24,6 +25,7 @@ class AppState:
     sessions: sessionmaker[Session]
     keys: KeyVerifier
     owners: ModelOwners = field(default_factory=ModelOwners)
+    prediction_rules: RuleCache = field(default_factory=RuleCache)
 
 
 async def get_state(request: Request) -> AppState:

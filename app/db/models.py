@@ -45,6 +45,19 @@ class ModelProject(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
 
 
+class PredictionRule(Base):
+    """How a model's prediction is read from its output when an event carries none (one rule
+    per model name; see app.predictions)."""
+
+    __tablename__ = "prediction_rules"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # output | json | regex
+    field: Mapped[str | None] = mapped_column(String(200))
+    pattern: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ApiKey(Base):
     """An API key. Only the SHA-256 of the secret is stored; the prefix finds the row."""
 

@@ -18,6 +18,7 @@ from app.db.writers import insert_events
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
+from app.predictions import fill_predictions
 from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -131,6 +132,9 @@ async def store_events(
         with state.engine.begin() as conn:
             # A model of another project answers 404 and the batch stores nothing.
             state.owners.claim(conn, caller.project_id, {r["model"] for r in rows})
+            unlabelled = {r["model"] for r in rows if r["prediction"] is None}
+            if unlabelled:
+                fill_predictions(rows, state.prediction_rules.for_models(conn, unlabelled))
             return insert_events(conn, rows)
 
     accepted = await run_in_threadpool(write)

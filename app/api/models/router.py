@@ -1,6 +1,6 @@
 """``/v1/models``: models seen in traffic, their health, and their offline metrics."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -13,12 +13,15 @@ from app.api.models.schemas import (
     ModelStatus,
     ModelVersionOut,
     MonitorStatus,
+    PredictionRuleIn,
+    PredictionRuleOut,
 )
 from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor
 from app.errors import DriftlineError
 from app.monitoring import runs
 from app.monitoring.results import worst_verdict
+from app.predictions import delete_rule, rule_of, set_rule
 from app.projects import visible_models
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
@@ -118,3 +121,57 @@ def report_metrics(
     row = session.scalars(upsert, execution_options={"populate_existing": True}).one()
     session.commit()
     return ModelVersionOut.model_validate(row)
+
+
+@router.get(
+    "/models/{name:path}/prediction-rule",
+    response_model=PredictionRuleOut,
+    summary="How this model's prediction is read from its output",
+)
+def get_prediction_rule(
+    name: ModelName, session: SessionDep, state: StateDep, caller: ReadCaller
+) -> PredictionRuleOut:
+    """The model's rule; 404 when it has none (events keep the prediction they carry)."""
+    state.owners.check(session, caller.project_id, name)
+    row = rule_of(session, name)
+    if row is None:
+        raise DriftlineError(404, "not_found", f"model {name!r} has no prediction rule")
+    return PredictionRuleOut.model_validate(row)
+
+
+@router.put(
+    "/models/{name:path}/prediction-rule",
+    response_model=PredictionRuleOut,
+    summary="Read this model's prediction from its output",
+)
+def put_prediction_rule(
+    name: ModelName, body: PredictionRuleIn, session: SessionDep, state: StateDep,
+    caller: AdminCaller,
+) -> PredictionRuleOut:  # fmt: skip
+    """Events of this model that arrive without a ``prediction`` (OTLP spans, plain-text
+    services) get the one the rule reads from their output: the whole output, a JSON field
+    or a regex match. Applies to events ingested from now on (other api replicas within
+    10 s); events that carry a prediction keep it. Admin scope: it changes what every
+    window of the model measures."""
+    state.owners.claim(session, caller.project_id, [name])
+    row = set_rule(session, name, body.rule())
+    session.commit()
+    state.prediction_rules.forget(name)
+    return PredictionRuleOut.model_validate(row)
+
+
+@router.delete(
+    "/models/{name:path}/prediction-rule",
+    status_code=204,
+    summary="Stop reading this model's prediction from its output",
+)
+def delete_prediction_rule(
+    name: ModelName, session: SessionDep, state: StateDep, caller: AdminCaller
+) -> Response:
+    """Remove the rule; 404 when there was none."""
+    state.owners.check(session, caller.project_id, name)
+    if not delete_rule(session, name):
+        raise DriftlineError(404, "not_found", f"model {name!r} has no prediction rule")
+    session.commit()
+    state.prediction_rules.forget(name)
+    return Response(status_code=204)

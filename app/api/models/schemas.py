@@ -1,9 +1,12 @@
 """Model schemas: listing, status, and the offline metrics a training pipeline reports."""
 
+import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.predictions import Rule
 
 # Name the metrics as the quality check does (accuracy, precision, recall, f1) and the
 # dashboards line training, validation and production up side by side.
@@ -82,3 +85,57 @@ class ModelStatus(BaseModel):
     verdict: str
     retraining_recommended: bool
     monitors: list[MonitorStatus]
+
+
+class PredictionRuleIn(BaseModel):
+    """``PUT /v1/models/{name}/prediction-rule``: how the prediction is read from an output
+    when an event carries none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["output", "json", "regex"] = Field(
+        description="output: the whole (stripped) output; json: a field of the output parsed "
+        "as JSON; regex: the first match of `pattern` (its group, when it has one)."
+    )
+    field: Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                            pattern=r"^[^.\x00]+(\.[^.\x00]+)*$")] | None = Field(
+        default=None, description='For json: a dot path, e.g. "label" or "result.category".'
+    )  # fmt: skip
+    pattern: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None, description=r'For regex, e.g. "(?i)category:\s*(\w+)".'
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PredictionRuleIn":
+        if self.source == "json" and self.field is None:
+            raise ValueError("a json rule needs `field` (a dot path into the output)")
+        if self.source != "json" and self.field is not None:
+            raise ValueError("`field` is for json rules only")
+        if self.source == "regex":
+            if self.pattern is None:
+                raise ValueError("a regex rule needs `pattern`")
+            try:
+                groups = re.compile(self.pattern).groups
+            except re.error as exc:
+                raise ValueError(f"pattern: not a regular expression: {exc}") from None
+            if groups > 1:
+                raise ValueError("pattern: at most one capturing group (the prediction)")
+        elif self.pattern is not None:
+            raise ValueError("`pattern` is for regex rules only")
+        return self
+
+    def rule(self) -> Rule:
+        """The rule this body describes."""
+        return Rule(self.source, self.field, self.pattern)
+
+
+class PredictionRuleOut(BaseModel):
+    """A model's prediction rule."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    model: str
+    source: str
+    field: str | None
+    pattern: str | None
+    updated_at: datetime

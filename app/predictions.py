@@ -1,0 +1,147 @@
+"""Prediction rules: how a model's prediction (the class label that label drift and the
+quality checks compare with the ground truth) is read from its output when an event carries
+none — typical of services traced with OpenTelemetry, which record only the answer.
+
+One rule per model name: the whole output, a field of the output parsed as JSON, or the
+first match of a regular expression (its group, when it has one). Events that carry a
+prediction keep it; an output the rule does not match gets none (not an error).
+"""
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db.models import PredictionRule
+
+Source = Literal["output", "json", "regex"]
+# A rule reads at most this much of an output: bounds a pattern's work on a 10 MB answer.
+MAX_SCANNED_CHARS = 10_000
+# The longest prediction kept (a label, not a paragraph).
+MAX_PREDICTION_CHARS = 200
+# Another api process sees a changed rule within this many seconds.
+RULE_CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One model's rule; ``field`` is a dot path (``result.label``) for ``json``."""
+
+    source: Source
+    field: str | None = None
+    pattern: str | None = None
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern or "")
+
+    def apply(self, output: str) -> str | None:
+        """The prediction this rule reads from ``output``, or None."""
+        text = output[:MAX_SCANNED_CHARS]
+        if self.source == "output":
+            found: Any = text.strip()
+        elif self.source == "json":
+            found = _json_field(text, self.field or "")
+        else:
+            match = self._regex.search(text)
+            found = (match.group(1) if self._regex.groups else match.group(0)) if match else None
+        if isinstance(found, bool | int | float) and not isinstance(found, bool):
+            found = str(found)
+        if not isinstance(found, str) or not found.strip():
+            return None
+        return found.strip()[:MAX_PREDICTION_CHARS]
+
+
+def _json_field(text: str, path: str) -> Any:
+    try:
+        value: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def rule_of(session: Session, model: str) -> PredictionRule | None:
+    """The model's stored rule, or None."""
+    return session.get(PredictionRule, model)
+
+
+def set_rule(session: Session, model: str, rule: Rule) -> PredictionRule:
+    """Store (or replace) the model's rule; the caller commits."""
+    values = {"source": rule.source, "field": rule.field, "pattern": rule.pattern}
+    stmt = (
+        insert(PredictionRule)
+        .values(model=model, **values)
+        .on_conflict_do_update(
+            index_elements=[PredictionRule.model],
+            set_={**values, "updated_at": func.now()},
+        )
+        .returning(PredictionRule)
+    )
+    return session.scalars(stmt, execution_options={"populate_existing": True}).one()
+
+
+def delete_rule(session: Session, model: str) -> bool:
+    """Remove the model's rule; whether there was one. The caller commits."""
+    gone = session.execute(
+        delete(PredictionRule).where(PredictionRule.model == model).returning(PredictionRule.model)
+    )
+    return gone.first() is not None
+
+
+class RuleCache:
+    """Each model's rule (or its absence), cached per api process for RULE_CACHE_SECONDS:
+    ingest looks rules up on every batch."""
+
+    def __init__(self, ttl: float = RULE_CACHE_SECONDS) -> None:
+        self._ttl = ttl
+        self._rules: dict[str, tuple[float, Rule | None]] = {}
+        self._lock = threading.Lock()
+
+    def for_models(self, conn: Connection | Session, models: Iterable[str]) -> dict[str, Rule]:
+        """The rules of those of ``models`` that have one."""
+        now = time.monotonic()
+        wanted = set(models)
+        with self._lock:
+            fresh = {m: self._rules[m] for m in wanted
+                     if m in self._rules and now - self._rules[m][0] < self._ttl}  # fmt: skip
+        missing = wanted - set(fresh)
+        if missing:
+            t = PredictionRule
+            rows = conn.execute(
+                select(t.model, t.source, t.field, t.pattern).where(t.model.in_(missing))
+            )
+            found = {r.model: Rule(r.source, r.field, r.pattern) for r in rows}
+            loaded = {m: (now, found.get(m)) for m in missing}
+            with self._lock:
+                self._rules.update(loaded)
+            fresh.update(loaded)
+        return {m: rule for m, (_, rule) in fresh.items() if rule is not None}
+
+    def forget(self, model: str) -> None:
+        """Drop the cached entry (this process changed the rule)."""
+        with self._lock:
+            self._rules.pop(model, None)
+
+
+def fill_predictions(rows: list[dict[str, Any]], rules: dict[str, Rule]) -> int:
+    """Give each writer row without a prediction the one its model's rule reads from its
+    output; how many got one."""
+    filled = 0
+    for row in rows:
+        rule = rules.get(row["model"])
+        if rule is not None and row.get("prediction") is None:
+            row["prediction"] = rule.apply(row["output"])
+            filled += row["prediction"] is not None
+    return filled
