@@ -17,6 +17,7 @@ from app.db.storable import make_storable
 from app.db.windows import WINDOW_FILTER, window_params
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError, invalid_input
+from app.predictions import Rule
 
 MAX_RECORDS = 500_000
 
@@ -119,9 +120,11 @@ def create_baseline(
     embedder: str,
     records: Iterable[BaselineRecordIn],
     redact_pii: bool = False,
+    prediction_rule: Rule | None = None,
 ) -> Baseline:
     """Store the baseline (pending) and its records as they are read; the worker profiles
-    it next. A bad record raises (the caller's transaction then stores nothing).
+    it next. A bad record raises (the caller's transaction then stores nothing). Records
+    without a prediction get the one ``prediction_rule`` (the model's) reads from the output.
 
     ``redact_pii`` must match how events are stored: a baseline holding raw emails compared
     with production text holding ``<EMAIL>`` would show drift that is only redaction.
@@ -138,6 +141,8 @@ def create_baseline(
             raise DriftlineError(
                 413, "too_many_records", f"more than {MAX_RECORDS} records; at most {MAX_RECORDS}"
             )
+        if prediction_rule is not None and r.prediction is None and r.output:
+            r = r.model_copy(update={"prediction": prediction_rule.apply(r.output)})
         rows.append(_storable_record(baseline.id, r, redact_pii))
         if len(rows) >= INSERT_BATCH:
             session.execute(insert(BaselineRecord), rows)

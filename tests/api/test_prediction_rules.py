@@ -97,3 +97,18 @@ def test_an_invalid_rule_is_a_422_naming_the_problem(
 def test_only_an_admin_key_sets_a_rule(client: TestClient, make_key: Callable[..., str]) -> None:
     r = client.put(RULE, json={"source": "output"}, headers=auth(make_key("ingest", "read")))
     assert r.status_code == 403
+
+
+def test_an_uploaded_baseline_reads_its_predictions_by_the_same_rule(
+    client: TestClient, make_key: Callable[..., str], engine: Engine
+) -> None:
+    admin = auth(make_key("admin"))
+    assert client.put(RULE, json={"source": "output"}, headers=admin).status_code == 200
+    records = [{"prompt": "p", "output": "billing"},
+               {"prompt": "p", "output": "refund", "prediction": "kept"}]  # fmt: skip
+    r = client.post("/v1/baselines", json={"model": "support-bot", "name": "h",
+                                           "records": records}, headers=admin)  # fmt: skip
+    assert r.status_code == 202, r.text
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT prediction FROM baseline_records ORDER BY id")).all()
+    assert [p for (p,) in stored] == ["billing", "kept"]

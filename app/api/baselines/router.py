@@ -118,9 +118,12 @@ async def register_baseline(request: Request, state: StateDep, caller: AdminCall
     def store() -> Baseline:
         with state.sessions() as session, session.begin():
             state.owners.claim(session, caller.project_id, [model])
+            # The holdout's predictions are read as the model's events' are, or label drift
+            # would compare two different things.
+            rule = state.prediction_rules.for_models(session, [model]).get(model)
             return create_baseline(
                 session, model=model, name=name, embedder=embedder, records=records(),
-                redact_pii=state.settings.redact_pii,
+                redact_pii=state.settings.redact_pii, prediction_rule=rule,
             )  # fmt: skip
 
     return BaselineOut.model_validate(await run_in_threadpool(store))
