@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -98,6 +99,20 @@ def _ids_to_base64(doc: dict[str, Any]) -> dict[str, Any]:
                         except ValueError:
                             raise ValueError(f"span {name} {value[:40]!r} is not hex") from None
     return doc
+
+
+# An HTTP error's google.rpc code (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 422: 3, 429: 8, 503: 14}
+
+
+def encode_status(kind: str, http_status: int, message: str) -> bytes:
+    """An error body as OTLP/HTTP has it: a ``google.rpc.Status`` in the request's encoding
+    (exporters log its message; whether they retry follows the HTTP status)."""
+    status = Status(code=_RPC_CODES.get(http_status, 2), message=message)
+    if kind == PROTOBUF:
+        encoded: bytes = status.SerializeToString()
+        return encoded
+    return orjson.dumps(json_format.MessageToDict(status))
 
 
 def encode_response(kind: str, rejected: int, message: str) -> bytes:

@@ -3,9 +3,12 @@
 ``OTEL_EXPORTER_OTLP_ENDPOINT=<driftline>/v1/otlp``) with
 ``OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<key>``; see docs/integrations.md."""
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
 from app.api.deps import IngestCaller, StateDep
@@ -16,10 +19,53 @@ from app.api.feedback.router import store_feedback
 from app.api.feedback.schemas import FeedbackIn
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS, OTLP_SPANS
-from app.otlp.decode import JSON, decode_request, decompress, encode_response, media_type
+from app.otlp.decode import (
+    JSON,
+    decode_request,
+    decompress,
+    encode_response,
+    encode_status,
+    media_type,
+)
 from app.otlp.genai import MODEL_SOURCES, events_from_request
 
-router = APIRouter(prefix="/v1/otlp", tags=["opentelemetry"], responses=ERROR_RESPONSES)
+
+class OtlpRoute(APIRoute):
+    """Errors in the body the OTLP spec asks for (a ``google.rpc.Status`` in the request's
+    encoding) instead of Driftline's JSON error. The status code, headers (Retry-After) and
+    message are still those of the app's one set of error handlers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def otlp_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                render = _handler_for(request, exc)
+                if render is None:
+                    raise
+                plain: Response = await render(request, exc)
+                try:
+                    kind = media_type(request.headers.get("content-type"))
+                except DriftlineError:
+                    return plain  # neither protobuf nor JSON: the JSON error it is
+                message = orjson.loads(plain.body)["error"]["message"]
+                headers = {k: v for k, v in plain.headers.items() if k.lower() == "retry-after"}
+                body = encode_status(kind, plain.status_code, message)
+                return Response(body, plain.status_code, headers=headers, media_type=kind)
+
+        return otlp_handler
+
+
+def _handler_for(request: Request, exc: Exception) -> Any:
+    handlers = request.app.exception_handlers
+    return next((handlers[t] for t in type(exc).__mro__ if t in handlers), None)
+
+
+router = APIRouter(
+    prefix="/v1/otlp", tags=["opentelemetry"], responses=ERROR_RESPONSES, route_class=OtlpRoute
+)
 
 _EVENT = TypeAdapter(EventIn)
 _EVENTS = TypeAdapter(list[EventIn])
