@@ -27,12 +27,9 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
-from tests.pg import scratch_database
+from tests.pg import key_at, scratch_database
 from tests.processes import driftline_api, driftline_env
 
 _TEXT = (
@@ -153,12 +150,22 @@ def bench_http(
     request_ids, so every event is new. wrk (C, event loop) is the load generator because a
     Python client on these 2 cores would measure itself more than the server.
     """
-    truncate(url)
     items = [{**e, "request_id": "@@ID@@"} for e in events]
     payload = items[0] if len(items) == 1 else {"events": items}
     body = orjson.dumps(payload).decode()
     headers = '{["Content-Type"]="application/json", ["Authorization"]="Bearer ' + key + '"}'
     lua = WRK_SCRIPT.replace("BODY", "[==[" + body + "]==]").replace("HEADERS", headers)
+    return stored_per_second(base, url, lua, len(events), connections=connections,
+                             seconds=seconds)  # fmt: skip
+
+
+def stored_per_second(
+    base: str, url: str, lua: str, per_request: int, *, connections: int, seconds: int
+) -> float:
+    """Rows stored per second while ``connections`` wrk clients run ``lua`` (each request
+    storing ``per_request`` new rows) against ``base`` for ``seconds``; checks that exactly
+    the acknowledged rows were stored."""
+    truncate(url)
     script = Path(tempfile.mkdtemp()) / "post.lua"
     script.write_text(lua)
     out = subprocess.run(
@@ -178,9 +185,9 @@ def bench_http(
         stored = settled
     # wrk does not count the requests still in flight when it stops (at most one per
     # connection), though the server finishes and stores them.
-    per = len(events)
+    per = per_request
     if "Non-2xx" in out or not completed * per <= stored <= (completed + connections) * per:
-        raise RuntimeError(f"wrk completed {completed} requests, stored {stored} events:\n{out}")
+        raise RuntimeError(f"wrk completed {completed} requests, stored {stored} rows:\n{out}")
     return stored / seconds
 
 
@@ -195,10 +202,7 @@ def main() -> None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
     with scratch_database("driftline_bench") as url:
-        engine = create_engine(url)
-        with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_key(session, name="bench", scopes=["ingest"])
-        engine.dispose()
+        key = key_at(url, "ingest", name="bench")
         events = make_events(args.events)
         machine = f"{platform.machine()} {os.cpu_count()} cores"
         print(f"machine: {machine}, python {platform.python_version()}", flush=True)

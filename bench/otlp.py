@@ -12,7 +12,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,12 +21,9 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from sqlalchemy import create_engine
 
-from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
-from bench.ingest import bench_http, count, make_events, server, truncate
-from tests.pg import scratch_database
+from bench.ingest import bench_http, make_events, server, stored_per_second
+from tests.pg import key_at, scratch_database
 
 # 16 bytes, the size of a trace id: wrk swaps each for a fresh id of the same length, so
 # the protobuf's length prefixes stay right.
@@ -84,7 +80,6 @@ def bench_otlp(
     seconds: int,
 ) -> float:  # fmt: skip
     """Spans/s stored when ``connections`` wrk clients each export ``events`` as spans."""
-    truncate(url)
     folder = Path(tempfile.mkdtemp())
     (folder / "body.bin").write_bytes(spans_request(events))
     headers = ('{["Content-Type"]="application/x-protobuf", ["Authorization"]="Bearer '
@@ -92,24 +87,8 @@ def bench_otlp(
     lua = WRK_SCRIPT.replace("BODY_PATH", repr(str(folder / "body.bin"))).replace(
         "HEADERS", headers
     )
-    (folder / "otlp.lua").write_text(lua)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
-         "-s", str(folder / "otlp.lua"), base],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    completed = int(out.split(" requests in ")[0].split()[-1])
-    stored = count(url)
-    while True:  # requests in flight when wrk stops still commit
-        time.sleep(0.5)
-        settled = count(url)
-        if settled == stored:
-            break
-        stored = settled
-    per = len(events)
-    if "Non-2xx" in out or not completed * per <= stored <= (completed + connections) * per:
-        raise RuntimeError(f"wrk completed {completed} requests, stored {stored} spans:\n{out}")
-    return stored / seconds
+    return stored_per_second(base, url, lua, len(events), connections=connections,
+                             seconds=seconds)  # fmt: skip
 
 
 def main() -> None:
@@ -120,10 +99,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("bench/otlp.py needs wrk: apt-get install wrk")
     with scratch_database("driftline_bench_otlp") as url:
-        engine = create_engine(url)
-        with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_key(session, name="bench", scopes=["ingest"])
-        engine.dispose()
+        key = key_at(url, "ingest", name="bench")
         events = make_events(500)
         print(f"machine: {platform.machine()} {os.cpu_count()} cores, "
               f"python {platform.python_version()}", flush=True)  # fmt: skip

@@ -133,3 +133,19 @@ def scratch_database(prefix: str) -> Iterator[str]:
     finally:
         if private is not None:
             private.close()
+
+
+def key_at(url: str, *scopes: str, name: str = "test") -> str:
+    """A new API key with ``scopes`` in the (migrated) database at ``url``; its plaintext."""
+    from sqlalchemy import create_engine
+
+    from app.db.session import make_sessionmaker, session_scope
+    from app.security import create_key
+
+    engine = create_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            _, key = create_key(session, name=name, scopes=list(scopes))
+    finally:
+        engine.dispose()
+    return key

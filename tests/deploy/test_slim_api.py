@@ -7,11 +7,8 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-import sqlalchemy
 
-from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
-from tests.pg import migrated_database
+from tests.pg import key_at, migrated_database
 from tests.processes import as_slim_api, driftline_api, driftline_env
 
 
@@ -19,10 +16,7 @@ from tests.processes import as_slim_api, driftline_api, driftline_env
 def slim(pg_server_url: str) -> Iterator[httpx.Client]:
     """A slim ``driftline api`` on a database of its own, with an admin key."""
     with migrated_database(pg_server_url, prefix="driftline_slim") as url:
-        engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_key(session, name="slim", scopes=["admin"])
-        engine.dispose()
+        key = key_at(url.replace("postgresql://", "postgresql+psycopg://"), "admin", name="slim")
         with driftline_api(as_slim_api(driftline_env(url))) as (base, _):
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as client:

@@ -17,15 +17,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.db.migrate import upgrade
-from app.db.session import make_sessionmaker, session_scope
 from app.main import create_app
-from app.security import create_key
 from tests.conftest import auth
-from tests.pg import PrivatePostgres
+from tests.pg import PrivatePostgres, key_at
 
 URL = "/v1/otlp/v1/traces"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -281,10 +279,7 @@ def test_nul_in_a_protobuf_string_is_stored_replaced(
 def test_the_database_going_away_is_a_retryable_503(private_pg: PrivatePostgres) -> None:
     url = private_pg.url()
     upgrade(url)
-    engine = create_engine(url)
-    with session_scope(make_sessionmaker(engine)) as session:
-        _, key = create_key(session, name="t", scopes=["ingest"])
-    engine.dispose()
+    key = key_at(url, "ingest")
     settings = Settings(db_connect_timeout_seconds=2, api_key_cache_seconds=60)
     body = export(chat_span(1)).SerializeToString()
     headers = {**auth(key), **PROTOBUF}

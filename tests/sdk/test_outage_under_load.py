@@ -9,9 +9,7 @@ from driftline_client import Driftline
 from sqlalchemy import create_engine, text
 
 from app.db.migrate import upgrade
-from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
-from tests.pg import PrivatePostgres
+from tests.pg import PrivatePostgres, key_at
 from tests.processes import driftline_api, driftline_env
 
 pytestmark = pytest.mark.slow
@@ -39,10 +37,7 @@ def _send_through_a_restart(clients: list[Driftline], private_pg: PrivatePostgre
 def test_restart_under_load_loses_nothing(private_pg: PrivatePostgres) -> None:
     url = private_pg.url()
     upgrade(url)
-    engine = create_engine(url)
-    with session_scope(make_sessionmaker(engine)) as session:
-        _, key = create_key(session, name="load", scopes=["ingest"])
-    engine.dispose()
+    key = key_at(url, "ingest", name="load")
     env = driftline_env(url, db_connect_timeout_seconds="2", api_key_cache_seconds="600")
     with driftline_api(env) as (base, _):
         clients = [

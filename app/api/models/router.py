@@ -135,7 +135,7 @@ def get_prediction_rule(
     state.owners.check(session, caller.project_id, name)
     row = rule_of(session, name)
     if row is None:
-        raise DriftlineError(404, "not_found", f"model {name!r} has no prediction rule")
+        raise _no_rule(name)
     return PredictionRuleOut.model_validate(row)
 
 
@@ -171,7 +171,11 @@ def delete_prediction_rule(
     """Remove the rule; 404 when there was none."""
     state.owners.check(session, caller.project_id, name)
     if not delete_rule(session, name):
-        raise DriftlineError(404, "not_found", f"model {name!r} has no prediction rule")
+        raise _no_rule(name)
     session.commit()
     state.prediction_rules.forget(name)
     return Response(status_code=204)
+
+
+def _no_rule(name: str) -> DriftlineError:
+    return DriftlineError(404, "not_found", f"model {name!r} has no prediction rule")
