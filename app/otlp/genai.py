@@ -48,6 +48,10 @@ class SpanEvents:
     events: list[dict[str, Any]] = field(default_factory=list)
     feedback: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # spans that are not LLM calls (HTTP, database, framework…)
+    # Whether any event's text holds NUL, which PostgreSQL cannot store (protobuf strings are
+    # valid UTF-8, so NUL is the only such character): without one, the writer's deep scan
+    # of every row is skipped. The body's bytes cannot tell: ids and varints hold zero bytes.
+    may_hold_nul: bool = False
 
 
 def any_value(value: AnyValue) -> Any:
@@ -79,6 +83,8 @@ def events_from_request(
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         metadata = _bounded(resource)
+        if metadata and b"\\u0000" in orjson.dumps(metadata):
+            out.may_hold_nul = True
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 attrs = attributes(span.attributes)
@@ -96,6 +102,8 @@ def events_from_request(
                     event["latency_ms"] = (end - start) / 1e6
                 if metadata:
                     event["metadata"] = metadata
+                if not out.may_hold_nul:
+                    out.may_hold_nul = any("\0" in v for v in event.values() if isinstance(v, str))
                 out.events.append(event)
     return out
 

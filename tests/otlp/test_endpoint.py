@@ -265,15 +265,22 @@ def test_nul_in_a_protobuf_string_is_stored_replaced(
     client: TestClient, ingest: dict[str, str], engine: Engine
 ) -> None:
     # Valid protobuf (strings may hold NUL); PostgreSQL text may not.
-    span = chat_span(40, **{"gen_ai.request.model": "support-bot"})
-    span.attributes.append(
-        KeyValue(key="gen_ai.input.messages", value=value(orjson.dumps(
-            [{"role": "user", "parts": [{"type": "text", "content": "a\x00b"}]}]).decode()))
-    )  # fmt: skip
-    r = client.post(URL, content=export(span).SerializeToString(), headers={**ingest, **PROTOBUF})
+    messages = [{"role": "user", "parts": [{"type": "text", "content": "a\x00b"}]}]
+    span = chat_span(40, **{"gen_ai.input.messages": orjson.dumps(messages).decode()})
+    request = export(span)
+    request.resource_spans[0].resource.attributes.append(
+        KeyValue(key="host.name", value=value("web\x001"))
+    )
+    r = client.post(URL, content=request.SerializeToString(), headers={**ingest, **PROTOBUF})
     assert r.status_code == 200, r.text
+    clean = export(chat_span(41)).SerializeToString()  # zero bytes in its ids, no NUL text
+    assert client.post(URL, content=clean, headers={**ingest, **PROTOBUF}).status_code == 200
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT prompt FROM events")).scalar_one() == "a\ufffdb"
+        rows = conn.execute(text("SELECT prompt, metadata FROM events ORDER BY prompt")).all()
+    assert [(p, m.get("host.name")) for p, m in rows] == [
+        ("a\ufffdb", "web\ufffd1"),
+        ("question 41", None),
+    ]
 
 
 def test_the_database_going_away_is_a_retryable_503(private_pg: PrivatePostgres) -> None:

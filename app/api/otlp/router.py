@@ -134,9 +134,7 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
     OTLP_SPANS.labels("rejected").inc(len(reasons))
     INGEST_EVENTS.labels("rejected").inc(len(reasons))
     if events:
-        # Protobuf strings are valid UTF-8 (no lone surrogates), so only a NUL byte in the
-        # body can make text PostgreSQL cannot store; without one the deep scan is skipped.
-        may_hold_nul = json_may_hold_nul(body) if kind == JSON else b"\0" in body
+        may_hold_nul = json_may_hold_nul(body) if kind == JSON else found.may_hold_nul
         result = await store_events(state, caller, events, may_hold_nul=may_hold_nul)
         OTLP_SPANS.labels("accepted").inc(result.accepted)
         OTLP_SPANS.labels("duplicate").inc(result.duplicates)
