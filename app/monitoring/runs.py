@@ -365,9 +365,43 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(jsonable(value), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-def store_result(engine: Engine, claim: Claim, outcome: RunOutcome) -> bool:
+# Later windows whose verdict was decided without this one: finished before it, within the
+# persistence rule's reach. Only a window's first computation re-queues (a recompute of a
+# revised window would otherwise ripple through a year of history), and each such window at
+# most ``history`` later ones.
+_REQUEUE_LATER = text(
+    f"""
+    WITH this AS (
+        SELECT r.monitor_id, r.baseline_id, r.window_start, m.window_seconds
+        FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
+        WHERE r.id = :id AND r.revision = 0
+    ), later AS (
+        SELECT r.id FROM monitor_runs r, this
+        WHERE r.monitor_id = this.monitor_id AND r.baseline_id = this.baseline_id
+          AND r.window_start > this.window_start
+          AND r.window_start <= this.window_start
+              + make_interval(secs => this.window_seconds * :history)
+          AND r.status = :done AND r.finished_at < now()
+    ), saved AS (
+        {_SAVE_REVISIONS} WHERE id IN (SELECT id FROM later)
+    ), requeued AS (
+        UPDATE monitor_runs SET status = :pending, revision = revision + 1
+        WHERE id IN (SELECT id FROM later) AND status = :done
+        RETURNING id
+    )
+    SELECT count(*) FROM requeued
+    """
+)
+
+
+def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: int = 0) -> bool:
     """Store a computed window and its metric values if this claim still owns the run;
-    False when the lease was lost (the result is discarded)."""
+    False when the lease was lost (the result is discarded).
+
+    ``history`` is how many earlier windows the verdict's persistence rule reads. A later
+    window computed before this one (the live window goes first when a monitor starts with a
+    backfill) decided without it: it is re-queued, its first result kept as a revision.
+    """
     with engine.begin() as conn:
         owned = conn.execute(
             text(
@@ -406,6 +440,14 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome) -> bool:
                 ),
                 values,
             )
+        if history:
+            requeued = conn.execute(
+                _REQUEUE_LATER,
+                {"id": claim.run_id, "history": history, "done": _DONE, "pending": _PENDING},
+            ).scalar_one()
+            if requeued:
+                log.info("run %s: re-queued %d later window(s) decided without it",
+                         claim.run_id, requeued)  # fmt: skip
     return True
 
 

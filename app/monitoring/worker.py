@@ -156,7 +156,7 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
         results=RunResults.from_checks(result.checks, result.reasons, sampled),
         report=report, timings=timings,
     )  # fmt: skip
-    if not runs.store_result(engine, claim, outcome):
+    if not runs.store_result(engine, claim, outcome, history=keep):
         log.warning("run %s: lease lost before the result was stored; discarded", claim.run_id)
         return "lost"
     log.info(
