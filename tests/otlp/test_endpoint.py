@@ -302,3 +302,21 @@ def test_the_database_going_away_is_a_retryable_503(private_pg: PrivatePostgres)
             private_pg.start()
         retry = client.post(URL, content=export(chat_span(2)).SerializeToString(), headers=headers)
         assert retry.status_code == 200
+
+
+def test_resource_attributes_become_bounded_flat_metadata(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    request = export(chat_span(50))
+    resource = request.resource_spans[0].resource
+    for i in range(100):
+        resource.attributes.append(KeyValue(key=f"k{i:03d}", value=value("v" * 1000)))
+    nested = AnyValue()
+    nested.kvlist_value.values.append(KeyValue(key="deep", value=value("x")))
+    resource.attributes.append(KeyValue(key="a.nested", value=nested))
+    r = client.post(URL, content=request.SerializeToString(), headers={**ingest, **PROTOBUF})
+    assert r.status_code == 200
+    with engine.connect() as conn:
+        metadata = conn.execute(text("SELECT metadata FROM events")).scalar_one()
+    assert len(metadata) == 32 and metadata["a.nested"] == '{"deep":"x"}'
+    assert max(len(str(v)) for v in metadata.values()) == 256

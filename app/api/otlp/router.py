@@ -148,17 +148,29 @@ async def export_traces(request: Request, state: StateDep, caller: IngestCaller)
 
 def _valid_events(bodies: list[dict[str, Any]]) -> tuple[list[EventIn], list[str]]:
     """The events that validate, and a reason for each that does not. All at once first (one
-    call into pydantic's core); only when something is wrong, span by span."""
+    call into pydantic's core); only when something is wrong, span by span.
+
+    The metadata is set after validation: it is the span's resource attributes, built by
+    ``app.otlp.genai`` within tighter bounds than ``Metadata``'s (at most 32 flat keys) and
+    shared by every span of a resource, so checking it once per span cost 5 µs for nothing.
+    """
+    metadata = [body.pop("metadata", None) for body in bodies]
     try:
-        return _EVENTS.validate_python(bodies), []
+        events = _EVENTS.validate_python(bodies)
+        for event, shared in zip(events, metadata, strict=True):
+            event.metadata = shared
+        return events, []
     except ValidationError:
         pass
     events, reasons = [], []
-    for body in bodies:
+    for body, shared in zip(bodies, metadata, strict=True):
         try:
-            events.append(_EVENT.validate_python(body))
+            event = _EVENT.validate_python(body)
         except ValidationError as exc:
             reasons.append(f"span {body.get('request_id')}: {_first_problem(exc)}")
+            continue
+        event.metadata = shared
+        events.append(event)
     return events, reasons
 
 
