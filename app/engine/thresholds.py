@@ -38,6 +38,8 @@ class Thresholds:
     # Labels and confidences of the previous windows pooled with this one (a rolling window:
     # sparse labels and subtle shifts add up over consecutive windows).
     pool_windows: int = 3
+    # Events per window proposed for a human label (GET /v1/runs/{id}/label-queue).
+    label_budget: int = 50
     # Quality estimated from the model's confidence (no labels needed) and uncertainty drift
     # (the confidence distribution vs the baseline's): false-alarm rate per window of each,
     # and the effect each needs besides significance (estimated relative drop; KS distance).

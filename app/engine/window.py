@@ -23,6 +23,7 @@ from app.engine.estimated import (
     estimated_quality_check,
     uncertainty_drift_check,
 )
+from app.engine.labelling import LabelPick, label_priority
 from app.engine.longtail import LongTailProfile, longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
@@ -186,6 +187,8 @@ class WindowResult:
     reasons: list[str]
     timings: dict[str, float]
     descriptors: pd.DataFrame | None = None
+    # The unlabelled events most worth a human label, best first.
+    label_queue: list[LabelPick] = field(default_factory=list)
 
 
 def evaluate_window(
@@ -284,8 +287,15 @@ def evaluate_window(
     timed("embed", t)
     t = time.perf_counter()
     checks.append(embedding_drift(profile.embeddings, emb, thresholds=thresholds))
-    checks.append(
-        longtail_check(profile.longtail, profile.embeddings, emb, sample, thresholds=thresholds)
+    longtail = longtail_check(
+        profile.longtail, profile.embeddings, emb, sample, thresholds=thresholds
+    )
+    checks.append(longtail)
+    label_queue = label_priority(
+        sample,
+        novelty=longtail.details["novelty"],
+        baseline_labels=profile.records.get("label"),
+        budget=thresholds.label_budget,
     )
     timed("embedding_checks", t)
 
@@ -325,4 +335,5 @@ def evaluate_window(
         verdict.reasons,
         timings,
         d,
+        label_queue,
     )

@@ -5,13 +5,17 @@ API, the ``/metrics`` collector, exports, tests) goes through ``RunResults.load`
 JSON paths, so the shape has one definition.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.engine.results import SEVERITY, CheckResult, MetricValue, Status
+
+if TYPE_CHECKING:  # the api reads results without the engine's pandas
+    from app.engine.labelling import LabelPick
 
 
 class RunStatus(StrEnum):
@@ -81,10 +85,16 @@ class RunResults:
     checks: dict[str, CheckOutcome] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     sampled_events: int | None = None
+    # What to label next: [{"request_id", "score", "reasons"}], best first.
+    label_queue: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_checks(
-        cls, checks: dict[str, CheckResult], reasons: list[str], sampled_events: int | None
+        cls,
+        checks: dict[str, CheckResult],
+        reasons: list[str],
+        sampled_events: int | None,
+        label_queue: "Sequence[LabelPick]" = (),
     ) -> "RunResults":
         """From the engine's check results."""
         return cls(
@@ -99,6 +109,10 @@ class RunResults:
             },
             reasons=list(reasons),
             sampled_events=sampled_events,
+            label_queue=[
+                {"request_id": p.request_id, "score": p.score, "reasons": list(p.reasons)}
+                for p in label_queue
+            ],
         )
 
     @classmethod
@@ -117,6 +131,7 @@ class RunResults:
             },
             reasons=list(raw.get("reasons") or []),
             sampled_events=raw.get("sampled_events"),
+            label_queue=list(raw.get("label_queue") or []),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -134,6 +149,7 @@ class RunResults:
                 },
                 "reasons": self.reasons,
                 "sampled_events": self.sampled_events,
+                "label_queue": self.label_queue,
             }
         )
 

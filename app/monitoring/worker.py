@@ -153,7 +153,9 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
         retraining_recommended=result.retraining_recommended, n_events=total,
         n_labels=int(frame["label"].notna().sum()) if len(frame) else 0,
         checks=result.checks,
-        results=RunResults.from_checks(result.checks, result.reasons, sampled),
+        results=RunResults.from_checks(
+            result.checks, result.reasons, sampled, label_queue=result.label_queue
+        ),
         report=report, timings=timings,
     )  # fmt: skip
     if not runs.store_result(engine, claim, outcome, history=keep):

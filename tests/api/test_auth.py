@@ -38,6 +38,7 @@ PROTECTED = [
     ("GET", "/v1/monitors/{monitor_id}/runs", "read", None),
     ("GET", "/v1/runs/{run_id}", "read", None),
     ("GET", "/v1/runs/{run_id}/report", "read", None),
+    ("GET", "/v1/runs/{run_id}/label-queue", "read", None),
     ("GET", "/v1/exports/retraining?model=m&since=2026-01-01T00:00:00Z", "read", None),
     ("POST", "/v1/keys", "admin", {"name": "k", "scopes": ["read"]}),
     ("GET", "/v1/keys", "admin", None),

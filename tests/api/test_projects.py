@@ -94,6 +94,7 @@ def test_another_projects_key_gets_404_everywhere_and_writes_nothing(
         ("DELETE", f"/v1/monitors/{mid}", None),
         ("GET", f"/v1/runs/{run_id}", None),
         ("GET", f"/v1/runs/{run_id}/report", None),
+        ("GET", f"/v1/runs/{run_id}/label-queue", None),
         ("GET", "/v1/exports/retraining?model=a-bot&since=2026-01-01T00:00:00Z", None),
     ]
     answers = {

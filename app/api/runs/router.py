@@ -1,8 +1,9 @@
 """``/v1/runs``."""
 
 import zlib
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
@@ -10,6 +11,7 @@ from app.api.monitors.schemas import RunOut, run_out
 from app.api.params import Int8Id
 from app.db.models import MonitorRun
 from app.errors import DriftlineError
+from app.exports.label_queue import as_csv, as_jsonl, label_queue
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
 from app.security import Caller
@@ -55,6 +57,33 @@ def get_report(
 ) -> Response:
     """Evidently's report for the window, served under a strict Content-Security-Policy."""
     return report_response(visible_run(session, state, caller, run_id, with_report=True))
+
+
+@router.get(
+    "/{run_id}/label-queue",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+    summary="The window's events most worth a human label",
+)
+def get_label_queue(
+    run_id: Int8Id,
+    session: SessionDep,
+    state: StateDep,
+    caller: ReadCaller,
+    format: Annotated[Literal["jsonl", "csv"], Query(description="jsonl or csv")] = "jsonl",
+) -> Response:
+    """Up to ``label_budget`` (a monitor check setting, 50) unlabelled events of the window,
+    best first: the model was unsure (``uncertain``), the input is far from the baseline
+    (``novel``), or few labels cover its predicted class (``under_covered``). Text is
+    scrubbed of personal data; events labelled since drop out. Fill in ``label`` and send
+    the rows back through ``POST /v1/feedback`` (or ``driftline labels import``)."""
+    run = visible_run(session, state, caller, run_id)
+    rows = label_queue(session, run, runs.model_of(session, run))
+    name = f"label-queue-run-{run.id}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return Response(as_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(b"".join(as_jsonl(rows)), media_type="application/x-ndjson", headers=headers)
 
 
 def report_response(run: MonitorRun) -> Response:

@@ -1,0 +1,73 @@
+"""What to label next, end to end: a window where a new domain arrives, unlabelled; its label
+queue (JSONL and CSV) holds the new-domain events first, scrubbed, and shrinks as labels
+come back through /v1/feedback."""
+
+import csv
+import io
+import json
+
+import pandas as pd
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.datasets import chatterbot
+from tests.jobs.test_monitoring_flow import (
+    HOUR,
+    ORIGIN,
+    admin,  # noqa: F401 (a fixture)
+    make_monitor,
+    post_window,
+    tweets,  # noqa: F401 (a fixture)
+    upload_baseline,
+    work,
+)
+
+EMAIL = "jane.doe@example.com"
+
+
+def test_the_label_queue_ranks_the_new_domain_first_and_takes_labels_back(
+    client: TestClient,
+    admin: dict[str, str],  # noqa: F811
+    engine: Engine,
+    tweets: pd.DataFrame,  # noqa: F811
+) -> None:
+    monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
+    news = list(tweets.text[600:840])
+    chat = list(chatterbot().sample(60, random_state=0).prompt)
+    chat[0] = f"my email is {EMAIL}, can you help"
+    texts = news + chat  # 20% a new domain, no labels yet
+    post_window(client, admin, texts, list(tweets.outlet[600:840]) + ["other"] * 60, 0,
+                labels=False)  # fmt: skip
+    work(engine, ORIGIN + HOUR)
+    run = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"][0]
+
+    r = client.get(f"/v1/runs/{run['id']}/label-queue", headers=admin)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
+    queue = [json.loads(line) for line in r.text.splitlines()]
+    assert len(queue) == 50  # the default budget
+    new_domain = {f"h0-{i}" for i in range(240, 300)}
+    top = [q["request_id"] for q in queue[:15]]
+    # A random 15 would hold 3 of the new domain (20%); the queue's first 15 hold 8.
+    assert sum(rid in new_domain for rid in top) >= 7, queue[:15]
+    assert all(q["label"] == "" and q["priority"] <= 1 for q in queue)
+    assert any("novel" in q["reasons"] for q in queue)
+    assert EMAIL not in r.text  # scrubbed like every export
+
+    table = client.get(f"/v1/runs/{run['id']}/label-queue?format=csv", headers=admin)
+    assert table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [row["request_id"] for row in rows] == [q["request_id"] for q in queue]
+
+    # The annotator fills in labels for the first ten; they come back as feedback and the
+    # queue no longer offers them.
+    feedback = [{"model": "news-bot", "request_id": row["request_id"], "label": "other"}
+                for row in rows[:10]]  # fmt: skip
+    assert (
+        client.post("/v1/feedback", json={"feedback": feedback}, headers=admin).status_code == 202
+    )
+    after = client.get(f"/v1/runs/{run['id']}/label-queue", headers=admin).text.splitlines()
+    assert [json.loads(line)["request_id"] for line in after] == [
+        q["request_id"] for q in queue[10:]
+    ]
+    bad = client.get(f"/v1/runs/{run['id']}/label-queue?format=xml", headers=admin)
+    assert bad.status_code == 422
