@@ -23,6 +23,11 @@ projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=Tru
 app.add_typer(projects_app, name="projects")
 export_app = typer.Typer(help="Export data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+labels_app = typer.Typer(
+    help="The label queue round trip with an annotation tool (over the HTTP API).",
+    no_args_is_help=True,
+)
+app.add_typer(labels_app, name="labels")
 
 DEV_KEY_FILE = "dev-api-key"
 
@@ -282,12 +287,7 @@ def demo(
 
     from app.demo import run_demo
 
-    settings = get_settings()
-    if key is None:
-        path = settings.data_dir / DEV_KEY_FILE
-        if not path.exists():
-            raise _fail(f"no --key and no dev key at {path}: start `driftline up` first")
-        key = path.read_text().strip()
+    key = _api_key(key)
     console = Console()
     try:
         result = run_demo(url, key, minutes=minutes, fast=fast, say=console.print)
@@ -551,6 +551,102 @@ def monitors_apply(
                 ) from None
             except DriftlineError as exc:
                 raise _fail(f"{where}: {exc.message}") from None
+
+
+def _api_key(key: str | None) -> str:
+    """The key given, else the dev key `driftline up` wrote."""
+    if key is not None:
+        return key
+    path = get_settings().data_dir / DEV_KEY_FILE
+    if not path.exists():
+        raise _fail(f"no --key and no dev key at {path}: start `driftline up` first")
+    return path.read_text().strip()
+
+
+UrlOption = Annotated[str, typer.Option(help="A running Driftline.", envvar="DRIFTLINE_URL")]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(help="An API key (default: the dev key of `driftline up`).",
+                 envvar="DRIFTLINE_API_KEY"),
+]  # fmt: skip
+
+
+def _call_api(url: str, key: str | None, path: str, payload: object = None) -> bytes:
+    """One request to a running Driftline (JSON body if ``payload``); stops with the
+    server's own message on an error status."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise _fail(f"--url {url!r}: give an http:// or https:// address")
+    headers = {"Authorization": f"Bearer {_api_key(key)}"}
+    data = None
+    if payload is not None:
+        data, headers["Content-Type"] = json.dumps(payload).encode(), "application/json"
+    request = urllib.request.Request(url.rstrip("/") + path, data=data, headers=headers)  # noqa: S310 (scheme checked)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        raise _fail(f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
+    except urllib.error.URLError as exc:
+        raise _fail(f"cannot reach {url}: {exc.reason}") from None
+
+
+@labels_app.command("export")
+def labels_export(
+    run: Annotated[int, typer.Argument(help="The window's run id (its UI page shows it).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path(
+        "label-queue.csv"
+    ),
+    url: UrlOption = "http://127.0.0.1:8000",
+    key: KeyOption = None,
+) -> None:
+    """Write a window's label queue for an annotation tool: CSV (or JSONL if the file ends
+    in .jsonl), with an empty `label` column to fill in."""
+    kind = "jsonl" if output.suffix == ".jsonl" else "csv"
+    body = _call_api(url, key, f"/v1/runs/{run}/label-queue?format={kind}")
+    output.write_bytes(body)
+    rows = body.count(b"\n") - (kind == "csv")
+    typer.echo(f"{rows} event(s) to label written to {output}")
+
+
+@labels_app.command("import")
+def labels_import(
+    path: Annotated[Path, typer.Argument(help="The exported file with `label` filled in.")],
+    url: UrlOption = "http://127.0.0.1:8000",
+    key: KeyOption = None,
+    source: Annotated[str, typer.Option(help="Recorded as the feedback's source.")] = "annotation",
+) -> None:
+    """Send the labels of a filled-in label queue (CSV or JSONL) as feedback; rows whose
+    `label` is empty are skipped. Sent in batches of 1,000; re-running it is harmless."""
+    import csv
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets add a BOM
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+    missing = {"request_id", "model", "label"} - set(rows[0] if rows else {})
+    if missing:
+        raise _fail(f"{path}: no {', '.join(sorted(missing))} column (export it with "
+                    "`driftline labels export`)")  # fmt: skip
+    feedback = [
+        {"model": r["model"], "request_id": r["request_id"], "label": str(r["label"]).strip(),
+         "source": source}
+        for r in rows if str(r.get("label") or "").strip()
+    ]  # fmt: skip
+    sent = 0
+    for start in range(0, len(feedback), 1000):
+        answer = _call_api(url, key, "/v1/feedback", {"feedback": feedback[start : start + 1000]})
+        sent += int(json.loads(answer)["accepted"])
+    typer.echo(f"{sent} label(s) sent; {len(rows) - len(feedback)} row(s) without a label skipped")
 
 
 @export_app.command("retraining")

@@ -5,11 +5,15 @@ come back through /v1/feedback."""
 import csv
 import io
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from app import cli
 from app.datasets import chatterbot
 from tests.jobs.test_monitoring_flow import (
     HOUR,
@@ -29,6 +33,9 @@ def test_the_label_queue_ranks_the_new_domain_first_and_takes_labels_back(
     client: TestClient,
     admin: dict[str, str],  # noqa: F811
     engine: Engine,
+    driftline: str,
+    make_key: Callable[..., str],
+    tmp_path: Path,
     tweets: pd.DataFrame,  # noqa: F811
 ) -> None:
     monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
@@ -58,16 +65,29 @@ def test_the_label_queue_ranks_the_new_domain_first_and_takes_labels_back(
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert [row["request_id"] for row in rows] == [q["request_id"] for q in queue]
 
-    # The annotator fills in labels for the first ten; they come back as feedback and the
-    # queue no longer offers them.
-    feedback = [{"model": "news-bot", "request_id": row["request_id"], "label": "other"}
-                for row in rows[:10]]  # fmt: skip
-    assert (
-        client.post("/v1/feedback", json={"feedback": feedback}, headers=admin).status_code == 202
-    )
+    # The round trip an operator runs: export the CSV, an annotator fills in ten labels,
+    # import it. The queue no longer offers them, and the window is recomputed with them.
+    key = make_key("ingest", "read")
+    exported = tmp_path / "queue.csv"
+    out = CliRunner().invoke(cli.app, ["labels", "export", str(run["id"]), "-o", str(exported),
+                                       "--url", driftline, "--key", key])  # fmt: skip
+    assert out.exit_code == 0 and "50 event(s) to label" in out.output, out.output
+    filled = list(csv.DictReader(io.StringIO(exported.read_text())))
+    for row in filled[:10]:
+        row["label"] = "other"
+    with exported.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(filled[0]))
+        writer.writeheader()
+        writer.writerows(filled)
+    out = CliRunner().invoke(cli.app, ["labels", "import", str(exported), "--url", driftline,
+                                       "--key", key])  # fmt: skip
+    assert out.exit_code == 0 and "10 label(s) sent; 40 row(s)" in out.output, out.output
     after = client.get(f"/v1/runs/{run['id']}/label-queue", headers=admin).text.splitlines()
     assert [json.loads(line)["request_id"] for line in after] == [
         q["request_id"] for q in queue[10:]
     ]
+    work(engine, ORIGIN + HOUR)  # late labels re-queue the window
+    rerun = client.get(f"/v1/runs/{run['id']}", headers=admin).json()
+    assert rerun["n_labels"] == 10 and rerun["revision"] == 1, rerun
     bad = client.get(f"/v1/runs/{run['id']}/label-queue?format=xml", headers=admin)
     assert bad.status_code == 422
