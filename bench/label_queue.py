@@ -4,8 +4,8 @@ The detection benchmark's world (bench/detection.py: a TF-IDF + logistic-regress
 ten health-news outlets, its 10,000-event baseline, real tweets): windows of 1,000 unlabelled
 events of which 10% are shifted — tweets of outlets the model never saw (``topic``, subtle:
 same health topics) or chatterbot prompts (``domain``). Per window, ``label_priority`` ranks
-the events with the model's confidence, the novelty distance the long-tail check uses and
-class coverage; the lift is how many shifted events the top 5% holds ÷ how many a random 5%
+the events with the model's confidence, the share of prompt words the baseline never uses
+and class coverage; the lift is how many shifted events the top 5% holds ÷ how many a random 5%
 holds on average (the shifted share times 50).
 
     python -m bench.label_queue            # ~1 min on 2 cores
@@ -18,7 +18,6 @@ import argparse
 import numpy as np
 
 from app.engine.labelling import label_priority
-from app.engine.longtail import nearest_distances
 from bench.detection import World
 
 SIZE, SHARE, BUDGET_SHARE = 1_000, 0.10, 0.05
@@ -29,13 +28,17 @@ def lift(world: World, kind: str, reps: int, rng: np.random.Generator) -> float:
     budget = round(SIZE * BUDGET_SHARE)
     found = []
     for _ in range(reps):
-        window, _ = world.window(SIZE, kind, SHARE, rng)
+        window, descriptors = world.window(SIZE, kind, SHARE, rng)
         n_new = round(SIZE * SHARE)
         # window() puts the shifted rows last; give every row a unique id to find them by.
         window = window.assign(request_id=[f"w{i}" for i in range(len(window))], label=None)
         shifted = set(window["request_id"].iloc[len(window) - n_new :])
-        novelty = nearest_distances(world.profile.embed(window), world.profile.embeddings)
-        picks = label_priority(window, novelty=novelty, budget=budget)
+        picks = label_priority(
+            window,
+            unfamiliar=descriptors["prompt_oov_share"].to_numpy(dtype=float),
+            baseline_labels=world.baseline["label"],
+            budget=budget,
+        )
         found.append(sum(p.request_id in shifted for p in picks))
     return float(np.mean(found)) / (SHARE * budget)
 

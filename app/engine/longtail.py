@@ -87,7 +87,6 @@ def longtail_check(
         for i in order
     ]
     details["novel_mask"] = novel
-    details["novelty"] = d  # per row, for the label queue (arrays are not stored)
     return CheckResult(
         check,
         Status.WARNING if surge else Status.OK,

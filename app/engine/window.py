@@ -280,9 +280,11 @@ def evaluate_window(
         timed("text_drift", t)
 
     t = time.perf_counter()
-    sample = window
+    sample, sample_d = window, d
     if n > EMBEDDING_SAMPLE_CAP:
-        sample = window.sample(EMBEDDING_SAMPLE_CAP, random_state=seed).reset_index(drop=True)
+        picked = window.sample(EMBEDDING_SAMPLE_CAP, random_state=seed)
+        sample_d = d.iloc[window.index.get_indexer(picked.index)]
+        sample = picked.reset_index(drop=True)
     emb = profile.embed(sample)
     timed("embed", t)
     t = time.perf_counter()
@@ -293,7 +295,7 @@ def evaluate_window(
     checks.append(longtail)
     label_queue = label_priority(
         sample,
-        novelty=longtail.details["novelty"],
+        unfamiliar=sample_d["prompt_oov_share"].to_numpy(dtype=float),
         baseline_labels=profile.records.get("label"),
         budget=thresholds.label_budget,
     )
