@@ -55,6 +55,17 @@ _SAVE_REVISIONS = """
 """
 
 
+# CTE steps putting the done runs a query selected (its CTE ``chosen``) back in the queue,
+# each result kept as a revision first; ``requeued`` holds their ids (:pending, :done bound).
+_REQUEUE_CHOSEN = f"""saved AS (
+        {_SAVE_REVISIONS} WHERE id IN (SELECT id FROM chosen)
+    ), requeued AS (
+        UPDATE monitor_runs SET status = :pending, revision = revision + 1
+        WHERE id IN (SELECT id FROM chosen) AND status = :done
+        RETURNING id
+    )"""
+
+
 # ---- monitor errors ------------------------------------------------------------------------
 
 
@@ -375,20 +386,14 @@ _REQUEUE_LATER = text(
         SELECT r.monitor_id, r.baseline_id, r.window_start, m.window_seconds
         FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
         WHERE r.id = :id AND r.revision = 0
-    ), later AS (
+    ), chosen AS (
         SELECT r.id FROM monitor_runs r, this
         WHERE r.monitor_id = this.monitor_id AND r.baseline_id = this.baseline_id
           AND r.window_start > this.window_start
           AND r.window_start <= this.window_start
               + make_interval(secs => this.window_seconds * :history)
           AND r.status = :done AND r.finished_at < now()
-    ), saved AS (
-        {_SAVE_REVISIONS} WHERE id IN (SELECT id FROM later)
-    ), requeued AS (
-        UPDATE monitor_runs SET status = :pending, revision = revision + 1
-        WHERE id IN (SELECT id FROM later) AND status = :done
-        RETURNING id
-    )
+    ), {_REQUEUE_CHOSEN}
     SELECT count(*) FROM requeued
     """
 )
@@ -481,7 +486,7 @@ _LATE_RUNS = text(
         SELECT model, request_id, received_at FROM feedback
         WHERE received_at > :since AND received_at <= :until
         ORDER BY received_at LIMIT :batch
-    ), hit AS (
+    ), chosen AS (
         SELECT DISTINCT r.id FROM fresh f
         JOIN event_keys k ON k.model = f.model AND k.request_id = f.request_id
         JOIN monitors m ON m.model = f.model
@@ -490,13 +495,7 @@ _LATE_RUNS = text(
             AND r.window_start > k.ts - make_interval(secs => m.window_seconds)
         WHERE r.status = :done AND r.finished_at < f.received_at
           AND r.finished_at > now() - make_interval(days => :days)
-    ), saved AS (
-        {_SAVE_REVISIONS} WHERE id IN (SELECT id FROM hit)
-    ), requeued AS (
-        UPDATE monitor_runs SET status = :pending, revision = revision + 1
-        WHERE id IN (SELECT id FROM hit) AND status = :done
-        RETURNING id
-    )
+    ), {_REQUEUE_CHOSEN}
     SELECT (SELECT count(*) FROM requeued) AS runs,
            (SELECT count(*) FROM fresh) AS labels,
            (SELECT max(received_at) FROM fresh) AS last
