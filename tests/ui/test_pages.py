@@ -2,6 +2,7 @@
 window → report, charts that draw, untrusted text shown as text, nothing fetched from
 anywhere else, accessibility (axe-core) and the API docs offline."""
 
+from pathlib import Path
 from typing import Any
 
 from tests.ui.conftest import (
@@ -94,6 +95,11 @@ def test_sign_in_and_click_through_fleet_model_window_report(site: Site, open_pa
     with page.expect_download() as download:
         page.locator(f"a[href='/windows/{newest}/export']").click()
     assert download.value.suggested_filename.startswith("retraining-news-bot-")
+    with page.expect_download() as download:
+        page.locator(f"a[href='/windows/{newest}/label-queue.csv']").click()
+    assert download.value.suggested_filename == f"label-queue-run-{newest}.csv"
+    header = Path(download.value.path()).read_text().splitlines()[0]
+    assert header.startswith("request_id,model,ts,prompt,output,prediction")
     assert_stayed_home(watched, site)
 
 

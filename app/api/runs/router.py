@@ -77,7 +77,11 @@ def get_label_queue(
     (``novel``), or few labels cover its predicted class (``under_covered``). Text is
     scrubbed of personal data; events labelled since drop out. Fill in ``label`` and send
     the rows back through ``POST /v1/feedback`` (or ``driftline labels import``)."""
-    run = visible_run(session, state, caller, run_id)
+    return label_queue_response(session, visible_run(session, state, caller, run_id), format)
+
+
+def label_queue_response(session: SessionDep, run: MonitorRun, format: str) -> Response:
+    """A run's label queue as a download (also the UI window page's link)."""
     rows = label_queue(session, run, runs.model_of(session, run))
     name = f"label-queue-run-{run.id}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -25,7 +25,7 @@ from app.api.deps import SessionDep, StateDep
 from app.api.exports.router import retraining_response
 from app.api.params import Int8Id
 from app.api.runbooks import runbook_text, runbooks_dir
-from app.api.runs.router import report_response, visible_run
+from app.api.runs.router import label_queue_response, report_response, visible_run
 from app.api.ui import views
 from app.api.ui.auth import (
     LOGIN_CSRF_COOKIE,
@@ -228,6 +228,14 @@ def window_export(
     return retraining_response(
         state, browser.caller, model=model, since=run.window_start, until=run.window_end
     )
+
+
+@router.get("/windows/{run_id}/label-queue.csv")
+def window_label_queue(
+    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+) -> Response:
+    """This window's label queue (CSV for an annotation tool, PII-scrubbed)."""
+    return label_queue_response(session, visible_run(session, state, browser.caller, run_id), "csv")
 
 
 # ---- runbooks and API docs (no sign-in: they hold no data) ----------------------------------
