@@ -80,7 +80,9 @@ def label_priority(
         ranks = {"": np.full(len(open_rows), 0.5)}
     score = np.mean(np.vstack(list(ranks.values())), axis=0)
     order = np.argsort(-score, kind="stable")[:budget]
-    ids = window["request_id"].astype(str).to_numpy()[open_rows]
+    # Without request ids (plain engine use) an event is named by its row.
+    named = window["request_id"] if "request_id" in window else pd.Series(range(len(window)))
+    ids = named.astype(str).to_numpy()[open_rows]
     return [
         LabelPick(
             request_id=str(ids[i]),

@@ -44,3 +44,8 @@ def test_budget_and_missing_signals() -> None:
     assert label_priority(window.iloc[:0], budget=5) == []
     only_words = label_priority(window, unfamiliar=np.arange(10.0), budget=2)
     assert [p.request_id for p in only_words] == ["r9", "r8"]
+
+
+def test_rows_without_request_ids_are_named_by_position() -> None:
+    window = pd.DataFrame({"confidence": [0.9, 0.1, 0.5]})
+    assert [p.request_id for p in label_priority(window, budget=2)] == ["1", "2"]
