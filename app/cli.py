@@ -6,11 +6,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.http_client import Api
 
 app = typer.Typer(
     help="Driftline: monitoring for fine-tuned LLMs.", no_args_is_help=True, add_completion=False
@@ -571,28 +574,15 @@ KeyOption = Annotated[
 ]  # fmt: skip
 
 
-def _call_api(url: str, key: str | None, path: str, payload: object = None) -> bytes:
-    """One request to a running Driftline (JSON body if ``payload``); stops with the
-    server's own message on an error status."""
-    import json
-    import urllib.error
-    import urllib.request
+def _driftline_api(url: str, key: str | None) -> "Api":
+    """A client for the running Driftline at ``url`` (one attempt: a wrong address should
+    fail at once, not after minutes of retries)."""
+    from app.http_client import Api
 
-    if not url.startswith(("http://", "https://")):
-        raise _fail(f"--url {url!r}: give an http:// or https:// address")
-    headers = {"Authorization": f"Bearer {_api_key(key)}"}
-    data = None
-    if payload is not None:
-        data, headers["Content-Type"] = json.dumps(payload).encode(), "application/json"
-    request = urllib.request.Request(url.rstrip("/") + path, data=data, headers=headers)  # noqa: S310 (scheme checked)
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            body: bytes = response.read()
-            return body
-    except urllib.error.HTTPError as exc:
-        raise _fail(f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:500]}") from None
-    except urllib.error.URLError as exc:
-        raise _fail(f"cannot reach {url}: {exc.reason}") from None
+        return Api(url, _api_key(key))
+    except ValueError as exc:
+        raise _fail(f"--url {exc}") from None
 
 
 @labels_app.command("export")
@@ -607,7 +597,10 @@ def labels_export(
     """Write a window's label queue for an annotation tool: CSV (or JSONL if the file ends
     in .jsonl), with an empty `label` column to fill in."""
     kind = "jsonl" if output.suffix == ".jsonl" else "csv"
-    body = _call_api(url, key, f"/v1/runs/{run}/label-queue?format={kind}")
+    try:
+        body = _driftline_api(url, key).raw("GET", f"/v1/runs/{run}/label-queue?format={kind}")
+    except (RuntimeError, OSError) as exc:
+        raise _fail(str(exc)) from None
     output.write_bytes(body)
     rows = body.count(b"\n") - (kind == "csv")
     typer.echo(f"{rows} event(s) to label written to {output}")
@@ -642,10 +635,14 @@ def labels_import(
          "source": source}
         for r in rows if str(r.get("label") or "").strip()
     ]  # fmt: skip
+    api = _driftline_api(url, key)
     sent = 0
     for start in range(0, len(feedback), 1000):
-        answer = _call_api(url, key, "/v1/feedback", {"feedback": feedback[start : start + 1000]})
-        sent += int(json.loads(answer)["accepted"])
+        try:
+            answer = api.call("POST", "/v1/feedback", {"feedback": feedback[start : start + 1000]})
+        except (RuntimeError, OSError) as exc:
+            raise _fail(f"after {sent} label(s): {exc}") from None
+        sent += int(answer["accepted"])
     typer.echo(f"{sent} label(s) sent; {len(rows) - len(feedback)} row(s) without a label skipped")
 
 

@@ -9,15 +9,12 @@ traffic: first every window is judged without them (quality estimated from confi
 the feedback comes in and the worker recomputes the windows with realised quality. Within a
 few windows the runs turn ``drift``/``degraded`` and retraining is recommended.
 
-It talks to the HTTP API like any client (stdlib only, so the core needs no HTTP client).
+It talks to the HTTP API like any client (``app.http_client``, on the standard library).
 ``--fast`` backdates the traffic so that every window is already closed and the whole story
 is computed in about a minute instead of streaming in real time.
 """
 
-import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,43 +23,10 @@ from typing import Any
 import numpy as np
 
 from app.datasets import chatterbot, health_tweets
+from app.http_client import Api
 
 MODEL = "health-news-bot"
 EVENTS_PER_MINUTE = 240
-
-
-class Api:
-    """Minimal JSON client for the demo."""
-
-    def __init__(self, url: str, key: str) -> None:
-        self.url = url.rstrip("/")
-        self.key = key
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310  (the URL is the user's Driftline)
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
-        )
-        for attempt in range(20):
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                    raw = response.read()
-                    return json.loads(raw) if raw else None
-            except urllib.error.HTTPError as exc:
-                if exc.code in (409,):
-                    return json.loads(exc.read())
-                if exc.code < 500 or attempt == 19:
-                    raise RuntimeError(
-                        f"{method} {path}: {exc.code} {exc.read()[:300]!r}"
-                    ) from None
-            except urllib.error.URLError:
-                if attempt == 19:
-                    raise
-            time.sleep(1 + attempt)
-        raise RuntimeError("unreachable")
 
 
 def _phase(minute: int, minutes: int) -> float:
@@ -120,7 +84,7 @@ def run_demo(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Play the story; returns the final model status."""
-    api = Api(url, key)
+    api = Api(url, key, attempts=20)
     rng = np.random.default_rng(seed)
     tweets = health_tweets(without_urls=True).sample(frac=1, random_state=seed)
     known = list(tweets["outlet"].value_counts().index[:8])

@@ -4,6 +4,7 @@ import zlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
 from app.api.deps import ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
@@ -80,7 +81,7 @@ def get_label_queue(
     return label_queue_response(session, visible_run(session, state, caller, run_id), format)
 
 
-def label_queue_response(session: SessionDep, run: MonitorRun, format: str) -> Response:
+def label_queue_response(session: Session, run: MonitorRun, format: str) -> Response:
     """A run's label queue as a download (also the UI window page's link)."""
     rows = label_queue(session, run, runs.model_of(session, run))
     name = f"label-queue-run-{run.id}.{format}"
