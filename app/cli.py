@@ -596,13 +596,18 @@ def labels_export(
 ) -> None:
     """Write a window's label queue for an annotation tool: CSV (or JSONL if the file ends
     in .jsonl), with an empty `label` column to fill in."""
+    import csv
+    import io
+
     kind = "jsonl" if output.suffix == ".jsonl" else "csv"
     try:
         body = _driftline_api(url, key).raw("GET", f"/v1/runs/{run}/label-queue?format={kind}")
     except (RuntimeError, OSError) as exc:
         raise _fail(str(exc)) from None
     output.write_bytes(body)
-    rows = body.count(b"\n") - (kind == "csv")
+    # A prompt may hold newlines (quoted in the CSV): count records, not lines.
+    text = body.decode()
+    rows = len(list(csv.reader(io.StringIO(text)))) - 1 if kind == "csv" else text.count("\n")
     typer.echo(f"{rows} event(s) to label written to {output}")
 
 

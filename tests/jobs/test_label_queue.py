@@ -40,7 +40,8 @@ def test_the_label_queue_ranks_the_new_domain_first_and_takes_labels_back(
 ) -> None:
     monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
     news = list(tweets.text[600:840])
-    chat = list(chatterbot().sample(60, random_state=0).prompt)
+    # Each ends in a newline, as pasted text does (quoted in the CSV: one record, two lines).
+    chat = [p + "\n" for p in chatterbot().sample(60, random_state=0).prompt]
     chat[0] = f"my email is {EMAIL}, can you help"
     texts = news + chat  # 20% a new domain, no labels yet
     post_window(client, admin, texts, list(tweets.outlet[600:840]) + ["other"] * 60, 0,
