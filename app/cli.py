@@ -696,6 +696,70 @@ def export_retraining(
     typer.echo(f"wrote {written} examples to {output}")
 
 
+@export_app.command("dataset")
+def export_dataset(
+    model: Annotated[str, typer.Option(help="Model name.")],
+    since: Annotated[str, typer.Option(help="ISO 8601 start (inclusive).")],
+    for_version: Annotated[
+        str, typer.Option(help="The model version to be trained on it (shown in its status).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (created).")],
+    until: Annotated[
+        str | None, typer.Option(help="ISO 8601 end (exclusive); default now.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="chat-jsonl or parquet.")] = "chat-jsonl",
+    reasons: Annotated[str, typer.Option(help="novel,drifted,low_score,wrong_label")] = (
+        "novel,drifted,low_score,wrong_label"
+    ),
+    validation_share: Annotated[
+        float, typer.Option(help="The newest share of examples kept for validation.")
+    ] = 0.2,
+    near_duplicate_threshold: Annotated[
+        float, typer.Option(help="MinHash Jaccard at or above which two prompts are one.")
+    ] = 0.3,
+    max_class_ratio: Annotated[
+        float, typer.Option(help="No class in train above this many times the rarest (0: off).")
+    ] = 3.0,
+    labelled_only: Annotated[
+        bool, typer.Option(help="Only examples with a human label (else outputs are targets).")
+    ] = False,
+    system_prompt: Annotated[
+        str | None, typer.Option("--system", help="A system message for every example.")
+    ] = None,
+) -> None:
+    """Write a retraining dataset a fine-tuning job takes: train and validation files (chat
+    JSONL, or Parquet in the Hugging Face layout), provenance and a manifest."""
+    from datetime import UTC, datetime
+
+    _require_extra("engine", "export dataset")
+    from app.exports.dataset import DatasetSpec, dataset_summary, export_dataset
+    from app.model_versions import record_dataset
+
+    try:
+        start = datetime.fromisoformat(since)
+        end = datetime.fromisoformat(until) if until else datetime.now(UTC)
+        spec = DatasetSpec(
+            model=model, for_version=for_version, since=start, until=end,
+            reasons=tuple(r.strip() for r in reasons.split(",") if r.strip()),
+            validation_share=validation_share, near_duplicate_threshold=near_duplicate_threshold,
+            max_class_ratio=max_class_ratio, labelled_only=labelled_only,
+            system_prompt=system_prompt,
+        )  # fmt: skip
+        with _session() as session:
+            manifest = export_dataset(
+                session, spec, out, fmt=fmt, progress=lambda m: typer.echo(m, err=True)
+            )
+            record_dataset(session, model, for_version, dataset_summary(manifest))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    counts = manifest["counts"]
+    typer.echo(
+        f"wrote {counts['train']} train and {counts['validation']} validation examples to {out} "
+        f"({counts['near_duplicates_removed']} near-duplicates removed, "
+        f"{counts['balanced_out']} dropped to balance classes); manifest: {out / 'manifest.json'}"
+    )
+
+
 class _session:
     """Context manager: a committed session on the configured (or embedded) database."""
 

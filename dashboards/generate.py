@@ -154,9 +154,9 @@ def model_detail() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
-                "Overfitting gap: training, validation, production", "Macro F1 the model's versions reported on their training and validation sets (PUT /v1/models/{name}/metrics) beside the F1 measured on production traffic. A wide training-validation gap is overfitting; a validation-production gap is drift or a changed task.", "percentunit",
+                "Overfitting gap: training, validation, production", "Per model version, the macro F1 it reported on its training and validation sets (PUT /v1/models/{name}/metrics) beside the F1 measured on its production traffic (windows with enough labelled events of that version). A wide training-validation gap is overfitting; a validation-production gap is drift or a changed task. `driftline export dataset --for-version` records which data a version was trained on (its status shows it).", "percentunit",
                 query('driftline_model_reported_metric{model="$model", metric="f1"}', "{{split}} f1 ({{version}})"),
-                query(f'driftline_check_value{{{SEL}, check="quality", metric="f1"}}', "production f1"),
+                query(f'driftline_check_value{{{SEL}, check="quality", metric="version_f1"}}', "production f1 ({{feature}})"),
             )
         )
         .with_panel(

