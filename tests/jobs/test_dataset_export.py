@@ -4,7 +4,9 @@ trained on it reports its scores, and status shows training → validation → p
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from app.cli import app as cli
 from app.config import get_settings
 from app.datasets import chatterbot
 from app.engine.pii import scrub
+from app.exports.dataset import DatasetSpec, chat_messages, example_class, split_examples
 from tests.engine.paraphrases import reword
 from tests.engine.pii_corpus import POSITIVES
 from tests.jobs.test_monitoring_flow import (
@@ -199,3 +202,54 @@ def test_a_drifting_window_becomes_train_and_validation_files_a_trainer_loads(
     assert version["production_f1"] is not None and version["production_f1"] < 0.8
     assert version["dataset"]["train"] == counts["train"]
     assert version["dataset"]["format"] == "parquet"  # the newest export for v2
+
+
+def _example(i: int, prompt: str, label: str | None, prediction: str = "a") -> dict[str, object]:
+    return {"request_id": str(i), "model_version": "", "ts": f"2026-11-01T00:{i:02d}:00+00:00",
+            "prompt": prompt, "output": f"out {i}", "prediction": prediction, "label": label,
+            "reasons": ["wrong_label"] if label else ["novel"], "score": None}  # fmt: skip
+
+
+SPEC = DatasetSpec(model="m", for_version="v2", since=ORIGIN, until=ORIGIN + HOUR)
+
+
+def test_split_is_by_time_and_balancing_keeps_rare_classes_whole() -> None:
+    rng = random.Random(0)
+    words = [f"{a}{b}" for a in "bcdfghklmnprstvz" for b in ("a", "e", "i", "o", "u", "ay")]
+
+    def prompt() -> str:  # random words: no two prompts near-duplicates
+        return " ".join(rng.sample(words, 8))
+
+    examples = [_example(i, prompt(), "big") for i in range(40)]
+    examples += [_example(40 + i, prompt(), "small") for i in range(10)]
+    examples.append(_example(59, prompt(), "stray"))
+    split = split_examples(examples, SPEC)
+    assert len(split.validation) == 10  # the newest 20%
+    assert max(e["ts"] for e in split.train) < min(e["ts"] for e in split.validation)
+    classes = Counter(example_class(e) for e in split.train)
+    # Train before balancing: 40 big and 1 small (the rest are newer); "small" has
+    # fewer than 10, so it neither caps nor is capped, and balancing leaves train alone.
+    assert classes == {"big": 40, "small": 1}
+    balanced = split_examples(examples, replace(SPEC, validation_share=0.0))
+    assert Counter(example_class(e) for e in balanced.train) == {"big": 30, "small": 10, "stray": 1}
+    assert balanced.balanced_out == {"big": 10}
+    off = split_examples(examples, replace(SPEC, validation_share=0.0, max_class_ratio=0))
+    assert len(off.train) == 51
+
+
+def test_targets_are_labels_where_given_and_bad_specs_are_refused() -> None:
+    labelled, unlabelled = _example(1, "p", "refund"), _example(2, "q", None)
+    assert chat_messages(labelled, None)[-1] == {"role": "assistant", "content": "refund"}
+    assert chat_messages(unlabelled, "sys")[0] == {"role": "system", "content": "sys"}
+    assert chat_messages(unlabelled, None)[-1]["content"] == "out 2"
+    only = split_examples([labelled, unlabelled], replace(SPEC, labelled_only=True))
+    assert [e["request_id"] for e in only.train + only.validation] == ["1"]
+    for bad, message in (
+        ({"for_version": " "}, "for_version"),
+        ({"validation_share": 1.0}, "validation_share"),
+        ({"max_class_ratio": 0.5}, "max_class_ratio"),
+        ({"near_duplicate_threshold": 0.0}, "near_duplicate_threshold"),
+        ({"until": ORIGIN}, "since must be before until"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            replace(SPEC, **bad)
