@@ -65,6 +65,12 @@ def test_sign_in_and_click_through_fleet_model_window_report(site: Site, open_pa
     f1 = page.locator("figure[data-chart$='-quality-f1']")
     legend = f1.locator(".u-legend").inner_text()
     assert "training f1" in legend and "validation f1" in legend and "baseline" in legend
+    # The version table lines training, validation and production F1 up, as status does.
+    scores = next(v for v in status["versions"] if v["version"] == "")
+    cells = page.locator("table.versions tbody tr").first.locator("td").all_inner_texts()
+    assert cells[1:3] == ["0.97", "0.91"], cells
+    assert scores["production_f1"] is not None
+    assert cells[3].startswith(f"{scores['production_f1']:.4g}"), cells
 
     newest = site.run_ids[-1]
     page.locator(f"table.windows a[href='/windows/{newest}']").click()

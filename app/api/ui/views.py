@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import model_versions
 from app.db.models import Baseline, Model, Monitor
 from app.engine.results import SEVERITY, Status
 from app.exports.retraining import retraining_examples
+from app.model_versions import VersionScores
 from app.monitoring import runs
 from app.monitoring.results import NO_DATA, RunResults, worst_verdict
 from app.projects import visible_models
@@ -226,6 +228,8 @@ class ModelPage:
     name: str
     panels: list[MonitorPanel]
     versions: list[Model]
+    # Newest first: training -> validation -> production F1 and the dataset of each.
+    scores: list[VersionScores] = field(default_factory=list)
 
     @property
     def summary(self) -> ModelRow:
@@ -288,7 +292,8 @@ def model_page(
                 chart_data=data,
             )
         )
-    return ModelPage(name=name, panels=panels, versions=versions)
+    scores = model_versions.version_scores(session, name) if versions else []
+    return ModelPage(name=name, panels=panels, versions=versions, scores=scores)
 
 
 @dataclass
