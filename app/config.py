@@ -50,6 +50,29 @@ class Settings(BaseSettings):
         "closed (slow-loris clients).",
     )
 
+    ingest_writers: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Group-commit writers per api process: each writes the ingest requests "
+        "waiting for it in one transaction (one connection each).",
+    )
+    ingest_group_max_events: int = Field(
+        default=5000, ge=1, description="Most events one group-commit transaction writes."
+    )
+    ingest_queue_max_events: int = Field(
+        default=50_000,
+        ge=1,
+        description="Events an api process may hold waiting for a writer; past it, ingest "
+        "requests get 503 with Retry-After instead of more memory.",
+    )
+    ingest_linger_ms: float = Field(
+        default=1.0,
+        ge=0,
+        le=50,
+        description="How long an idle writer waits for company when a lone request arrives.",
+    )
+
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_pool_timeout_seconds: float = 5.0

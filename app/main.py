@@ -29,6 +29,10 @@ from app.api.runs.router import router as runs_router
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_sessionmaker
+from app.ingest import GroupCommitter
+from app.metrics import INGEST_GROUP_EVENTS
+from app.predictions import RuleCache
+from app.projects import ModelOwners
 from app.security import KeyVerifier
 
 
@@ -47,10 +51,24 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             "DRIFTLINE_DATABASE_URL is not set; use `driftline up` for the embedded database"
         )
     engine = make_engine(url, settings)
+    owners, rules = ModelOwners(), RuleCache()
+    # The writers' own connections: no pre-ping per transaction (they retry a dead one).
+    ingest_engine = make_engine(url, settings, pool_size=settings.ingest_writers, pre_ping=False)
+    ingest = GroupCommitter(
+        ingest_engine, owners, rules,
+        writers=settings.ingest_writers,
+        max_rows=settings.ingest_group_max_events,
+        max_queued_rows=settings.ingest_queue_max_events,
+        linger_seconds=settings.ingest_linger_ms / 1000,
+        retry_after=settings.retry_after_seconds,
+        on_group=lambda _requests, events: INGEST_GROUP_EVENTS.observe(events),
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await ingest.close()  # what was acknowledged is written; the rest gets 503
+        ingest_engine.dispose()
         engine.dispose()
 
     api = FastAPI(
@@ -68,6 +86,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         engine=engine,
         sessions=make_sessionmaker(engine),
         keys=KeyVerifier(settings.api_key_cache_seconds),
+        owners=owners,
+        prediction_rules=rules,
+        ingest=ingest,
     )
     api.add_middleware(
         BodyGateMiddleware,

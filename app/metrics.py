@@ -47,6 +47,11 @@ INGEST_EVENTS = Counter(
     "Events received by POST /v1/events, by outcome (accepted, duplicate, rejected).",
     ["outcome"],
 )
+INGEST_GROUP_EVENTS = Histogram(
+    "driftline_ingest_group_events",
+    "Events per group-commit transaction (concurrent ingest requests share one COMMIT).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+)
 OTLP_SPANS = Counter(
     "driftline_otlp_spans",
     "Spans received by POST /v1/otlp/v1/traces, by outcome: accepted and duplicate (LLM calls "

@@ -1,7 +1,7 @@
 """FastAPI dependencies: the database handle, a session, and the caller's key with a scope."""
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.errors import DriftlineError
+from app.ingest import GroupCommitter
 from app.predictions import RuleCache
 from app.projects import ModelOwners
 from app.security import Caller, KeyVerifier, scope_allows
@@ -24,8 +25,10 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     keys: KeyVerifier
-    owners: ModelOwners = field(default_factory=ModelOwners)
-    prediction_rules: RuleCache = field(default_factory=RuleCache)
+    owners: ModelOwners
+    prediction_rules: RuleCache
+    # Ingest writes: concurrent requests share transactions (app.ingest).
+    ingest: GroupCommitter
 
 
 async def get_state(request: Request) -> AppState:

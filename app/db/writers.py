@@ -16,6 +16,9 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, text
 
+# An event's idempotency key: (model, request_id).
+Key = tuple[str, str]
+
 _EVENT_COLUMNS = """
     model text, model_version text, request_id text, ts timestamptz, prompt text, output text,
     prediction text, confidence float8, latency_ms float8, prompt_tokens int,
@@ -51,9 +54,9 @@ _INSERT_EVENTS = text(
                latency_ms, prompt_tokens, completion_tokens, perplexity, logprob_tokens,
                finish_reason, embedding, metadata
         FROM incoming JOIN new_keys USING (model, request_id)
-        RETURNING 1
+        RETURNING model, request_id
     )
-    SELECT count(*) FROM inserted
+    SELECT model, request_id FROM inserted
     """
 )
 
@@ -119,9 +122,9 @@ def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 copy.write_row(values)
 
 
-def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> int:
+def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> set[Key]:
     result = conn.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()})
-    return int(result.scalar_one())
+    return {(model, request_id) for model, request_id in result}
 
 
 def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -136,8 +139,9 @@ def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert event rows (keys as in ``EVENT_COLUMNS``); returns how many were new."""
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[Key]:
+    """Insert event rows (keys as in ``EVENT_COLUMNS``); returns the ``(model, request_id)``
+    of those that were new (a repeat, in the rows or already stored, is not written)."""
     rows = _first_of_each_key(rows)
     if len(rows) < COPY_MIN_ROWS:
         return _insert_skipping_duplicates(conn, rows)
@@ -147,7 +151,7 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> int:
     except psycopg.errors.UniqueViolation:
         return _insert_skipping_duplicates(conn, rows)
     _register_models(conn, rows)
-    return len(rows)
+    return {(r["model"], r["request_id"]) for r in rows}
 
 
 def upsert_feedback(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -90,3 +90,22 @@ def test_outage_gives_503_then_recovers_with_every_ack_stored(private_pg: Privat
         stored = set(conn.execute(text("SELECT request_id FROM events")).scalars())
     engine.dispose()
     assert acked == stored and len(stored) == 200
+
+
+def test_a_restart_between_requests_costs_no_ingest_request(private_pg: PrivatePostgres) -> None:
+    """The ingest writers keep their connections without a ping per transaction: one found
+    dead after a restart is replaced and the write retried, so the client never sees it."""
+    url = private_pg.url()
+    upgrade(url)
+    engine = create_engine(url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        _, key = create_key(session, name="t", scopes=["ingest"])
+    engine.dispose()
+    settings = Settings(db_connect_timeout_seconds=2, api_key_cache_seconds=60, ingest_writers=1)
+    with TestClient(create_app(url, settings), raise_server_exceptions=False) as client:
+        assert client.post("/v1/events", json=batch(0, 5), headers=auth(key)).status_code == 202
+        private_pg.stop()
+        private_pg.start()
+        r = client.post("/v1/events", json=batch(5, 5), headers=auth(key))
+        assert r.status_code == 202, r.text
+        assert r.json()["accepted"] == 5

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
@@ -14,11 +13,9 @@ from app.api.deps import AppState, IngestCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import EventIn, IngestResult
 from app.db.storable import make_storable
-from app.db.writers import insert_events
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
-from app.predictions import fill_predictions
 from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -122,22 +119,15 @@ async def ingest_events(request: Request, state: StateDep, caller: IngestCaller)
 async def store_events(
     state: AppState, caller: Caller, events: list[EventIn], *, may_hold_nul: bool = True
 ) -> IngestResult:
-    """Write validated events in one transaction (all or nothing) and say what happened;
-    returns after COMMIT. Shared by every ingest route (JSON events, OTLP spans)."""
+    """Write validated events (all or nothing) and say what happened; returns after their
+    COMMIT. Shared by every ingest route (JSON events, OTLP spans)."""
     rows, sanitized, redacted = to_rows(
         events, may_hold_nul=may_hold_nul, redact_pii=state.settings.redact_pii
     )
 
-    def write() -> int:
-        with state.engine.begin() as conn:
-            # A model of another project answers 404 and the batch stores nothing.
-            state.owners.claim(conn, caller.project_id, {r["model"] for r in rows})
-            unlabelled = {r["model"] for r in rows if r["prediction"] is None}
-            if unlabelled:
-                fill_predictions(rows, state.prediction_rules.for_models(conn, unlabelled))
-            return insert_events(conn, rows)
-
-    accepted = await run_in_threadpool(write)
+    # Concurrent requests share one transaction and COMMIT (app.ingest); a model of another
+    # project answers 404 for this request alone and stores none of its events.
+    accepted = await state.ingest.submit(caller.project_id, rows)
     INGEST_EVENTS.labels("accepted").inc(accepted)
     INGEST_EVENTS.labels("duplicate").inc(len(rows) - accepted)
     return IngestResult(
