@@ -72,6 +72,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         engine.dispose()
 
     api = FastAPI(
+        # FastAPI's own OpenTelemetry hooks check the global providers on every request (5 %
+        # of the event loop's time per single-event request); Driftline reports on itself
+        # through its Prometheus metrics instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="Driftline",
         version=app.__version__,
         description="Monitoring for fine-tuned LLMs: log events, get drift and quality verdicts.",

@@ -1,10 +1,13 @@
-"""Ingest benchmark: HTTP ingestion vs the machine's own ceiling (raw COPY), in one run.
+"""Ingest benchmark: HTTP ingestion vs the machine's own ceilings, measured in the same run.
 
-Starts a real server (uvicorn, one worker) on a throwaway database and measures
-  (a) raw psycopg COPY of the same event rows into the events table (the ceiling),
+Starts a real server (uvicorn, one worker unless ``--workers``) on a throwaway database and
+measures
+  (a) raw psycopg COPY of the same event rows into the events table (the batch ceiling),
   (b) HTTP batches of 500 events from a few concurrent senders,
-  (c) single-event POSTs from 32 concurrent clients.
-Last line: ``ingest_batch_ratio=<b/a> ingest_single_ratio=<c/a>``.
+  (c) single-event POSTs from 32 concurrent clients,
+  (d) the same single-event POSTs to a bare orjson echo route served the same way
+      (``bench/echo.py``: the single-request ceiling of this HTTP stack).
+Last line: ``ingest_batch_ratio=<b/a> ingest_single_ratio=<c/d>``.
 
     DRIFTLINE_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1/postgres python -m bench.ingest
 (without the variable an embedded PostgreSQL is started for the run). The HTTP load
@@ -17,6 +20,7 @@ import platform
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +34,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from tests.pg import key_at, scratch_database
-from tests.processes import driftline_api, driftline_env
+from tests.processes import driftline_api, driftline_env, free_port, wait_for
 
 _TEXT = (
     "account password reset billing invoice refund shipping order delay broken screen "
@@ -112,10 +116,43 @@ def bench_copy(url: str, events: list[dict[str, Any]]) -> float:
 
 
 @contextmanager
-def server(url: str) -> Iterator[str]:
-    """``driftline api`` with one uvicorn worker, ready to serve."""
-    with driftline_api(driftline_env(url), "--workers", "1") as (base, _):
+def server(url: str, workers: int = 1) -> Iterator[str]:
+    """``driftline api`` with ``workers`` uvicorn workers, ready to serve."""
+    with driftline_api(driftline_env(url), "--workers", str(workers)) as (base, _):
         yield base
+
+
+@contextmanager
+def echo_server(url: str) -> Iterator[str]:
+    """``bench/echo.py``: a bare orjson echo route, served as ``driftline api`` serves."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.echo", "--port", str(port)], env=driftline_env(url),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/readyz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def echo_per_second(base: str, event: dict[str, Any], *, connections: int, seconds: int) -> float:
+    """(d) Requests/s the echo route answers for the same single-event body."""
+    body = orjson.dumps({**event, "request_id": "@@ID@@"}).decode()
+    headers = '{["Content-Type"]="application/json"}'
+    lua = WRK_SCRIPT.replace("BODY", "[==[" + body + "]==]").replace("HEADERS", headers)
+    script = Path(tempfile.mkdtemp()) / "echo.lua"
+    script.write_text(lua)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out:
+        raise RuntimeError(out)
+    return float(out.split("Requests/sec:")[1].split()[0])
 
 
 WRK_SCRIPT = """
@@ -196,7 +233,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="events for (a)")
     parser.add_argument("--senders", type=int, default=4, help="concurrent batch senders")
     parser.add_argument("--clients", type=int, default=32, help="concurrent single clients")
-    parser.add_argument("--seconds", type=int, default=10, help="duration of (b) and (c)")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of (b)-(d)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the api")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
@@ -208,7 +246,7 @@ def main() -> None:
         print(f"machine: {machine}, python {platform.python_version()}", flush=True)
         copy_rate = bench_copy(url, events)
         print(f"(a) raw COPY:              {copy_rate:10.0f} events/s", flush=True)
-        with server(url) as base:
+        with server(url, args.workers) as base:
             bench_http(base, url, key, events[:500], connections=args.senders, seconds=2)
             batch_rate = bench_http(
                 base, url, key, events[:500], connections=args.senders, seconds=args.seconds
@@ -219,10 +257,18 @@ def main() -> None:
                 base, url, key, events[:1], connections=args.clients, seconds=args.seconds
             )
             print(f"(c) HTTP single events:    {single_rate:10.0f} events/s "
-                  f"({args.clients} wrk connections)", flush=True)  # fmt: skip
+                  f"({args.clients} wrk connections, {args.workers} api worker(s))",
+                  flush=True)  # fmt: skip
+        with echo_server(url) as base:
+            echo_per_second(base, events[0], connections=args.clients, seconds=2)
+            echo_rate = echo_per_second(
+                base, events[0], connections=args.clients, seconds=args.seconds
+            )
+            print(f"(d) bare orjson echo:      {echo_rate:10.0f} requests/s "
+                  f"({args.clients} wrk connections, one worker)", flush=True)  # fmt: skip
     print(
         f"ingest_batch_ratio={batch_rate / copy_rate:.3f} "
-        f"ingest_single_ratio={single_rate / copy_rate:.3f}"
+        f"ingest_single_ratio={single_rate / echo_rate:.3f}"
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
-from app.api.deps import AppState, IngestCaller, StateDep
+from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import EventIn, IngestResult
 from app.db.storable import make_storable
@@ -98,12 +98,13 @@ def to_rows(
         503: {"description": "Database unavailable; nothing stored; retry after Retry-After"},
     },
 )
-async def ingest_events(request: Request, state: StateDep, caller: IngestCaller) -> IngestResult:
+async def ingest_events(request: Request) -> IngestResult:
     """Store events. The 202 is sent only after COMMIT; a batch is all or nothing.
 
     Re-sending an event with the same ``(model, request_id)`` stores nothing and counts it
     under ``duplicates``.
     """
+    state, caller = await ingest_context(request)
     payload = await read_json(request)
     items, is_batch = split_batch(payload, "events", max_items=state.settings.max_batch_events)
     try:
