@@ -122,6 +122,5 @@ def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]
     return dependency
 
 
-IngestCaller = Annotated[Caller, Depends(require_scope("ingest"))]
 ReadCaller = Annotated[Caller, Depends(require_scope("read"))]
 AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]

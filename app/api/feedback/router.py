@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
-from app.api.deps import AppState, IngestCaller, StateDep
+from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
 from app.db.storable import make_storable
@@ -29,13 +29,12 @@ _OPENAPI_BODY = one_or_batch_body("FeedbackIn", "feedback", max_items=1000)
     openapi_extra=_OPENAPI_BODY,
     summary="Send labels or scores for logged events",
 )
-async def ingest_feedback(
-    request: Request, state: StateDep, caller: IngestCaller
-) -> FeedbackResult:
+async def ingest_feedback(request: Request) -> FeedbackResult:
     """Store feedback keyed by ``(model, request_id)``; it may arrive before its event.
 
     Later feedback for the same event merges into the earlier one (fields it carries win).
     """
+    state, caller = await ingest_context(request)
     payload = await read_json(request)
     items, is_batch = split_batch(payload, "feedback", max_items=state.settings.max_batch_events)
     feedback = validate_items(_FEEDBACK, items, "feedback", is_batch)

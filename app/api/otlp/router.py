@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from app.api.deps import IngestCaller, StateDep
+from app.api.deps import ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.router import json_may_hold_nul, store_events
 from app.api.events.schemas import EventIn
@@ -102,12 +102,13 @@ MAX_REASONS = 5
         }
     },
 )
-async def export_traces(request: Request, state: StateDep, caller: IngestCaller) -> Response:
+async def export_traces(request: Request) -> Response:
     """Store one event per LLM-call span (GenAI semantic conventions, their older form, or
     OpenInference); other spans are skipped and counted. The answer comes after COMMIT.
 
     Each event's ``request_id`` is ``<trace id>-<span id>`` (hex), so an exporter's retry
     stores nothing twice and ``/v1/feedback`` can label the call later."""
+    state, caller = await ingest_context(request)
     kind = media_type(request.headers.get("content-type"))
     body = decompress(
         await request.body(),
