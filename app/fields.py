@@ -37,6 +37,9 @@ def nesting_depth(value: Any) -> int:
 def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > MAX_METADATA_KEYS:
         raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS}")
+    # Most metadata is flat (one level): skip the walk, a hot spot of batch validation.
+    if not any(type(v) is dict or type(v) is list for v in value.values()):
+        return value
     depth = nesting_depth(value)
     if depth > MAX_METADATA_DEPTH:
         raise ValueError(f"nested {depth} levels deep; at most {MAX_METADATA_DEPTH}")
