@@ -72,7 +72,7 @@ class GroupCommitter:
         writers: int = 2,
         max_rows: int = 5000,
         max_queued_rows: int = 50_000,
-        linger_seconds: float = 0.001,
+        linger_seconds: float = 0.0,
         retry_after: int = 5,
         on_group: Callable[[int, int], None] | None = None,
     ) -> None:
