@@ -6,7 +6,8 @@ precomputed for the window, as the worker stores them per event. Events are real
 
     python -m bench.engine                 # 10k, 100k, 1M
     python -m bench.engine --sizes 100000
-Last line: ``engine_seconds_100k=<s> engine_peak_rss_mb=<m>``.
+Last line: ``engine_seconds_100k=<s> engine_peak_rss_mb=<m>`` and, with the 1M window,
+`` engine_seconds_1m=<s> engine_peak_rss_mb_1m=<m>``.
 """
 
 import argparse
@@ -129,7 +130,10 @@ def main() -> None:
             print(f"   {reason}")
         print("   " + ", ".join(f"{k[2:]} {v:.2f}s" for k, v in r.items() if k.startswith("t_")))
     ref = results.get(100_000) or results[max(results)]
-    print(f"engine_seconds_100k={ref['seconds']} engine_peak_rss_mb={ref['peak_rss_mb']}")
+    line = f"engine_seconds_100k={ref['seconds']} engine_peak_rss_mb={ref['peak_rss_mb']}"
+    if big := results.get(1_000_000):
+        line += f" engine_seconds_1m={big['seconds']} engine_peak_rss_mb_1m={big['peak_rss_mb']}"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,7 @@ def bench_http(
     *,
     connections: int,
     seconds: int,
+    fresh: bool = True,
 ) -> float:
     """Events/s stored when ``connections`` wrk clients each POST ``events`` in a loop.
 
@@ -187,22 +188,28 @@ def bench_http(
     request_ids, so every event is new. wrk (C, event loop) is the load generator because a
     Python client on these 2 cores would measure itself more than the server.
     """
-    items = [{**e, "request_id": "@@ID@@"} for e in events]
+    # A prefix per run: runs on top of stored events (--preload) never repeat an id.
+    run = os.urandom(4).hex()
+    items = [{**e, "request_id": f"{run}-@@ID@@"} for e in events]
     payload = items[0] if len(items) == 1 else {"events": items}
     body = orjson.dumps(payload).decode()
     headers = '{["Content-Type"]="application/json", ["Authorization"]="Bearer ' + key + '"}'
     lua = WRK_SCRIPT.replace("BODY", "[==[" + body + "]==]").replace("HEADERS", headers)
     return stored_per_second(base, url, lua, len(events), connections=connections,
-                             seconds=seconds)  # fmt: skip
+                             seconds=seconds, fresh=fresh)  # fmt: skip
 
 
 def stored_per_second(
-    base: str, url: str, lua: str, per_request: int, *, connections: int, seconds: int
-) -> float:
+    base: str, url: str, lua: str, per_request: int, *, connections: int, seconds: int,
+    fresh: bool = True,
+) -> float:  # fmt: skip
     """Rows stored per second while ``connections`` wrk clients run ``lua`` (each request
     storing ``per_request`` new rows) against ``base`` for ``seconds``; checks that exactly
-    the acknowledged rows were stored."""
-    truncate(url)
+    the acknowledged rows were stored. ``fresh``: into an emptied table (else on top of
+    what is stored)."""
+    if fresh:
+        truncate(url)
+    before = count(url)
     script = Path(tempfile.mkdtemp()) / "post.lua"
     script.write_text(lua)
     out = subprocess.run(
@@ -220,12 +227,46 @@ def stored_per_second(
         if settled == stored:
             break
         stored = settled
+    stored -= before
     # wrk does not count the requests still in flight when it stops (at most one per
     # connection), though the server finishes and stores them.
     per = per_request
     if "Non-2xx" in out or not completed * per <= stored <= (completed + connections) * per:
         raise RuntimeError(f"wrk completed {completed} requests, stored {stored} rows:\n{out}")
     return stored / seconds
+
+
+def preload(url: str, n: int, per_day: int = 1_000_000) -> None:
+    """``n`` events (with their keys) spread over the past days, in those days' partitions
+    (generated in PostgreSQL: ~300-character prompts, ~400-character outputs), analysed."""
+    from app.config import Settings
+    from app.db.partitions import ensure_day_partitions
+    from app.db.session import make_engine
+
+    days = -(-n // per_day)
+    engine = make_engine(url, Settings(database_url=url))
+    ensure_day_partitions(engine, days_back=days, days_ahead=3)
+    engine.dispose()
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        for day in range(days):
+            lo, hi = day * per_day, min(n, (day + 1) * per_day)
+            ts = f"now() - interval '{day + 1} days' + (g % 86000) * interval '1 second'"
+            conn.execute(
+                "INSERT INTO event_keys (model, request_id, ts) "
+                f"SELECT 'bench-bot', 'pre-' || g, {ts} FROM generate_series(%s, %s - 1) g",
+                (lo, hi),
+            )
+            conn.execute(
+                "INSERT INTO events (model, model_version, request_id, ts, prompt, output, "
+                "prediction, confidence, metadata) "
+                f"SELECT 'bench-bot', 'v1', 'pre-' || g, {ts}, repeat(md5(g::text), 9), "
+                "repeat(md5((g + 1)::text), 12), 'billing', 0.5, '{\"tenant\": \"t1\"}' "
+                "FROM generate_series(%s, %s - 1) g",
+                (lo, hi),
+            )
+            print(f"preloaded {hi:,} events", flush=True)
+        conn.execute("ANALYZE events")
+        conn.execute("ANALYZE event_keys")
 
 
 def main() -> None:
@@ -235,6 +276,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent single clients")
     parser.add_argument("--seconds", type=int, default=10, help="duration of (b)-(d)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the api")
+    parser.add_argument(
+        "--preload", type=int, default=0,
+        help="events stored before (b) and (c), which then add to them (growth); (a) and (d) "
+        "are measured on the empty table as usual",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
@@ -246,15 +292,32 @@ def main() -> None:
         print(f"machine: {machine}, python {platform.python_version()}", flush=True)
         copy_rate = bench_copy(url, events)
         print(f"(a) raw COPY:              {copy_rate:10.0f} events/s", flush=True)
+        fresh = not args.preload
+        if args.preload:
+            truncate(url)
+            preload(url, args.preload)
         with server(url, args.workers) as base:
-            bench_http(base, url, key, events[:500], connections=args.senders, seconds=2)
+            bench_http(base, url, key, events[:500], connections=args.senders, seconds=2,
+                       fresh=fresh)  # fmt: skip
             batch_rate = bench_http(
-                base, url, key, events[:500], connections=args.senders, seconds=args.seconds
+                base,
+                url,
+                key,
+                events[:500],
+                connections=args.senders,
+                seconds=args.seconds,
+                fresh=fresh,
             )
             print(f"(b) HTTP batches of 500:   {batch_rate:10.0f} events/s "
                   f"({args.senders} wrk connections)", flush=True)  # fmt: skip
             single_rate = bench_http(
-                base, url, key, events[:1], connections=args.clients, seconds=args.seconds
+                base,
+                url,
+                key,
+                events[:1],
+                connections=args.clients,
+                seconds=args.seconds,
+                fresh=fresh,
             )
             print(f"(c) HTTP single events:    {single_rate:10.0f} events/s "
                   f"({args.clients} wrk connections, {args.workers} api worker(s))",

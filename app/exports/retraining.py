@@ -5,7 +5,6 @@ this module reads only events and feedback itself.
 """
 
 import hashlib
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.engine.near_duplicates import normalised
 from app.engine.pii import scrub
 from app.monitoring import runs
 
@@ -56,9 +56,7 @@ _CANDIDATES = {
 
 
 def _normalised_key(prompt: str) -> bytes:
-    return hashlib.blake2b(
-        " ".join(re.findall(r"\w+", prompt.lower())).encode(), digest_size=16
-    ).digest()
+    return hashlib.blake2b(normalised(prompt).encode(), digest_size=16).digest()
 
 
 def retraining_examples(
