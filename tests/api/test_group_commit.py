@@ -32,6 +32,12 @@ async def _post_all(app: FastAPI, key: str, bodies: list[Any]) -> list[httpx.Res
         )
 
 
+async def _get(app: FastAPI, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        return await c.get(path)
+
+
 def _stored(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return {r[0] for r in conn.execute(text("SELECT request_id FROM events"))}
@@ -51,6 +57,14 @@ def test_concurrent_singles_share_commits_and_each_hears_its_own_duplicates(
     assert _stored(engine) == {f"r-{i}" for i in range(60)} | {"r-1000"}
     stats = app.state.driftline.ingest.stats
     assert stats.requests == 62 and stats.groups < 62  # shared transactions
+    # Operators see the sharing: a histogram of events per group.
+    metrics = asyncio.run(_get(app, "/metrics")).text
+    count = next(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("driftline_ingest_group_events_count")
+    )
+    assert count >= stats.groups
 
 
 def test_another_projects_model_fails_only_its_own_request(app: FastAPI, engine: Engine) -> None:
