@@ -95,6 +95,10 @@ def test_a_row_the_database_refuses_fails_only_its_request(
         conn.execute(text("CREATE TRIGGER refuse_poison BEFORE INSERT ON events "
                           "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"))  # fmt: skip
     try:
+        # Writers held while the requests arrive: the poisoned one (last) shares a group.
+        released = threading.Event()
+        stall_writers(engine, released)
+        threading.Timer(0.5, released.set).start()
         bodies = [_event(i) for i in range(30)] + [_event("p", prompt="poison")]
         answers = asyncio.run(_post_all(app, make_key("ingest"), bodies))
     finally:
@@ -105,6 +109,20 @@ def test_a_row_the_database_refuses_fails_only_its_request(
     assert codes[:30] == [202] * 30 and codes[30] >= 400, answers[30].text
     assert _stored(engine) == {f"r-{i}" for i in range(30)}
     assert app.state.driftline.ingest.stats.split_groups >= 1
+
+
+def stall_writers(engine: Engine, released: threading.Event) -> None:
+    """Hold a lock on event_keys (every write needs it) until ``released`` is set."""
+    blocker = engine.connect()
+    tx = blocker.begin()
+    blocker.execute(text("LOCK TABLE event_keys IN EXCLUSIVE MODE"))
+
+    def release_later() -> None:
+        released.wait(30)
+        tx.rollback()
+        blocker.close()
+
+    threading.Thread(target=release_later, daemon=True).start()
 
 
 @pytest.fixture
@@ -119,18 +137,8 @@ def test_a_full_queue_answers_503_and_shutdown_writes_what_was_queued(
 ) -> None:
     key = make_key("ingest")
     committer = small_queue_app.state.driftline.ingest
-    # Hold the writer: a transaction that locks event_keys stalls the first group.
-    blocker = engine.connect()
-    tx = blocker.begin()
-    blocker.execute(text("LOCK TABLE event_keys IN EXCLUSIVE MODE"))
     released = threading.Event()
-
-    def release_later() -> None:
-        released.wait(30)
-        tx.rollback()
-        blocker.close()
-
-    threading.Thread(target=release_later, daemon=True).start()
+    stall_writers(engine, released)
 
     async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
         transport = httpx.ASGITransport(app=small_queue_app, raise_app_exceptions=False)
@@ -172,10 +180,8 @@ def test_shutdown_waits_for_a_write_in_flight_while_another_writer_idles(
 ) -> None:
     key = make_key("ingest")
     committer = app.state.driftline.ingest
-    blocker = engine.connect()
-    tx = blocker.begin()
-    blocker.execute(text("LOCK TABLE event_keys IN EXCLUSIVE MODE"))
-    timer = threading.Timer(0.3, lambda: (tx.rollback(), blocker.close()))
+    released = threading.Event()
+    stall_writers(engine, released)
 
     async def scenario() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -183,7 +189,7 @@ def test_shutdown_waits_for_a_write_in_flight_while_another_writer_idles(
             stuck = asyncio.ensure_future(c.post("/v1/events", json=_event(0), headers=auth(key)))
             while committer._in_flight == 0:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            timer.start()
+            threading.Timer(0.3, released.set).start()
             await committer.close()  # the second writer idles meanwhile
             return await stuck
 
