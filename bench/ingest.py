@@ -250,7 +250,7 @@ def preload(url: str, n: int, per_day: int = 1_000_000) -> None:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         for day in range(days):
             lo, hi = day * per_day, min(n, (day + 1) * per_day)
-            ts = f"now() - interval '{day + 1} days' + (g % 86000) * interval '1 second'"
+            ts = f"now() - interval '{day + 1} days' + (g %% 86000) * interval '1 second'"
             conn.execute(
                 "INSERT INTO event_keys (model, request_id, ts) "
                 f"SELECT 'bench-bot', 'pre-' || g, {ts} FROM generate_series(%s, %s - 1) g",

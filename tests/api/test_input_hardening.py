@@ -1,10 +1,12 @@
 """Inputs that used to get a 500, a silent misreading or a leak (issue 12's lower items)."""
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -142,3 +144,35 @@ def test_a_streamed_body_past_the_limit_is_413_on_every_route(
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", (
             path, r.text[:200],
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/feedback", "/v1/otlp/v1/traces"])
+def test_a_client_that_hangs_up_mid_body_is_a_4xx_not_a_server_error(
+    app: FastAPI, make_key: Callable[..., str], path: str
+) -> None:
+    """wrk stopping, a killed exporter: the body never completes. That is the client's doing
+    (400, nothing stored), not a 500 with a traceback that would page someone."""
+    key = make_key("ingest")
+    content_type = b"application/x-protobuf" if "otlp" in path else b"application/json"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 5), "server": ("t", 80),
+        "headers": [(b"authorization", f"Bearer {key}".encode()),
+                    (b"content-type", content_type), (b"content-length", b"1000")],
+    }  # fmt: skip
+    parts = [{"type": "http.request", "body": b'{"model": "m"', "more_body": True},
+             {"type": "http.disconnect"}]  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return parts.pop(0) if parts else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400, sent
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert b"client_disconnected" in body or b"closed the connection" in body, body

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.requests import ClientDisconnect
 
 from app.api.baselines.schemas import (
     BaselineFromWindowIn,
@@ -14,7 +15,7 @@ from app.api.baselines.schemas import (
     BaselineList,
     BaselineOut,
 )
-from app.api.body import read_json
+from app.api.body import client_gone, read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.params import Int4Id, OptionalModelQuery
@@ -60,7 +61,10 @@ _UPLOAD_DOC: dict[str, Any] = {
 async def _from_multipart(request: Request) -> tuple[str, str, str, Any]:
     """The form's fields and a function that streams its file's records (the multipart
     parser has spooled the file to disk; nothing here reads it whole)."""
-    form = await request.form(max_files=1, max_fields=10)
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except ClientDisconnect:
+        raise client_gone() from None
     missing = [f for f in ("model", "name", "file") if not form.get(f)]
     if missing:
         raise DriftlineError(422, "invalid_input", f"missing form field(s): {missing}")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from app.api.body import read_body
 from app.api.deps import ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.router import json_may_hold_nul, store_events
@@ -111,7 +112,7 @@ async def export_traces(request: Request) -> Response:
     state, caller = await ingest_context(request)
     kind = media_type(request.headers.get("content-type"))
     body = decompress(
-        await request.body(),
+        await read_body(request),
         request.headers.get("content-encoding"),
         max_bytes=state.settings.max_body_bytes,
     )
