@@ -157,6 +157,9 @@ class GroupCommitter:
             if not group:
                 continue
             self._in_flight += 1
+            self.stats.groups += 1
+            self.stats.requests += len(group)
+            self.stats.rows += sum(len(r.rows) for r in group)
             try:
                 await run_in_threadpool(self._write_group, group)
             except Exception as exc:
@@ -177,9 +180,6 @@ class GroupCommitter:
     def _write_group(self, group: list[_Request]) -> None:
         """Write a group in one transaction; on a database error other than the connection
         being gone, retry each request in its own (in a thread)."""
-        self.stats.groups += 1
-        self.stats.requests += len(group)
-        self.stats.rows += sum(len(r.rows) for r in group)
         try:
             self._write_once_more_if_dead(group)
         except sqlalchemy.exc.DBAPIError as exc:
