@@ -95,7 +95,10 @@ def to_rows(
         403: {"description": "Key lacks the ingest scope"},
         413: {"description": "Body over 10 MB or more than 1,000 events"},
         422: {"description": "An event is invalid; details name its index and field"},
-        503: {"description": "Database unavailable; nothing stored; retry after Retry-After"},
+        503: {
+            "description": "Database unavailable, or this process's write queue is full or "
+            "shutting down; nothing stored; retry after Retry-After"
+        },
     },
 )
 async def ingest_events(request: Request) -> IngestResult:
