@@ -15,11 +15,14 @@ from app.api.baselines.router import router as baselines_router
 from app.api.baselines.schemas import BaselineIn
 from app.api.deps import AppState
 from app.api.errors import install_error_handlers
+from app.api.events.router import ingest_events
 from app.api.events.router import router as events_router
 from app.api.events.schemas import EventIn
 from app.api.exports.router import router as exports_router
+from app.api.feedback.router import ingest_feedback
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
+from app.api.hot_path import serve_directly
 from app.api.keys.router import router as keys_router
 from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
@@ -110,6 +113,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     ):  # fmt: skip
         api.include_router(router)
     install_ui(api)
+    serve_directly(api, (events_router, feedback_router), (ingest_events, ingest_feedback))
 
     def openapi() -> dict[str, Any]:
         # The ingest routes read their body by hand (one item or a batch, size-checked first),
