@@ -297,28 +297,16 @@ def main() -> None:
             truncate(url)
             preload(url, args.preload)
         with server(url, args.workers) as base:
-            bench_http(base, url, key, events[:500], connections=args.senders, seconds=2,
-                       fresh=fresh)  # fmt: skip
-            batch_rate = bench_http(
-                base,
-                url,
-                key,
-                events[:500],
-                connections=args.senders,
-                seconds=args.seconds,
-                fresh=fresh,
-            )
+
+            def http(n: int, connections: int, seconds: int) -> float:
+                return bench_http(base, url, key, events[:n], connections=connections,
+                                  seconds=seconds, fresh=fresh)  # fmt: skip
+
+            http(500, args.senders, 2)  # warm-up
+            batch_rate = http(500, args.senders, args.seconds)
             print(f"(b) HTTP batches of 500:   {batch_rate:10.0f} events/s "
                   f"({args.senders} wrk connections)", flush=True)  # fmt: skip
-            single_rate = bench_http(
-                base,
-                url,
-                key,
-                events[:1],
-                connections=args.clients,
-                seconds=args.seconds,
-                fresh=fresh,
-            )
+            single_rate = http(1, args.clients, args.seconds)
             print(f"(c) HTTP single events:    {single_rate:10.0f} events/s "
                   f"({args.clients} wrk connections, {args.workers} api worker(s))",
                   flush=True)  # fmt: skip
