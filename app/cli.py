@@ -628,7 +628,17 @@ def labels_import(
     except OSError as exc:
         raise _fail(f"cannot read {path}: {exc.strerror}") from None
     if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise _fail(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise _fail(f"{path}:{number}: each line must be a JSON object")
+            rows.append(row)
     else:
         rows = list(csv.DictReader(text.splitlines()))
     missing = {"request_id", "model", "label"} - set(rows[0] if rows else {})
