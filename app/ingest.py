@@ -74,7 +74,7 @@ class GroupCommitter:
         max_queued_rows: int = 50_000,
         linger_seconds: float = 0.0,
         retry_after: int = 5,
-        on_group: Callable[[int, int], None] | None = None,
+        on_group: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.owners = owners
@@ -156,10 +156,11 @@ class GroupCommitter:
             group = self._take()
             if not group:
                 continue
+            events = sum(len(r.rows) for r in group)
             self._in_flight += 1
             self.stats.groups += 1
             self.stats.requests += len(group)
-            self.stats.rows += sum(len(r.rows) for r in group)
+            self.stats.rows += events
             try:
                 await run_in_threadpool(self._write_group, group)
             except Exception as exc:
@@ -175,7 +176,7 @@ class GroupCommitter:
                 else:
                     request.answer.set_result(request.accepted)
             if self.on_group is not None:
-                self.on_group(len(group), sum(len(r.rows) for r in group))
+                self.on_group(events)
 
     def _write_group(self, group: list[_Request]) -> None:
         """Write a group in one transaction; on a database error other than the connection
@@ -228,7 +229,6 @@ class GroupCommitter:
             inserted = insert_events(conn, rows)
         # Within a group the first request to bring a key gets it; later ones are duplicates.
         for request in writing:
-            request.accepted = 0
             for r in request.rows:
                 key = (r["model"], r["request_id"])
                 if key in inserted:

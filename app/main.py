@@ -64,7 +64,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         max_queued_rows=settings.ingest_queue_max_events,
         linger_seconds=settings.ingest_linger_ms / 1000,
         retry_after=settings.retry_after_seconds,
-        on_group=lambda _requests, events: INGEST_GROUP_EVENTS.observe(events),
+        on_group=INGEST_GROUP_EVENTS.observe,
     )  # fmt: skip
 
     @asynccontextmanager

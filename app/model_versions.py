@@ -2,6 +2,7 @@
 pipeline reported, the dataset it was exported for, and the F1 production measures for it —
 training → validation → production side by side, where an overfitting gap shows."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,21 +73,25 @@ def _f1(metrics: dict[str, Any] | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def version_scores(session: Session, name: str) -> list[VersionScores]:
+def version_scores(
+    session: Session, name: str, latest: Sequence[runs.LatestRun]
+) -> list[VersionScores]:
     """The model's newest versions, newest first, with training, validation and production
-    F1 (production: the newest window, of any monitor, holding enough labels of it)."""
+    F1 (production: the newest window, of any monitor, holding enough labels of it).
+    ``latest``: the model's ``runs.latest_per_monitor``, which the caller has loaded."""
     versions = session.scalars(
         select(Model)
         .where(Model.name == name)
         .order_by(Model.created_at.desc(), Model.id.desc())
         .limit(VERSIONS_SHOWN)
     ).all()
-    latest = {r.run_id: r for r in runs.latest_per_monitor(session, model=name)}
+    by_run = {r.run_id: r for r in latest}
+    check, metric = PRODUCTION_F1
     production: dict[str, tuple[datetime, float]] = {}
-    for mv in runs.metric_values(session, list(latest)):
-        if (mv.check, mv.metric) != PRODUCTION_F1 or mv.feature is None:
+    for mv in runs.metric_values(session, list(by_run), check=check, metric=metric):
+        if mv.feature is None:
             continue
-        end = latest[mv.run_id].window_end
+        end = by_run[mv.run_id].window_end
         if mv.feature not in production or production[mv.feature][0] < end:
             production[mv.feature] = (end, mv.value)
     out = []

@@ -153,9 +153,8 @@ def chat_messages(example: dict[str, Any], system_prompt: str | None) -> list[di
     ]
 
 
-def _provenance(example: dict[str, Any], split: str) -> dict[str, Any]:
+def _provenance(example: dict[str, Any]) -> dict[str, Any]:
     return {
-        "split": split,
         "request_id": example["request_id"],
         "ts": example["ts"],
         "model_version": example["model_version"],
@@ -166,11 +165,8 @@ def _provenance(example: dict[str, Any], split: str) -> dict[str, Any]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -184,11 +180,7 @@ def _write_parquet(path: Path, examples: list[dict[str, Any]], spec: DatasetSpec
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [
-        {"messages": chat_messages(e, spec.system_prompt), **_provenance(e, "")} for e in examples
-    ]
-    for row in rows:
-        del row["split"]
+    rows = [{"messages": chat_messages(e, spec.system_prompt), **_provenance(e)} for e in examples]
     schema = pa.schema(
         [
             ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
@@ -246,7 +238,8 @@ def export_dataset(
         else:
             _write_parquet(files[name], rows, spec)
     _write_jsonl(
-        out / PROVENANCE, (_provenance(e, name) for name, rows in halves.items() for e in rows)
+        out / PROVENANCE,
+        ({"split": name, **_provenance(e)} for name, rows in halves.items() for e in rows),
     )
     manifest = {
         "model": spec.model,

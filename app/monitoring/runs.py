@@ -707,16 +707,25 @@ class StoredMetric:
     status: str | None
 
 
-def metric_values(conn: Connection | Session, run_ids: Sequence[int]) -> list[StoredMetric]:
-    """The numbers (non-null) the given runs produced."""
+def metric_values(
+    conn: Connection | Session,
+    run_ids: Sequence[int],
+    *,
+    check: str | None = None,
+    metric: str | None = None,
+) -> list[StoredMetric]:
+    """The numbers (non-null) the given runs produced; only one check's or metric's when
+    given."""
     if not run_ids:
         return []
     rows = conn.execute(
         text(
             'SELECT run_id, "check", metric, feature, value, threshold, status '
-            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL"
+            "FROM metric_values WHERE run_id = ANY(:ids) AND value IS NOT NULL "
+            'AND (CAST(:check AS text) IS NULL OR "check" = :check) '
+            "AND (CAST(:metric AS text) IS NULL OR metric = :metric)"
         ),
-        {"ids": list(run_ids)},
+        {"ids": list(run_ids), "check": check, "metric": metric},
     )
     return [StoredMetric(*r) for r in rows]
 

@@ -89,7 +89,8 @@ def model_status(
         retraining_recommended=any(s.retraining_recommended for s in out),
         monitors=out,
         versions=[
-            VersionScoresOut.model_validate(v) for v in model_versions.version_scores(session, name)
+            VersionScoresOut.model_validate(v)
+            for v in model_versions.version_scores(session, name, list(latest.values()))
         ],
     )
 

@@ -292,7 +292,8 @@ def model_page(
                 chart_data=data,
             )
         )
-    scores = model_versions.version_scores(session, name) if versions else []
+    latest = [row.latest for row in rows if row.latest is not None]
+    scores = model_versions.version_scores(session, name, latest) if versions else []
     return ModelPage(name=name, panels=panels, versions=versions, scores=scores)
 
 
