@@ -29,6 +29,7 @@ from app.api.models.router import router as models_router
 from app.api.monitors.router import router as monitors_router
 from app.api.otlp.router import router as otlp_router
 from app.api.runs.router import router as runs_router
+from app.api.server import tune_garbage_collector
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_sessionmaker
@@ -147,5 +148,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (``driftline api`` with several workers)."""
-    return create_app()
+    """Factory for ``uvicorn --factory`` (``driftline api``; each worker process calls it)."""
+    api = create_app()
+    tune_garbage_collector()
+    return api

@@ -1,7 +1,8 @@
 """The single-event ceiling: a bare FastAPI route that parses the JSON body with orjson and
 echoes it, served exactly as ``driftline api`` serves (uvicorn, one worker, the same HTTP
-protocol class and logging). What remains between it and ``POST /v1/events`` is Driftline's
-own work: the key, the body gate, validation, the database write and its COMMIT.
+protocol class, logging and garbage-collector tuning). What remains between it and
+``POST /v1/events`` is Driftline's own work: the key, the body gate, validation, the
+database write and its COMMIT.
 
     python -m bench.echo --port 8765
 """
@@ -12,11 +13,18 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from app.api.server import tune_garbage_collector
 from app.cli import HTTP_PROTOCOL
 from app.config import get_settings
 from app.logs import setup
 
 echo_app = FastAPI()
+
+
+def serve_echo() -> FastAPI:
+    """The app, with the garbage collector tuned as ``driftline api`` tunes it."""
+    tune_garbage_collector()
+    return echo_app
 
 
 @echo_app.post("/v1/events")
@@ -38,7 +46,7 @@ def main() -> None:
     port = parser.parse_args().port
     settings = get_settings()
     uvicorn.run(
-        "bench.echo:echo_app", host="127.0.0.1", port=port, workers=1,
+        "bench.echo:serve_echo", factory=True, host="127.0.0.1", port=port, workers=1,
         log_level=settings.log_level,
         log_config=setup(settings.log_level, settings.log_format), http=HTTP_PROTOCOL,
     )  # fmt: skip

@@ -9,6 +9,7 @@ wait. This protocol closes a connection whose request headers are not complete w
 """
 
 import asyncio
+import gc
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -58,3 +59,24 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+
+# Allocations (net) between two youngest-generation collections; CPython's default is 700.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_garbage_collector() -> None:
+    """Make CPython's cyclic garbage collector cheap for request traffic; call once the app
+    is built.
+
+    A batch of 500 events allocates tens of thousands of objects that reference counting
+    frees when the request ends. With the default thresholds the collector ran dozens of
+    times per request, and each older-generation pass walked every object the imports left
+    behind: ~20 % of the api's CPU at batch load (py-spy). Freezing what exists at start
+    takes those objects out of every later pass, and a higher young threshold lets a
+    request's objects die by reference count before a collection sees them
+    (docs/benchmarks.md: batches +25 %, single events +35 %). Cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)

@@ -85,6 +85,7 @@ EVENT_COLUMNS = (
     "latency_ms", "prompt_tokens", "completion_tokens", "perplexity", "logprob_tokens",
     "finish_reason", "embedding", "metadata",
 )  # fmt: skip
+_TS = EVENT_COLUMNS.index("ts")
 # Below this size the savepoint and extra statements of the COPY path cost more than they save.
 COPY_MIN_ROWS = 20
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
@@ -106,17 +107,36 @@ def _register_models(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
 
 
+def _timestamps_as_text(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's ``ts`` as ISO 8601 text, for COPY.
+
+    psycopg's timestamptz dumper costs ~1.5 µs a value, more than all of a row's other
+    columns together; ``isoformat`` is cheaper, is computed once for both COPYs, and once
+    for the events of a request that share the server's clock (no ``ts`` sent).
+    """
+    texts = []
+    last, last_text = None, ""
+    for r in rows:
+        ts = r["ts"]
+        if ts is not last:
+            last, last_text = ts, ts.isoformat()
+        texts.append(last_text)
+    return texts
+
+
 def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
+    timestamps = _timestamps_as_text(rows)
     with driver.cursor() as cur:
         # Keys first: a duplicate fails here, before any event row is formatted.
         with cur.copy(_COPY_KEYS) as copy:
-            for r in rows:
-                copy.write_row((r["model"], r["request_id"], r["ts"]))
+            for r, ts in zip(rows, timestamps, strict=True):
+                copy.write_row((r["model"], r["request_id"], ts))
         with cur.copy(_COPY_EVENTS) as copy:
-            for r in rows:
+            for r, ts in zip(rows, timestamps, strict=True):
                 values = [r[c] for c in EVENT_COLUMNS]
+                values[_TS] = ts
                 if values[-1] is not None:
                     values[-1] = orjson.dumps(values[-1]).decode()
                 copy.write_row(values)

@@ -1,5 +1,6 @@
 """POST /v1/events against real PostgreSQL: durability, idempotency, all-or-nothing, limits."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -243,3 +244,26 @@ def test_models_lists_versions_and_last_event(
     assert model["name"] == "support-bot"
     assert [v["version"] for v in model["versions"]] == ["v1", "v2"]
     assert model["last_event_at"] is not None
+
+
+def test_client_timestamps_keep_their_instant_through_the_copy_path(
+    client: TestClient, ingest_headers: dict[str, str], engine: Engine
+) -> None:
+    # 30 events take the COPY path, which sends ts as ISO text: offsets and microseconds
+    # must survive it, and events without ts share the server's clock.
+    sent = [
+        event(i, ts=f"2026-03-0{1 + i % 7}T1{i % 10}:0{i % 6}:07.{i:06d}{offset}")
+        for i, offset in zip(range(24), ["+00:00", "+05:30", "-08:00", "Z"] * 6, strict=True)
+    ] + [{k: v for k, v in event(100 + i).items() if k != "ts"} for i in range(6)]
+    r = client.post("/v1/events", json={"events": sent}, headers=ingest_headers)
+    assert r.status_code == 202, r.text
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT request_id, ts FROM events")).all())
+        keys = dict(conn.execute(text("SELECT request_id, ts FROM event_keys")).all())
+    assert stored == keys
+    for ev in sent[:24]:
+        expected = datetime.fromisoformat(ev["ts"].replace("Z", "+00:00"))
+        assert stored[ev["request_id"]] == expected, ev["ts"]
+    server_clock = {stored[ev["request_id"]] for ev in sent[24:]}
+    assert len(server_clock) == 1
+    assert abs(datetime.now(UTC) - server_clock.pop()) < timedelta(minutes=5)
