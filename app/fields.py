@@ -6,8 +6,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, StringConstraints
 
 # Identifiers must not hold NUL (text elsewhere is sanitised; a name is refused instead).
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+NAME_MAX_LENGTH = 200
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL)]
 
 MAX_METADATA_KEYS = 256
 # Nesting of metadata: far beyond any real use, and well inside what every serialiser on
@@ -34,7 +36,9 @@ def nesting_depth(value: Any) -> int:
     return deepest
 
 
-def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+def bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` if it has at most MAX_METADATA_KEYS keys and MAX_METADATA_DEPTH levels;
+    ValueError saying which limit it breaks otherwise."""
     if len(value) > MAX_METADATA_KEYS:
         raise ValueError(f"{len(value)} keys; at most {MAX_METADATA_KEYS}")
     # Most metadata is flat (one level): skip the walk, a hot spot of batch validation.
@@ -46,7 +50,9 @@ def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _plausible_ts(value: datetime) -> datetime:
+def plausible_ts(value: datetime) -> datetime:
+    """``value`` in UTC if naive, when not before 2000 nor more than a day ahead; ValueError
+    otherwise."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     if value < EARLIEST_TS:
@@ -57,6 +63,6 @@ def _plausible_ts(value: datetime) -> datetime:
 
 
 # Free-form metadata: at most MAX_METADATA_KEYS keys and MAX_METADATA_DEPTH levels.
-Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
+Metadata = Annotated[dict[str, Any], AfterValidator(bounded_metadata)]
 # A client's timestamp: naive means UTC; not before 2000, not more than a day ahead.
-PlausibleTs = Annotated[datetime, AfterValidator(_plausible_ts)]
+PlausibleTs = Annotated[datetime, AfterValidator(plausible_ts)]

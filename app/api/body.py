@@ -1,7 +1,9 @@
 """Reading JSON request bodies for the ingest routes, with errors that say what is wrong."""
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
+import msgspec
 import orjson
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
@@ -31,6 +33,12 @@ async def read_body(request: Request) -> bytes:
 
 async def read_json(request: Request) -> Any:
     """Decode the body as JSON (content type must be JSON when given); 400/415 otherwise."""
+    return parse_json(await read_json_body(request))
+
+
+async def read_json_body(request: Request) -> bytes:
+    """The body of a request that says it is JSON (or says nothing); 415 for another content
+    type, 400 for an empty body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise DriftlineError(
@@ -41,6 +49,11 @@ async def read_json(request: Request) -> Any:
     body = await read_body(request)
     if not body.strip():
         raise DriftlineError(400, "empty_body", "the request body is empty; send a JSON object")
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    """The body's JSON value; 400 naming where it is malformed."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -89,6 +102,51 @@ def validate_items(
             {**e, "loc": prefix + tuple(e["loc"])[0 if is_batch else 1 :]} for e in exc.errors()
         ]
         raise invalid_input(errors) from None
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class FastItems(Generic[S]):
+    """Decode and validate a body of one item or ``{key: [items]}`` in one pass, for bodies
+    that are valid as sent.
+
+    msgspec builds the items straight from the bytes, about three times as fast as parsing with
+    orjson and validating with pydantic (docs/benchmarks.md) — on a batch of 500 events
+    that was the api's largest cost. It only recognises the happy path: ``decode`` returns
+    None for anything it refuses, and the caller validates that body again with the pydantic
+    model, which words the error as ever (``key[index].field``) and accepts what pydantic's
+    lax mode coerces (``"0.5"`` for a number, a Unix time for a timestamp). So the struct
+    must refuse at least what the model refuses; ``check`` adds what msgspec cannot express
+    (raise ValueError to refuse an item).
+    """
+
+    def __init__(self, struct: type[S], key: str, check: Callable[[S], None]) -> None:
+        self.key = key
+        self.check = check
+        self._prefix = f'"{key}"'.encode()
+        self._one = msgspec.json.Decoder(struct)
+        batch = msgspec.defstruct(
+            f"{struct.__name__}Batch",
+            [(key, list[struct])],  # type: ignore[valid-type]
+            forbid_unknown_fields=True,
+        )
+        self._batch: msgspec.json.Decoder[Any] = msgspec.json.Decoder(batch)
+
+    def decode(self, body: bytes, *, max_items: int) -> list[S] | None:
+        """The items, or None when the body needs the careful path (see the class)."""
+        try:
+            if body.lstrip()[1:].lstrip().startswith(self._prefix):
+                items: list[S] = getattr(self._batch.decode(body), self.key)
+                if not items or len(items) > max_items:
+                    return None
+            else:
+                items = [self._one.decode(body)]
+            for item in items:
+                self.check(item)
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            return None
+        return items
 
 
 def one_or_batch_body(schema_name: str, key: str, max_items: int) -> dict[str, Any]:

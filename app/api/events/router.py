@@ -8,10 +8,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter
 
-from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
+from app.api.body import (
+    FastItems,
+    one_or_batch_body,
+    parse_json,
+    read_json_body,
+    split_batch,
+    validate_items,
+)
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
-from app.api.events.schemas import EventIn, IngestResult
+from app.api.events.schemas import EventIn, EventStruct, IngestResult, check_event
 from app.db.storable import make_storable
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
@@ -21,6 +28,7 @@ from app.security import Caller
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 
 _EVENTS = TypeAdapter(list[EventIn])
+_FAST_EVENTS = FastItems(EventStruct, "events", check_event)
 _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
@@ -38,7 +46,10 @@ _FREE_TEXT = ("prompt", "output", "prediction", "finish_reason", "metadata")
 
 
 def to_rows(
-    events: list[EventIn], *, may_hold_nul: bool = True, redact_pii: bool = False
+    events: list[EventIn] | list[EventStruct],
+    *,
+    may_hold_nul: bool = True,
+    redact_pii: bool = False,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Event models → writer rows (request ids assigned, NULs replaced, PII redacted if asked);
     also how many events had NULs replaced and how many PII spans were redacted.
@@ -108,20 +119,27 @@ async def ingest_events(request: Request) -> IngestResult:
     under ``duplicates``.
     """
     state, caller = await ingest_context(request)
-    payload = await read_json(request)
-    items, is_batch = split_batch(payload, "events", max_items=state.settings.max_batch_events)
-    try:
-        events = validate_items(_EVENTS, items, "events", is_batch)
-    except DriftlineError:
-        INGEST_EVENTS.labels("rejected").inc(len(items))
-        raise
-
-    may_hold_nul = json_may_hold_nul(await request.body())
-    return await store_events(state, caller, events, may_hold_nul=may_hold_nul)
+    body = await read_json_body(request)
+    max_items = state.settings.max_batch_events
+    events: list[EventIn] | list[EventStruct] | None = _FAST_EVENTS.decode(
+        body, max_items=max_items
+    )
+    if events is None:  # refused or coerced: pydantic words the error or accepts it
+        items, is_batch = split_batch(parse_json(body), "events", max_items=max_items)
+        try:
+            events = validate_items(_EVENTS, items, "events", is_batch)
+        except DriftlineError:
+            INGEST_EVENTS.labels("rejected").inc(len(items))
+            raise
+    return await store_events(state, caller, events, may_hold_nul=json_may_hold_nul(body))
 
 
 async def store_events(
-    state: AppState, caller: Caller, events: list[EventIn], *, may_hold_nul: bool = True
+    state: AppState,
+    caller: Caller,
+    events: list[EventIn] | list[EventStruct],
+    *,
+    may_hold_nul: bool = True,
 ) -> IngestResult:
     """Write validated events (all or nothing) and say what happened; returns after their
     COMMIT. Shared by every ingest route (JSON events, OTLP spans)."""

@@ -1,10 +1,22 @@
 """Event request/response schemas."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.fields import Id, Metadata, Name, PlausibleTs
+from app.fields import (
+    NAME_MAX_LENGTH,
+    NO_NUL,
+    Id,
+    Metadata,
+    Name,
+    PlausibleTs,
+    bounded_metadata,
+    plausible_ts,
+)
 
 MAX_EMBEDDING_DIMS = 4096
 MAX_LOGPROBS = 100_000
@@ -48,6 +60,48 @@ class EventIn(BaseModel):
         | None
     ) = None
     metadata: Metadata | None = None
+
+
+_NAME = Meta(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL)
+_LOGPROB = Annotated[float, Meta(ge=-1e4, le=0)]
+_COMPONENT = Annotated[float, Meta(ge=-1e30, le=1e30)]
+_COUNT = Annotated[int, Meta(ge=0, le=2_147_483_647)]
+
+
+class EventStruct(msgspec.Struct, forbid_unknown_fields=True):
+    """``EventIn`` for ``app.api.body.FastItems``: the same fields, defaults and bounds,
+    decoded straight from the body (a body it refuses is validated again by ``EventIn``).
+    tests/api/test_event_decoding.py holds the two to the same verdicts."""
+
+    model: Annotated[str, _NAME]
+    prompt: str
+    output: str
+    model_version: Annotated[str, Meta(max_length=200)] = ""
+    request_id: Annotated[str, _NAME] | None = None
+    ts: datetime | None = None
+    prediction: str | None = None
+    confidence: Annotated[float, Meta(ge=0, le=1)] | None = None
+    latency_ms: Annotated[float, Meta(ge=0)] | None = None
+    prompt_tokens: _COUNT | None = None
+    completion_tokens: _COUNT | None = None
+    token_logprobs: (
+        Annotated[list[_LOGPROB], Meta(min_length=1, max_length=MAX_LOGPROBS)] | None
+    ) = None
+    perplexity: Annotated[float, Meta(ge=1, le=1e300)] | None = None
+    finish_reason: Annotated[str, Meta(max_length=64)] | None = None
+    embedding: (
+        Annotated[list[_COMPONENT], Meta(min_length=1, max_length=MAX_EMBEDDING_DIMS)] | None
+    ) = None
+    metadata: dict[str, Any] | None = None
+
+
+def check_event(event: EventStruct) -> None:
+    """What ``EventIn``'s validators add to its bounds: metadata size and depth, a plausible
+    timestamp (naive means UTC)."""
+    if event.metadata is not None:
+        bounded_metadata(event.metadata)
+    if event.ts is not None:
+        event.ts = plausible_ts(event.ts)
 
 
 class IngestResult(BaseModel):
