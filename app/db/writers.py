@@ -102,8 +102,13 @@ _INSERT_MODELS = text(
 )
 
 
-def _register_models(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    names, versions = zip(*sorted({(r["model"], r["model_version"]) for r in rows}), strict=True)
+def model_versions(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The ``(model, model_version)`` pairs of event rows."""
+    return {(r["model"], r["model_version"]) for r in rows}
+
+
+def _register_models(conn: Connection, pairs: set[tuple[str, str]]) -> None:
+    names, versions = zip(*sorted(pairs), strict=True)
     conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
 
 
@@ -159,9 +164,18 @@ def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[Key]:
+def insert_events(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    registered: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+) -> set[Key]:
     """Insert event rows (keys as in ``EVENT_COLUMNS``); returns the ``(model, request_id)``
-    of those that were new (a repeat, in the rows or already stored, is not written)."""
+    of those that were new (a repeat, in the rows or already stored, is not written).
+
+    ``registered``: ``(model, model_version)`` pairs the caller knows are in ``models``
+    (committed earlier; models are never deleted), so a batch of known ones skips a
+    statement; the others are registered here.
+    """
     rows = _first_of_each_key(rows)
     if len(rows) < COPY_MIN_ROWS:
         return _insert_skipping_duplicates(conn, rows)
@@ -170,7 +184,9 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[Key]:
             _copy_events(conn, rows)
     except psycopg.errors.UniqueViolation:
         return _insert_skipping_duplicates(conn, rows)
-    _register_models(conn, rows)
+    unregistered = model_versions(rows) - registered
+    if unregistered:
+        _register_models(conn, unregistered)
     return {(r["model"], r["request_id"]) for r in rows}
 
 

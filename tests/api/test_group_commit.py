@@ -195,3 +195,23 @@ def test_shutdown_waits_for_a_write_in_flight_while_another_writer_idles(
 
     assert asyncio.run(scenario()).status_code == 202
     assert _stored(engine) == {"r-0"}
+
+
+def test_every_model_version_is_registered_once_its_batch_commits(
+    app: FastAPI, make_key: Callable[..., str], engine: Engine
+) -> None:
+    # Batches large enough for the COPY path; the committer skips registering the versions
+    # it has committed before, and must still register each new one.
+    key = make_key("ingest")
+
+    def batch(start: int, versions: list[str]) -> dict[str, Any]:
+        return {"events": [{**_event(start + i), "model_version": versions[i % len(versions)]}
+                           for i in range(30)]}  # fmt: skip
+
+    for body in (batch(0, ["v1"]), batch(100, ["v1", "v2"]), batch(200, ["v2"]),
+                 batch(300, ["v1", "v3"])):  # fmt: skip
+        [answer] = asyncio.run(_post_all(app, key, [body]))
+        assert answer.status_code == 202, answer.text
+    with engine.connect() as conn:
+        versions = conn.execute(text("SELECT version FROM models WHERE name = 'bot'")).scalars()
+        assert sorted(versions) == ["v1", "v2", "v3"]
