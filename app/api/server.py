@@ -75,7 +75,7 @@ def tune_garbage_collector() -> None:
     behind: ~20 % of the api's CPU at batch load (py-spy). Freezing what exists at start
     takes those objects out of every later pass, and a higher young threshold lets a
     request's objects die by reference count before a collection sees them
-    (docs/benchmarks.md: batches +25 %, single events +35 %). Cycles are still collected.
+    (docs/benchmarks.md: batches +25 %, single events +15 to 28 %). Cycles are still collected.
     """
     gc.collect()
     gc.freeze()
