@@ -22,7 +22,7 @@ from app.api.exports.router import router as exports_router
 from app.api.feedback.router import ingest_feedback
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
-from app.api.hot_path import serve_directly
+from app.api.hot_path import HotPathMiddleware, hot_routes
 from app.api.keys.router import router as keys_router
 from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
@@ -98,6 +98,11 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         prediction_rules=rules,
         ingest=ingest,
     )
+    # Innermost of ours (added first): the ingest routes are served just inside the gate.
+    api.add_middleware(
+        HotPathMiddleware,
+        routes=hot_routes((events_router, feedback_router), (ingest_events, ingest_feedback)),
+    )
     api.add_middleware(
         BodyGateMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -114,7 +119,6 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     ):  # fmt: skip
         api.include_router(router)
     install_ui(api)
-    serve_directly(api, (events_router, feedback_router), (ingest_events, ingest_feedback))
 
     def openapi() -> dict[str, Any]:
         # The ingest routes read their body by hand (one item or a batch, size-checked first),
