@@ -6,8 +6,9 @@ COPYed straight into both tables inside a savepoint (the fastest way into Postgr
 key already exists, the key COPY fails as a whole, the savepoint is rolled back and the batch
 goes through one ``INSERT … SELECT FROM jsonb_to_recordset`` statement instead, which stores
 only the events whose key was new. Retries are rare, so nearly every batch takes the COPY path.
-Small batches (single events) go straight to the statement: one round trip beats a savepoint
-plus two COPYs. Both paths are set-based; neither does per-row ORM work.
+Small batches (groups of single events) go straight to the statement: one round trip beats
+a savepoint plus two COPYs, and costs the api less CPU per row (see COPY_MIN_ROWS). Both
+paths are set-based; neither does per-row ORM work.
 """
 
 from typing import Any
@@ -86,8 +87,11 @@ EVENT_COLUMNS = (
     "finish_reason", "embedding", "metadata",
 )  # fmt: skip
 _TS = EVENT_COLUMNS.index("ts")
-# Below this size the savepoint and extra statements of the COPY path cost more than they save.
-COPY_MIN_ROWS = 20
+# Below this size the one statement costs the api less and PostgreSQL no more: per row, 20
+# rows 26 µs of api CPU against 38 for COPY, 50 rows 9 against 18, 100 rows 8 against 16 with
+# the same wall time; from 200 rows COPY's wall time is lower (22 against 32 µs a row).
+# Single events, written in groups of 15-40, gained 10 % from this bound (was 20).
+COPY_MIN_ROWS = 100
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
 _COPY_KEYS = "COPY event_keys (model, request_id, ts) FROM STDIN"
 

@@ -7,6 +7,8 @@ import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.db.writers import COPY_MIN_ROWS
+
 
 def event(i: int = 0, **over: Any) -> dict[str, Any]:
     """A valid event; ``over`` replaces fields."""
@@ -67,13 +69,14 @@ def test_server_assigns_request_id_when_missing(
 def test_retry_of_the_same_batch_stores_nothing_twice(
     client: TestClient, ingest_headers: dict[str, str], engine: Engine
 ) -> None:
-    batch = {"events": [event(i) for i in range(50)]}
+    n = COPY_MIN_ROWS + 20  # the COPY path, then its fallback
+    batch = {"events": [event(i) for i in range(n)]}
     first = client.post("/v1/events", json=batch, headers=ingest_headers)
     again = client.post("/v1/events", json=batch, headers=ingest_headers)
-    assert first.json()["accepted"] == 50 and first.json()["duplicates"] == 0
+    assert first.json()["accepted"] == n and first.json()["duplicates"] == 0
     assert again.status_code == 202
-    assert again.json()["accepted"] == 0 and again.json()["duplicates"] == 50
-    assert count(engine) == 50
+    assert again.json()["accepted"] == 0 and again.json()["duplicates"] == n
+    assert count(engine) == n
 
 
 def test_duplicate_request_ids_inside_one_batch_count_as_duplicates(
@@ -90,11 +93,12 @@ def test_duplicates_inside_a_large_batch_take_the_fallback_and_are_skipped(
     client: TestClient, ingest_headers: dict[str, str], engine: Engine
 ) -> None:
     client.post("/v1/events", json=event(5), headers=ingest_headers)
-    batch = [event(i) for i in range(40)] + [event(7)]  # 5 stored already, 7 twice
+    n = COPY_MIN_ROWS + 20
+    batch = [event(i) for i in range(n)] + [event(7)]  # 5 stored already, 7 twice
     r = client.post("/v1/events", json={"events": batch}, headers=ingest_headers)
     assert r.status_code == 202
-    assert r.json()["accepted"] == 39 and r.json()["duplicates"] == 2
-    assert count(engine) == 40
+    assert r.json()["accepted"] == n - 1 and r.json()["duplicates"] == 2
+    assert count(engine) == n
     assert count(engine, "models") == 1
 
 
@@ -249,21 +253,22 @@ def test_models_lists_versions_and_last_event(
 def test_client_timestamps_keep_their_instant_through_the_copy_path(
     client: TestClient, ingest_headers: dict[str, str], engine: Engine
 ) -> None:
-    # 30 events take the COPY path, which sends ts as ISO text: offsets and microseconds
-    # must survive it, and events without ts share the server's clock.
+    # A batch for the COPY path, which sends ts as ISO text: offsets and microseconds must
+    # survive it, and events without ts share the server's clock.
     sent = [
         event(i, ts=f"2026-03-0{1 + i % 7}T1{i % 10}:0{i % 6}:07.{i:06d}{offset}")
         for i, offset in zip(range(24), ["+00:00", "+05:30", "-08:00", "Z"] * 6, strict=True)
-    ] + [{k: v for k, v in event(100 + i).items() if k != "ts"} for i in range(6)]
+    ] + [{k: v for k, v in event(100 + i).items() if k != "ts"} for i in range(COPY_MIN_ROWS)]
+    with_ts = sent[:24]
     r = client.post("/v1/events", json={"events": sent}, headers=ingest_headers)
     assert r.status_code == 202, r.text
     with engine.connect() as conn:
         stored = dict(conn.execute(text("SELECT request_id, ts FROM events")).all())
         keys = dict(conn.execute(text("SELECT request_id, ts FROM event_keys")).all())
     assert stored == keys
-    for ev in sent[:24]:
+    for ev in with_ts:
         expected = datetime.fromisoformat(ev["ts"].replace("Z", "+00:00"))
         assert stored[ev["request_id"]] == expected, ev["ts"]
-    server_clock = {stored[ev["request_id"]] for ev in sent[24:]}
+    server_clock = {stored[ev["request_id"]] for ev in sent[len(with_ts) :]}
     assert len(server_clock) == 1
     assert abs(datetime.now(UTC) - server_clock.pop()) < timedelta(minutes=5)

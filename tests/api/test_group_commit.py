@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.db.session import make_sessionmaker, session_scope
+from app.db.writers import COPY_MIN_ROWS
 from app.main import create_app
 from app.projects import create_project
 from app.security import create_key
@@ -206,10 +207,10 @@ def test_every_model_version_is_registered_once_its_batch_commits(
 
     def batch(start: int, versions: list[str]) -> dict[str, Any]:
         return {"events": [{**_event(start + i), "model_version": versions[i % len(versions)]}
-                           for i in range(30)]}  # fmt: skip
+                           for i in range(COPY_MIN_ROWS)]}  # fmt: skip
 
-    for body in (batch(0, ["v1"]), batch(100, ["v1", "v2"]), batch(200, ["v2"]),
-                 batch(300, ["v1", "v3"])):  # fmt: skip
+    for body in (batch(0, ["v1"]), batch(1000, ["v1", "v2"]), batch(2000, ["v2"]),
+                 batch(3000, ["v1", "v3"])):  # fmt: skip
         [answer] = asyncio.run(_post_all(app, key, [body]))
         assert answer.status_code == 202, answer.text
     with engine.connect() as conn:

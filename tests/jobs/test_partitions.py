@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 
 from app.db.partitions import day_partitions, ensure_day_partitions
+from app.db.writers import COPY_MIN_ROWS
 from app.jobs.featurise import featurise_pending
 from app.jobs.retention import apply_retention
 
@@ -104,16 +105,17 @@ def test_a_retry_is_a_duplicate_even_when_its_ts_differs(
     assert _post(client, ingest_headers, "same", None) == 1
     assert _post(client, ingest_headers, "same", None) == 0
     assert _post(client, ingest_headers, "same", datetime(2024, 1, 1, tzinfo=UTC)) == 0
-    batch = {"events": [{"model": "m", "request_id": f"b{i % 30}", "prompt": "p", "output": "o",
+    n = COPY_MIN_ROWS  # distinct ids, each sent twice with another ts
+    batch = {"events": [{"model": "m", "request_id": f"b{i % n}", "prompt": "p", "output": "o",
                          "ts": (datetime.now(UTC) - timedelta(days=i % 3)).isoformat()}
-                        for i in range(60)]}  # fmt: skip
+                        for i in range(2 * n)]}  # fmt: skip
     r = client.post("/v1/events", json=batch, headers=ingest_headers)
-    assert r.json()["accepted"] == 30 and r.json()["duplicates"] == 30
+    assert r.json()["accepted"] == n and r.json()["duplicates"] == n
     r = client.post("/v1/events", json=batch, headers=ingest_headers)  # COPY path, then fallback
-    assert r.json()["accepted"] == 0 and r.json()["duplicates"] == 60
+    assert r.json()["accepted"] == 0 and r.json()["duplicates"] == 2 * n
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 31
-        assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar_one() == 31
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == n + 1
+        assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar_one() == n + 1
 
 
 def test_retention_and_partition_upkeep_under_ingest_lose_nothing(
