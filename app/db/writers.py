@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Connection, text
 
 # An event's idempotency key: (model, request_id).
@@ -188,6 +189,12 @@ def insert_events(
             _copy_events(conn, rows)
     except psycopg.errors.UniqueViolation:
         return _insert_skipping_duplicates(conn, rows)
+    except psycopg.Error as exc:
+        # COPY goes to the driver itself: raise what SQLAlchemy raises for a statement, so
+        # that callers handle one family of errors (a refused group is split by request,
+        # app.ingest; a bad value is a 422) — a raw psycopg error was a 500 for every
+        # request of the group.
+        raise sqlalchemy.exc.DBAPIError.instance(_COPY_EVENTS, None, exc, psycopg.Error) from exc
     unregistered = model_versions(rows) - registered
     if unregistered:
         _register_models(conn, unregistered)

@@ -83,9 +83,14 @@ def test_another_projects_model_fails_only_its_own_request(app: FastAPI, engine:
     assert _stored(engine) == {f"r-{i}" for i in range(20)} | {"r-x"}
 
 
+@pytest.mark.parametrize("writers", [1, 2])
 def test_a_row_the_database_refuses_fails_only_its_request(
-    app: FastAPI, make_key: Callable[..., str], engine: Engine
+    writers: int, database_url: str, make_key: Callable[..., str], engine: Engine
 ) -> None:
+    # One writer: the requests queued behind the first make one group, large enough for the
+    # COPY path; two: smaller groups, the one-statement path.
+    settings = Settings(database_url=None, ingest_writers=writers)
+    app = create_app(database_url, settings)
     # An operator's rule the validator does not know: the database alone refuses the row.
     with engine.begin() as conn:
         conn.execute(text(
@@ -100,15 +105,20 @@ def test_a_row_the_database_refuses_fails_only_its_request(
         released = threading.Event()
         stall_writers(engine, released)
         threading.Timer(0.5, released.set).start()
-        bodies = [_event(i) for i in range(30)] + [_event("p", prompt="poison")]
+        # The poisoned request first: it is in the first group a writer takes, which holds
+        # what queued meanwhile — more than COPY_MIN_ROWS events, so the COPY path.
+        n, size = 30, COPY_MIN_ROWS // 10  # requests of `size` events
+        bodies: list[Any] = [_event("p", prompt="poison")] + [
+            {"events": [_event(f"{j}-{i}") for i in range(size)]} for j in range(n)
+        ]
         answers = asyncio.run(_post_all(app, make_key("ingest"), bodies))
     finally:
         with engine.begin() as conn:
             conn.execute(text("DROP TRIGGER refuse_poison ON events"))
             conn.execute(text("DROP FUNCTION refuse_poison()"))
     codes = [a.status_code for a in answers]
-    assert codes[:30] == [202] * 30 and codes[30] >= 400, answers[30].text
-    assert _stored(engine) == {f"r-{i}" for i in range(30)}
+    assert codes[0] >= 400 and codes[1:] == [202] * n, answers[0].text
+    assert _stored(engine) == {f"r-{j}-{i}" for j in range(n) for i in range(size)}
     assert app.state.driftline.ingest.stats.split_groups >= 1
 
 
