@@ -28,6 +28,10 @@ from app.security import Caller
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 
 _EVENTS = TypeAdapter(list[EventIn])
+# Counter series bound once: a label lookup per request was ≈1 % of a single event's CPU.
+_ACCEPTED, _DUPLICATE, _REJECTED = (
+    INGEST_EVENTS.labels(outcome) for outcome in ("accepted", "duplicate", "rejected")
+)
 _FAST_EVENTS = FastItems(EventStruct, "events", check_event)
 _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
@@ -129,7 +133,7 @@ async def ingest_events(request: Request) -> IngestResult:
         try:
             events = validate_items(_EVENTS, items, "events", is_batch)
         except DriftlineError:
-            INGEST_EVENTS.labels("rejected").inc(len(items))
+            _REJECTED.inc(len(items))
             raise
     return await store_events(state, caller, events, may_hold_nul=json_may_hold_nul(body))
 
@@ -150,8 +154,8 @@ async def store_events(
     # Concurrent requests share one transaction and COMMIT (app.ingest); a model of another
     # project answers 404 for this request alone and stores none of its events.
     accepted = await state.ingest.submit(caller.project_id, rows)
-    INGEST_EVENTS.labels("accepted").inc(accepted)
-    INGEST_EVENTS.labels("duplicate").inc(len(rows) - accepted)
+    _ACCEPTED.inc(accepted)
+    _DUPLICATE.inc(len(rows) - accepted)
     # Built from counts and ids already checked: no validation pass.
     return IngestResult.model_construct(
         accepted=accepted,
