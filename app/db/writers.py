@@ -11,6 +11,7 @@ a savepoint plus two COPYs, and costs the api less CPU per row (see COPY_MIN_ROW
 paths are set-based; neither does per-row ORM work.
 """
 
+import operator
 from typing import Any
 
 import orjson
@@ -88,6 +89,8 @@ EVENT_COLUMNS = (
     "finish_reason", "embedding", "metadata",
 )  # fmt: skip
 _TS = EVENT_COLUMNS.index("ts")
+# A row's values in COPY's column order (one C call; a comprehension took twice as long).
+_IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # Below this size the one statement costs the api less and PostgreSQL no more: per row, 20
 # rows 26 µs of api CPU against 38 for COPY, 50 rows 9 against 18, 100 rows 8 against 16 with
 # the same wall time; from 200 rows COPY's wall time is lower (22 against 32 µs a row).
@@ -145,7 +148,7 @@ def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 copy.write_row((r["model"], r["request_id"], ts))
         with cur.copy(_COPY_EVENTS) as copy:
             for r, ts in zip(rows, timestamps, strict=True):
-                values = [r[c] for c in EVENT_COLUMNS]
+                values = list(_IN_COLUMN_ORDER(r))
                 values[_TS] = ts
                 if values[-1] is not None:
                     values[-1] = orjson.dumps(values[-1]).decode()
