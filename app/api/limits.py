@@ -81,6 +81,8 @@ class StalledReads:
             elif now - since >= self.timeout:
                 del self._waiting[task]
                 self._expired.add(task)
+                # Forgotten when it ends, even if the cancellation surfaced elsewhere.
+                task.add_done_callback(self._expired.discard)
                 task.cancel()
         if self._waiting:
             self._sweep = loop.call_later(self.timeout / 4, self._cut_stalled, loop)
