@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy import Engine
 
-from app.db.writers import insert_events, model_versions
+from app.db.writers import first_of_each_key, insert_events, model_versions
 from app.errors import DriftlineError
 from app.predictions import RuleCache, fill_predictions
 from app.projects import ModelOwners
@@ -231,16 +231,17 @@ class GroupCommitter:
                     request.error = exc
                     continue
                 writing.append(request)
-            rows = [r for request in writing for r in request.rows]
+            rows = first_of_each_key([r for request in writing for r in request.rows])
             if not rows:
                 return
             unlabelled = {r["model"] for r in rows if r["prediction"] is None}
             if unlabelled:
                 fill_predictions(rows, self.rules.for_models(conn, unlabelled))
-            inserted = insert_events(conn, rows, self._registered)
+            versions = model_versions(rows)
+            inserted = insert_events(conn, rows, versions - self._registered)
         if len(self._registered) > _MAX_REGISTERED:
             self._registered.clear()
-        self._registered |= model_versions(rows)  # committed now
+        self._registered |= versions  # committed now
         # Within a group the first request to bring a key gets it; later ones are duplicates.
         for request in writing:
             for r in request.rows:

@@ -180,7 +180,7 @@ def _as_sqlalchemy_error(
     )
 
 
-def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The batch without repeats of an earlier ``(model, request_id)`` (the first one wins)."""
     seen: set[tuple[str, str]] = set()
     unique = []
@@ -195,16 +195,16 @@ def _first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def insert_events(
     conn: Connection,
     rows: list[dict[str, Any]],
-    registered: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+    unregistered: set[tuple[str, str]] | None = None,
 ) -> set[Key]:
-    """Insert event rows (keys as in ``EVENT_COLUMNS``); returns the ``(model, request_id)``
-    of those that were new (a repeat, in the rows or already stored, is not written).
+    """Insert event rows (keys as in ``EVENT_COLUMNS``; no ``(model, request_id)`` twice:
+    ``first_of_each_key``); returns the keys of those that were new (one already stored is
+    not written).
 
-    ``registered``: ``(model, model_version)`` pairs the caller knows are in ``models``
-    (committed earlier; models are never deleted), so a batch of known ones skips a
-    statement; the others are registered here.
+    ``unregistered``: the rows' ``(model, model_version)`` pairs that may be missing from
+    ``models`` (None: any of them). A caller that knows which pairs it committed earlier
+    (models are never deleted) passes the rest, and a batch of known ones skips a statement.
     """
-    rows = _first_of_each_key(rows)
     if len(rows) < COPY_MIN_ROWS:
         return _insert_skipping_duplicates(conn, rows)
     try:
@@ -216,7 +216,8 @@ def insert_events(
         # COPY goes to the driver itself; a raw psycopg error was a 500 for every request
         # of the group.
         raise _as_sqlalchemy_error(conn, _COPY_EVENTS, exc) from exc
-    unregistered = model_versions(rows) - registered
+    if unregistered is None:
+        unregistered = model_versions(rows)
     if unregistered:
         _register_models(conn, unregistered)
     return {(r["model"], r["request_id"]) for r in rows}
