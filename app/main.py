@@ -15,11 +15,11 @@ from app.api.baselines.router import router as baselines_router
 from app.api.baselines.schemas import BaselineIn
 from app.api.deps import AppState
 from app.api.errors import install_error_handlers
-from app.api.events.router import ingest_events
+from app.api.events.router import accept_events, ingest_events
 from app.api.events.router import router as events_router
 from app.api.events.schemas import EventIn
 from app.api.exports.router import router as exports_router
-from app.api.feedback.router import ingest_feedback
+from app.api.feedback.router import accept_feedback, ingest_feedback
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
 from app.api.hot_path import HotPathMiddleware, hot_routes
@@ -101,7 +101,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     # Innermost of ours (added first): the ingest routes are served just inside the gate.
     api.add_middleware(
         HotPathMiddleware,
-        routes=hot_routes((events_router, feedback_router), (ingest_events, ingest_feedback)),
+        routes=hot_routes(
+            (events_router, feedback_router),
+            {ingest_events: accept_events, ingest_feedback: accept_feedback},
+        ),
     )
     api.add_middleware(
         BodyGateMiddleware,

@@ -8,7 +8,8 @@ import msgspec
 import orjson
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
-from starlette.requests import ClientDisconnect
+from starlette.datastructures import Headers
+from starlette.types import Receive
 
 from app.errors import DriftlineError, invalid_input
 
@@ -24,30 +25,41 @@ def client_gone() -> DriftlineError:
     )  # fmt: skip
 
 
+async def receive_body(receive: Receive) -> bytes:
+    """The whole body, read from the ASGI channel; ``client_gone()`` if the client
+    disconnects first. (Starlette's ``Request.body`` does the same through an async
+    generator; the ingest routes read here without building a request.)"""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise client_gone()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 async def read_body(request: Request) -> bytes:
-    """The whole body; ``client_gone()`` if the client disconnects first."""
-    try:
-        return await request.body()
-    except ClientDisconnect:
-        raise client_gone() from None
+    """The whole body of ``request`` (see ``receive_body``)."""
+    return await receive_body(request.receive)
 
 
 async def read_json(request: Request) -> Any:
     """Decode the body as JSON (content type must be JSON when given); 400/415 otherwise."""
-    return parse_json(await read_json_body(request))
+    return parse_json(await read_json_body(request.headers, request.receive))
 
 
-async def read_json_body(request: Request) -> bytes:
+async def read_json_body(headers: Headers, receive: Receive) -> bytes:
     """The body of a request that says it is JSON (or says nothing); 415 for another content
-    type, 400 for an empty body."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    type (before reading it), 400 for an empty body."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise DriftlineError(
             415,
             "unsupported_media_type",
             f"Content-Type {content_type!r} is not JSON; send 'Content-Type: application/json'",
         )
-    body = await read_body(request)
+    body = await receive_body(receive)
     if not body.strip():
         raise DriftlineError(400, "empty_body", "the request body is empty; send a JSON object")
     return body

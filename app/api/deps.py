@@ -8,6 +8,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from app.config import Settings
 from app.errors import DriftlineError
@@ -91,17 +93,26 @@ VERIFIED_CALLER = "driftline_caller"
 async def caller_with_scope(request: Request, state: AppState, scope: str) -> Caller:
     """The caller (the one the body gate verified, else authenticated now), if its key has
     ``scope``: 401/403 otherwise."""
-    caller: Caller | None = request.scope.get("state", {}).get(VERIFIED_CALLER)
+    return await scoped_caller(request.scope, state, scope)
+
+
+async def scoped_caller(asgi_scope: Scope, state: AppState, needed: str) -> Caller:
+    """``caller_with_scope`` for an ASGI scope (the ingest routes build no request)."""
+    caller: Caller | None = asgi_scope.get("state", {}).get(VERIFIED_CALLER)
     if caller is None:
-        caller = await authenticate(state, request.headers.get("authorization", ""))
-    if not scope_allows(list(caller.scopes), scope):
+        caller = await authenticate(state, Headers(scope=asgi_scope).get("authorization", ""))
+    if not scope_allows(list(caller.scopes), needed):
         raise DriftlineError(
             403,
             "forbidden",
-            f"this key lacks the '{scope}' scope",
-            {"required_scope": scope, "key_scopes": list(caller.scopes)},
+            f"this key lacks the '{needed}' scope",
+            {"required_scope": needed, "key_scopes": list(caller.scopes)},
         )
     return caller
+
+
+# The scope every ingest route demands.
+INGEST = "ingest"
 
 
 async def ingest_context(request: Request) -> tuple[AppState, Caller]:
@@ -109,7 +120,7 @@ async def ingest_context(request: Request) -> tuple[AppState, Caller]:
     instead of declaring dependencies: FastAPI's dependency solving was a quarter of the
     event loop's time per single-event request (py-spy, docs/benchmarks.md)."""
     state: AppState = request.app.state.driftline
-    return state, await caller_with_scope(request, state, "ingest")
+    return state, await caller_with_scope(request, state, INGEST)
 
 
 def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]]:

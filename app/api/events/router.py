@@ -123,7 +123,13 @@ async def ingest_events(request: Request) -> IngestResult:
     under ``duplicates``.
     """
     state, caller = await ingest_context(request)
-    body = await read_json_body(request)
+    body = await read_json_body(request.headers, request.receive)
+    return await accept_events(state, caller, body)
+
+
+async def accept_events(state: AppState, caller: Caller, body: bytes) -> IngestResult:
+    """Validate a JSON body of one event or a batch and store it (see ``ingest_events``; the
+    api serves that route through here, app.api.hot_path)."""
     max_items = state.settings.max_batch_events
     events: list[EventIn] | list[EventStruct] | None = _FAST_EVENTS.decode(
         body, max_items=max_items

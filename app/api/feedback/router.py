@@ -6,7 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
-from app.api.body import one_or_batch_body, read_json, split_batch, validate_items
+from app.api.body import (
+    one_or_batch_body,
+    parse_json,
+    read_json_body,
+    split_batch,
+    validate_items,
+)
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
@@ -35,8 +41,17 @@ async def ingest_feedback(request: Request) -> FeedbackResult:
     Later feedback for the same event merges into the earlier one (fields it carries win).
     """
     state, caller = await ingest_context(request)
-    payload = await read_json(request)
-    items, is_batch = split_batch(payload, "feedback", max_items=state.settings.max_batch_events)
+    return await accept_feedback(
+        state, caller, await read_json_body(request.headers, request.receive)
+    )
+
+
+async def accept_feedback(state: AppState, caller: Caller, body: bytes) -> FeedbackResult:
+    """Validate a JSON body of one item or a batch and store it (see ``ingest_feedback``; the
+    api serves that route through here, app.api.hot_path)."""
+    items, is_batch = split_batch(
+        parse_json(body), "feedback", max_items=state.settings.max_batch_events
+    )
     feedback = validate_items(_FEEDBACK, items, "feedback", is_batch)
     return await store_feedback(state, caller, feedback)
 
