@@ -32,7 +32,7 @@ from app.api.runs.router import router as runs_router
 from app.api.server import tune_garbage_collector
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.config import Settings, get_settings
-from app.db.session import make_engine, make_sessionmaker
+from app.db.session import make_engine, make_ingest_engine, make_sessionmaker
 from app.ingest import GroupCommitter
 from app.metrics import INGEST_GROUP_EVENTS
 from app.predictions import RuleCache
@@ -56,8 +56,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         )
     engine = make_engine(url, settings)
     owners, rules = ModelOwners(), RuleCache()
-    # The writers' own connections: no pre-ping per transaction (they retry a dead one).
-    ingest_engine = make_engine(url, settings, pool_size=settings.ingest_writers, pre_ping=False)
+    ingest_engine = make_ingest_engine(url, settings)
     ingest = GroupCommitter(
         ingest_engine, owners, rules,
         writers=settings.ingest_writers,
@@ -72,7 +71,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await ingest.close()  # what was acknowledged is written; the rest gets 503
-        ingest_engine.dispose()
+        await ingest_engine.dispose()
         engine.dispose()
 
     api = FastAPI(

@@ -2,39 +2,57 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 
 
-def make_engine(
-    url: str, settings: Settings, *, pool_size: int | None = None, pre_ping: bool = True
-) -> Engine:
+def make_engine(url: str, settings: Settings) -> Engine:
     """Create the pooled engine.
 
     ``pool_pre_ping`` drops connections that died while PostgreSQL restarted, so the service
     recovers by itself; the connect timeout keeps requests from hanging when it is down.
-    The ingest writers go without it (a round trip per transaction on the hot path): they
-    retry once on a connection found dead instead, and recycle connections hourly.
     ``hide_parameters`` keeps bound values (prompts, outputs, key hashes) out of exception
     messages, and so out of every log line and traceback.
     """
     return create_engine(
         url,
-        hide_parameters=True,
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=0 if pool_size else settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=pre_ping,
-        pool_recycle=-1 if pre_ping else 3600,
-        connect_args={
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        **_engine_options(settings),
+    )
+
+
+def make_ingest_engine(url: str, settings: Settings) -> AsyncEngine:
+    """The ingest writers' engine (app.ingest): psycopg's async connections, one per writer,
+    used from the event loop — a writer thread waited on the loop for the GIL after every
+    statement. No pre-ping (a round trip per transaction on the hot path): the writers retry
+    once on a connection found dead instead, and recycle connections hourly. Otherwise as
+    ``make_engine``."""
+    return create_async_engine(
+        url,
+        pool_size=settings.ingest_writers,
+        max_overflow=0,
+        pool_recycle=3600,
+        **_engine_options(settings),
+    )
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "hide_parameters": True,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "connect_args": {
             "connect_timeout": settings.db_connect_timeout_seconds,
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
             "application_name": "driftline",
         },
-    )
+    }
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -8,7 +8,8 @@ goes through one ``INSERT … SELECT FROM jsonb_to_recordset`` statement instead
 only the events whose key was new. Retries are rare, so nearly every batch takes the COPY path.
 Small batches (groups of single events) go straight to the statement: one round trip beats
 a savepoint plus two COPYs, and costs the api less CPU per row (see COPY_MIN_ROWS). Both
-paths are set-based; neither does per-row ORM work.
+paths are set-based; neither does per-row ORM work. Events are written on an async
+connection, from the event loop (app.ingest); feedback on a pooled sync one.
 """
 
 import operator
@@ -18,6 +19,7 @@ import orjson
 import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # An event's idempotency key: (model, request_id).
 Key = tuple[str, str]
@@ -113,9 +115,9 @@ def model_versions(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(r["model"], r["model_version"]) for r in rows}
 
 
-def _register_models(conn: Connection, pairs: set[tuple[str, str]]) -> None:
+async def _register_models(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> None:
     names, versions = zip(*sorted(pairs), strict=True)
-    conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
+    await conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
 
 
 def _timestamps_as_text(rows: list[dict[str, Any]]) -> list[str]:
@@ -135,46 +137,52 @@ def _timestamps_as_text(rows: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
-def _copy_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
+async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    return driver
+
+
+async def _copy_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     timestamps = _timestamps_as_text(rows)
-    with driver.cursor() as cur:
+    async with (await _driver(conn)).cursor() as cur:
         # Keys first: a duplicate fails here, before any event row is formatted.
-        with cur.copy(_COPY_KEYS) as copy:
+        async with cur.copy(_COPY_KEYS) as copy:
             for r, ts in zip(rows, timestamps, strict=True):
-                copy.write_row((r["model"], r["request_id"], ts))
-        with cur.copy(_COPY_EVENTS) as copy:
+                await copy.write_row((r["model"], r["request_id"], ts))
+        async with cur.copy(_COPY_EVENTS) as copy:
             for r, ts in zip(rows, timestamps, strict=True):
                 values = list(_IN_COLUMN_ORDER(r))
                 values[_TS] = ts
                 if values[-1] is not None:
                     values[-1] = orjson.dumps(values[-1]).decode()
-                copy.write_row(values)
+                await copy.write_row(values)
 
 
-def _insert_skipping_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> set[Key]:
+async def _insert_skipping_duplicates(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> set[Key]:
     # On the driver, as a prepared statement: through SQLAlchemy this statement cost single
     # events ≈15 % of their throughput (alternating runs, docs/benchmarks.md).
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
     try:
-        with driver.cursor() as cur:
-            cur.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()}, prepare=True)
-            return {(model, request_id) for model, request_id in cur}
+        async with (await _driver(conn)).cursor() as cur:
+            await cur.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()}, prepare=True)
+            return {(model, request_id) async for model, request_id in cur}
     except psycopg.Error as exc:
-        raise _as_sqlalchemy_error(conn, _INSERT_EVENTS, exc) from exc
+        raise await _as_sqlalchemy_error(conn, _INSERT_EVENTS, exc) from exc
 
 
-def _as_sqlalchemy_error(
-    conn: Connection, statement: str, exc: psycopg.Error
+async def _as_sqlalchemy_error(
+    conn: AsyncConnection, statement: str, exc: psycopg.Error
 ) -> sqlalchemy.exc.StatementError:
     """What SQLAlchemy raises when a statement it runs fails like this: the same family for
     callers (a refused group is split by request, app.ingest; a bad value is a 422), and a
     connection found dead is invalidated and said to be (the committer retries once)."""
-    dead = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+    raw = await conn.get_raw_connection()
+    dead = conn.dialect.is_disconnect(exc, raw.dbapi_connection, None)  # type: ignore[arg-type]
     if dead:
-        conn.invalidate(exc)
+        await conn.invalidate(exc)
     return sqlalchemy.exc.DBAPIError.instance(
         statement, None, exc, psycopg.Error, connection_invalidated=dead
     )
@@ -192,8 +200,8 @@ def first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def insert_events(
-    conn: Connection,
+async def insert_events(
+    conn: AsyncConnection,
     rows: list[dict[str, Any]],
     unregistered: set[tuple[str, str]] | None = None,
 ) -> set[Key]:
@@ -206,20 +214,20 @@ def insert_events(
     (models are never deleted) passes the rest, and a batch of known ones skips a statement.
     """
     if len(rows) < COPY_MIN_ROWS:
-        return _insert_skipping_duplicates(conn, rows)
+        return await _insert_skipping_duplicates(conn, rows)
     try:
-        with conn.begin_nested():
-            _copy_events(conn, rows)
+        async with conn.begin_nested():
+            await _copy_events(conn, rows)
     except psycopg.errors.UniqueViolation:
-        return _insert_skipping_duplicates(conn, rows)
+        return await _insert_skipping_duplicates(conn, rows)
     except psycopg.Error as exc:
         # COPY goes to the driver itself; a raw psycopg error was a 500 for every request
         # of the group.
-        raise _as_sqlalchemy_error(conn, _COPY_EVENTS, exc) from exc
+        raise await _as_sqlalchemy_error(conn, _COPY_EVENTS, exc) from exc
     if unregistered is None:
         unregistered = model_versions(rows)
     if unregistered:
-        _register_models(conn, unregistered)
+        await _register_models(conn, unregistered)
     return {(r["model"], r["request_id"]) for r in rows}
 
 
