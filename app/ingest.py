@@ -34,7 +34,7 @@ import sqlalchemy.exc
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.writers import first_of_each_key, insert_events, model_versions
+from app.db.writers import first_of_each_key, insert_events, model_versions, one_statement
 from app.errors import DriftlineError
 from app.predictions import RuleCache, fill_predictions
 from app.projects import ModelOwners
@@ -219,12 +219,27 @@ class GroupCommitter:
             await self._write(group)
 
     async def _write(self, group: list[_Request]) -> None:
-        async with self.engine.begin() as conn:
-            writing, rows = await conn.run_sync(self._claimed_rows, group)
+        claimed = self._claimed_rows(None, group)
+        if claimed is not None and one_statement(claimed[1]):
+            # The caches knew every model and one statement writes the rows, atomic by
+            # itself: in autocommit it is one round trip where BEGIN, the statement and
+            # COMMIT took three (every group of single events).
+            writing, rows = claimed
             if not rows:
                 return
             versions = model_versions(rows)
-            inserted = await insert_events(conn, rows, versions - self._registered)
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                inserted = await insert_events(conn, rows)
+        else:
+            async with self.engine.begin() as conn:
+                claimed = await conn.run_sync(self._claimed_rows, group)
+                assert claimed is not None  # with a connection, the caches may query
+                writing, rows = claimed
+                if not rows:
+                    return
+                versions = model_versions(rows)
+                inserted = await insert_events(conn, rows, versions - self._registered)
         if len(self._registered) > _MAX_REGISTERED:
             self._registered.clear()
         self._registered |= versions  # committed now
@@ -237,15 +252,21 @@ class GroupCommitter:
                     request.accepted += 1
 
     def _claimed_rows(
-        self, conn: Connection, group: list[_Request]
-    ) -> tuple[list[_Request], list[dict[str, Any]]]:
-        """In the group's transaction (run_sync: the caches query on a miss): the requests
-        whose models their caller may write, and their rows once each, predictions filled."""
+        self, conn: Connection | None, group: list[_Request]
+    ) -> tuple[list[_Request], list[dict[str, Any]]] | None:
+        """The requests whose models their caller may write, and their rows once each,
+        predictions filled. With a connection (in the group's transaction, through
+        run_sync) the caches query what they miss; without one they answer alone, and None
+        says they could not."""
         writing = []
         for request in group:
             request.error, request.accepted = None, 0
+            models = {r["model"] for r in request.rows}
             try:
-                self.owners.claim(conn, request.project, {r["model"] for r in request.rows})
+                if conn is not None:
+                    self.owners.claim(conn, request.project, models)
+                elif not self.owners.claimed(request.project, models):
+                    return None
             except DriftlineError as exc:
                 request.error = exc
                 continue
@@ -253,7 +274,14 @@ class GroupCommitter:
         rows = first_of_each_key([r for request in writing for r in request.rows])
         unlabelled = {r["model"] for r in rows if r["prediction"] is None}
         if unlabelled:
-            fill_predictions(rows, self.rules.for_models(conn, unlabelled))
+            rules = (
+                self.rules.for_models(conn, unlabelled)
+                if conn is not None
+                else self.rules.cached(unlabelled)
+            )
+            if rules is None:
+                return None
+            fill_predictions(rows, rules)
         return writing, rows
 
     async def close(self) -> None:

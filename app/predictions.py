@@ -112,11 +112,7 @@ class RuleCache:
     def for_models(self, conn: Connection | Session, models: Iterable[str]) -> dict[str, Rule]:
         """The rules of those of ``models`` that have one."""
         now = time.monotonic()
-        wanted = set(models)
-        with self._lock:
-            fresh = {m: self._rules[m] for m in wanted
-                     if m in self._rules and now - self._rules[m][0] < self._ttl}  # fmt: skip
-        missing = wanted - set(fresh)
+        fresh, missing = self._fresh(set(models), now)
         if missing:
             t = PredictionRule
             rows = conn.execute(
@@ -128,6 +124,22 @@ class RuleCache:
                 self._rules.update(loaded)
             fresh.update(loaded)
         return {m: rule for m, (_, rule) in fresh.items() if rule is not None}
+
+    def cached(self, models: set[str]) -> dict[str, Rule] | None:
+        """``for_models`` answered from the cache alone (no query), or None if it does not
+        hold every model's rule (or its absence) fresh."""
+        fresh, missing = self._fresh(models, time.monotonic())
+        if missing:
+            return None
+        return {m: rule for m, (_, rule) in fresh.items() if rule is not None}
+
+    def _fresh(
+        self, wanted: set[str], now: float
+    ) -> tuple[dict[str, tuple[float, Rule | None]], set[str]]:
+        with self._lock:
+            fresh = {m: self._rules[m] for m in wanted
+                     if m in self._rules and now - self._rules[m][0] < self._ttl}  # fmt: skip
+        return fresh, wanted - set(fresh)
 
     def forget(self, model: str) -> None:
         """Drop the cached entry (this process changed the rule)."""

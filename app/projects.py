@@ -78,6 +78,19 @@ class ModelOwners:
             known.update(found)
         return known
 
+    def claimed(self, project: int | None, models: set[str]) -> bool:
+        """Whether every model has a known owner, answered from the cache alone (no query):
+        then ``claim`` would change nothing. Raises ``claim``'s 404 for another project's
+        model."""
+        with self._lock:
+            owners = [(m, self._owner.get(m)) for m in models]
+        if any(owner is None for _, owner in owners):
+            return False
+        for model, owner in owners:
+            if project is not None and owner != project:
+                raise not_found(model)
+        return True
+
     def claim(
         self, session: Session | Connection, project: int | None, models: Iterable[str]
     ) -> None:

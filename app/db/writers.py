@@ -200,6 +200,12 @@ def first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
+def one_statement(rows: list[dict[str, Any]]) -> bool:
+    """Whether ``insert_events`` writes these rows with one statement, atomic by itself: it
+    may then run on a connection in autocommit."""
+    return len(rows) < COPY_MIN_ROWS
+
+
 async def insert_events(
     conn: AsyncConnection,
     rows: list[dict[str, Any]],
@@ -213,7 +219,7 @@ async def insert_events(
     ``models`` (None: any of them). A caller that knows which pairs it committed earlier
     (models are never deleted) passes the rest, and a batch of known ones skips a statement.
     """
-    if len(rows) < COPY_MIN_ROWS:
+    if one_statement(rows):
         return await _insert_skipping_duplicates(conn, rows)
     try:
         async with conn.begin_nested():

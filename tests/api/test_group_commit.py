@@ -81,6 +81,13 @@ def test_another_projects_model_fails_only_its_own_request(app: FastAPI, engine:
     answers = asyncio.run(_post_all(app, keys["beta"], bodies))
     assert [a.status_code for a in answers] == [202] * 20 + [404]
     assert _stored(engine) == {f"r-{i}" for i in range(20)} | {"r-x"}
+    # Again, every owner now known to the process: the groups are written without asking
+    # the database who owns what (app.ingest's one-statement path), with the same answers.
+    bodies = [_event(i) for i in range(15, 25)] + [_event("stolen-2", model="their-bot")]
+    answers = asyncio.run(_post_all(app, keys["beta"], bodies))
+    assert [a.status_code for a in answers] == [202] * 10 + [404]
+    assert [a.json()["duplicates"] for a in answers[:10]] == [1] * 5 + [0] * 5
+    assert _stored(engine) == {f"r-{i}" for i in range(25)} | {"r-x"}
 
 
 @pytest.mark.parametrize("writers", [1, 2])

@@ -1,6 +1,7 @@
 """Projects: a key bound to one project neither sees nor writes another project's models.
 Every route, tried with the other project's key: 404 (as if absent) and nothing written."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,9 @@ from sqlalchemy import Engine, text
 from app.baselines.profiles import build_pending_profiles
 from app.datasets import health_tweets
 from app.db.session import make_sessionmaker, session_scope
-from app.projects import create_project
+from app.errors import DriftlineError
+from app.predictions import RuleCache
+from app.projects import ModelOwners, create_project
 from app.security import create_key
 from tests.conftest import auth
 
@@ -166,3 +169,30 @@ def test_an_operators_key_sees_every_project_and_manages_keys(
         ).status_code
         == 401
     )
+
+
+def test_the_owner_cache_answers_alone_only_for_models_it_knows(engine: Engine) -> None:
+    # Ingest writes a group without a transaction only when the caches answer alone
+    # (app.ingest); what they answer must be what the database would.
+    owners = ModelOwners()
+    with session_scope(make_sessionmaker(engine)) as session:
+        mine, theirs = create_project(session, "mine"), create_project(session, "theirs")
+        assert not owners.claimed(mine.id, {"a"})  # unknown: ask the database
+        owners.claim(session, mine.id, {"a"})
+        owners.claim(session, theirs.id, {"b"})
+    assert owners.claimed(mine.id, {"a"}) and owners.claimed(None, {"a", "b"})
+    assert not owners.claimed(mine.id, {"a", "c"})
+    with pytest.raises(DriftlineError) as refused:
+        owners.claimed(mine.id, {"a", "b"})
+    assert refused.value.status_code == 404
+
+
+def test_the_rule_cache_answers_alone_only_while_every_entry_is_fresh(engine: Engine) -> None:
+    rules = RuleCache(ttl=0.2)
+    with engine.begin() as conn:
+        assert rules.cached({"m"}) is None
+        assert rules.for_models(conn, {"m"}) == {}  # looked up: m has no rule
+    assert rules.cached({"m"}) == {}
+    assert rules.cached({"m", "n"}) is None
+    time.sleep(0.25)
+    assert rules.cached({"m"}) is None  # stale: ask again
