@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import psycopg
 import sqlalchemy.exc
+from psycopg.types.json import set_json_dumps
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -88,7 +89,13 @@ EVENT_COLUMNS = (
     "latency_ms", "prompt_tokens", "completion_tokens", "perplexity", "logprob_tokens",
     "finish_reason", "embedding", "metadata",
 )  # fmt: skip
-_TS = EVENT_COLUMNS.index("ts")
+# Binary COPY: the values are sent as PostgreSQL holds them, with no text escaping or
+# parsing; formatting a row cost the api half as much as in text (2.3-3.3 against 4.8-5.0 µs).
+_EVENT_TYPES = [
+    "text", "text", "text", "timestamptz", "text", "text", "text", "float8", "float8", "int4",
+    "int4", "float8", "int4", "text", "float4[]", "jsonb",
+]  # fmt: skip
+_KEY_TYPES = ["text", "text", "timestamptz"]
 # A row's values in COPY's column order (one C call; a comprehension took twice as long).
 _IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # Below this size the one statement costs the api less and PostgreSQL no more: per row, 20
@@ -96,8 +103,8 @@ _IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # the same wall time; from 200 rows COPY's wall time is lower (22 against 32 µs a row).
 # Single events, written in groups of 15-40, gained 10 % from this bound (was 20).
 COPY_MIN_ROWS = 100
-_COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-_COPY_KEYS = "COPY event_keys (model, request_id, ts) FROM STDIN"
+_COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_KEYS = "COPY event_keys (model, request_id, ts) FROM STDIN (FORMAT BINARY)"
 
 _INSERT_MODELS = text(
     """
@@ -120,23 +127,6 @@ async def _register_models(conn: AsyncConnection, pairs: set[tuple[str, str]]) -
     await conn.execute(_INSERT_MODELS, {"names": list(names), "versions": list(versions)})
 
 
-def _timestamps_as_text(rows: list[dict[str, Any]]) -> list[str]:
-    """Each row's ``ts`` as ISO 8601 text, for COPY.
-
-    psycopg's timestamptz dumper costs ~1.5 µs a value, more than all of a row's other
-    columns together; ``isoformat`` is cheaper, is computed once for both COPYs, and once
-    for the events of a request that share the server's clock (no ``ts`` sent).
-    """
-    texts = []
-    last, last_text = None, ""
-    for r in rows:
-        ts = r["ts"]
-        if ts is not last:
-            last, last_text = ts, ts.isoformat()
-        texts.append(last_text)
-    return texts
-
-
 async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
@@ -145,19 +135,18 @@ async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
 
 
 async def _copy_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    timestamps = _timestamps_as_text(rows)
     async with (await _driver(conn)).cursor() as cur:
+        # JSON metadata dumped by orjson, not the standard library.
+        set_json_dumps(orjson.dumps, context=cur)
         # Keys first: a duplicate fails here, before any event row is formatted.
         async with cur.copy(_COPY_KEYS) as copy:
-            for r, ts in zip(rows, timestamps, strict=True):
-                await copy.write_row((r["model"], r["request_id"], ts))
+            copy.set_types(_KEY_TYPES)
+            for r in rows:
+                await copy.write_row((r["model"], r["request_id"], r["ts"]))
         async with cur.copy(_COPY_EVENTS) as copy:
-            for r, ts in zip(rows, timestamps, strict=True):
-                values = list(_IN_COLUMN_ORDER(r))
-                values[_TS] = ts
-                if values[-1] is not None:
-                    values[-1] = orjson.dumps(values[-1]).decode()
-                await copy.write_row(values)
+            copy.set_types(_EVENT_TYPES)
+            for r in rows:
+                await copy.write_row(_IN_COLUMN_ORDER(r))
 
 
 async def _insert_skipping_duplicates(

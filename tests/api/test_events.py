@@ -253,7 +253,7 @@ def test_models_lists_versions_and_last_event(
 def test_client_timestamps_keep_their_instant_through_the_copy_path(
     client: TestClient, ingest_headers: dict[str, str], engine: Engine
 ) -> None:
-    # A batch for the COPY path, which sends ts as ISO text: offsets and microseconds must
+    # A batch for the COPY path, which sends ts in binary: offsets and microseconds must
     # survive it, and events without ts share the server's clock.
     sent = [
         event(i, ts=f"2026-03-0{1 + i % 7}T1{i % 10}:0{i % 6}:07.{i:06d}{offset}")
