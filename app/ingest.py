@@ -34,7 +34,13 @@ import sqlalchemy.exc
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.writers import first_of_each_key, insert_events, model_versions, one_statement
+from app.db.writers import (
+    KeysStored,
+    first_of_each_key,
+    insert_events,
+    model_versions,
+    one_statement,
+)
 from app.errors import DriftlineError
 from app.predictions import RuleCache, fill_predictions
 from app.projects import ModelOwners
@@ -219,6 +225,14 @@ class GroupCommitter:
             await self._write(group)
 
     async def _write(self, group: list[_Request]) -> None:
+        try:
+            await self._write_as(group, copy=True)
+        except KeysStored:
+            # A retried batch: its transaction is rolled back; once more with the
+            # statement that skips the stored keys.
+            await self._write_as(group, copy=False)
+
+    async def _write_as(self, group: list[_Request], *, copy: bool) -> None:
         claimed = self._claimed_rows(None, group)
         if claimed is not None and one_statement(claimed[1]):
             # The caches knew every model and one statement writes the rows, atomic by
@@ -239,7 +253,8 @@ class GroupCommitter:
                 if not rows:
                     return
                 versions = model_versions(rows)
-                inserted = await insert_events(conn, rows, versions - self._registered)
+                unregistered = versions - self._registered
+                inserted = await insert_events(conn, rows, unregistered, copy=copy)
         if len(self._registered) > _MAX_REGISTERED:
             self._registered.clear()
         self._registered |= versions  # committed now

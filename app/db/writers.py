@@ -2,12 +2,13 @@
 
 Events: each event's ``(model, request_id)`` goes into ``event_keys`` (the idempotency key;
 see app.db.models.Event) and the event into ``events``, in one transaction. A batch is first
-COPYed straight into both tables inside a savepoint (the fastest way into PostgreSQL). If any
-key already exists, the key COPY fails as a whole, the savepoint is rolled back and the batch
-goes through one ``INSERT … SELECT FROM jsonb_to_recordset`` statement instead, which stores
-only the events whose key was new. Retries are rare, so nearly every batch takes the COPY path.
-Small batches (groups of single events) go straight to the statement: one round trip beats
-a savepoint plus two COPYs, and costs the api less CPU per row (see COPY_MIN_ROWS). Both
+COPYed straight into both tables, in binary (the fastest way into PostgreSQL). If any key
+already exists, the key COPY fails as a whole, the caller rolls the transaction back
+(``KeysStored``) and the batch goes through one ``INSERT … SELECT FROM jsonb_to_recordset``
+statement instead, which stores only the events whose key was new. Retries are rare, so
+nearly every batch takes the COPY path. Small batches (groups of single events) go straight
+to the statement: one round trip beats two COPYs, and costs the api less CPU per row (see
+COPY_MIN_ROWS). Both
 paths are set-based; neither does per-row ORM work. Events are written on an async
 connection, from the event loop (app.ingest); feedback on a pooled sync one.
 """
@@ -195,10 +196,18 @@ def one_statement(rows: list[dict[str, Any]]) -> bool:
     return len(rows) < COPY_MIN_ROWS
 
 
+class KeysStored(Exception):
+    """Raised by ``insert_events``: some of the rows' keys were stored before (a client's
+    retry), which COPY cannot skip. The transaction is aborted: roll it back and write the
+    rows again in a new one with ``copy=False``."""
+
+
 async def insert_events(
     conn: AsyncConnection,
     rows: list[dict[str, Any]],
     unregistered: set[tuple[str, str]] | None = None,
+    *,
+    copy: bool = True,
 ) -> set[Key]:
     """Insert event rows (keys as in ``EVENT_COLUMNS``; no ``(model, request_id)`` twice:
     ``first_of_each_key``); returns the keys of those that were new (one already stored is
@@ -207,14 +216,16 @@ async def insert_events(
     ``unregistered``: the rows' ``(model, model_version)`` pairs that may be missing from
     ``models`` (None: any of them). A caller that knows which pairs it committed earlier
     (models are never deleted) passes the rest, and a batch of known ones skips a statement.
+    ``copy=False``: the statement, whatever the size (after ``KeysStored``).
     """
-    if one_statement(rows):
+    if one_statement(rows) or not copy:
         return await _insert_skipping_duplicates(conn, rows)
+    # No savepoint around the COPYs (two round trips a batch, ≈10 % of batch throughput):
+    # a stored key aborts the transaction, and the caller writes the rows again.
     try:
-        async with conn.begin_nested():
-            await _copy_events(conn, rows)
-    except psycopg.errors.UniqueViolation:
-        return await _insert_skipping_duplicates(conn, rows)
+        await _copy_events(conn, rows)
+    except psycopg.errors.UniqueViolation as exc:
+        raise KeysStored from exc
     except psycopg.Error as exc:
         # COPY goes to the driver itself; a raw psycopg error was a 500 for every request
         # of the group.

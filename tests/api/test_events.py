@@ -77,6 +77,12 @@ def test_retry_of_the_same_batch_stores_nothing_twice(
     assert again.status_code == 202
     assert again.json()["accepted"] == 0 and again.json()["duplicates"] == n
     assert count(engine) == n
+    # Half stored before, half new: the COPY aborts, the statement stores the new half.
+    mixed = {"events": [event(i) for i in range(n // 2, n + n // 2)]}
+    third = client.post("/v1/events", json=mixed, headers=ingest_headers)
+    assert third.status_code == 202
+    assert third.json()["accepted"] == n // 2 and third.json()["duplicates"] == n - n // 2
+    assert count(engine) == n + n // 2
 
 
 def test_duplicate_request_ids_inside_one_batch_count_as_duplicates(
