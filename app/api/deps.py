@@ -90,14 +90,9 @@ async def authenticate(state: AppState, header: str) -> Caller:
 VERIFIED_CALLER = "driftline_caller"
 
 
-async def caller_with_scope(request: Request, state: AppState, scope: str) -> Caller:
+async def caller_with_scope(asgi_scope: Scope, state: AppState, needed: str) -> Caller:
     """The caller (the one the body gate verified, else authenticated now), if its key has
-    ``scope``: 401/403 otherwise."""
-    return await scoped_caller(request.scope, state, scope)
-
-
-async def scoped_caller(asgi_scope: Scope, state: AppState, needed: str) -> Caller:
-    """``caller_with_scope`` for an ASGI scope (the ingest routes build no request)."""
+    ``needed``: 401/403 otherwise. Takes the ASGI scope: the ingest routes build no request."""
     caller: Caller | None = asgi_scope.get("state", {}).get(VERIFIED_CALLER)
     if caller is None:
         caller = await authenticate(state, Headers(scope=asgi_scope).get("authorization", ""))
@@ -111,16 +106,12 @@ async def scoped_caller(asgi_scope: Scope, state: AppState, needed: str) -> Call
     return caller
 
 
-# The scope every ingest route demands.
-INGEST = "ingest"
-
-
-async def ingest_context(request: Request) -> tuple[AppState, Caller]:
+async def ingest_context(asgi_scope: Scope) -> tuple[AppState, Caller]:
     """The app's state and an ingest caller, for the ingest routes, which call this directly
     instead of declaring dependencies: FastAPI's dependency solving was a quarter of the
     event loop's time per single-event request (py-spy, docs/benchmarks.md)."""
-    state: AppState = request.app.state.driftline
-    return state, await caller_with_scope(request, state, INGEST)
+    state: AppState = asgi_scope["app"].state.driftline
+    return state, await caller_with_scope(asgi_scope, state, "ingest")
 
 
 def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]]:
@@ -128,7 +119,7 @@ def require_scope(scope: str) -> Callable[[Request, AppState], Awaitable[Caller]
     and demands ``scope``."""
 
     async def dependency(request: Request, state: StateDep) -> Caller:
-        return await caller_with_scope(request, state, scope)
+        return await caller_with_scope(request.scope, state, scope)
 
     return dependency
 

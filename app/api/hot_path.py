@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.body import read_json_body
-from app.api.deps import INGEST, AppState, scoped_caller
+from app.api.deps import AppState, ingest_context
 from app.security import Caller
 
 # What an ingest route does once its caller is known and its body read.
@@ -79,8 +79,7 @@ class HotPathMiddleware:
             return
         scope["route"] = hot.route  # FastAPI sets it for its own routes
         try:
-            state: AppState = scope["app"].state.driftline
-            caller = await scoped_caller(scope, state, INGEST)
+            state, caller = await ingest_context(scope)
             body = await read_json_body(Headers(scope=scope), receive)
             payload = (await hot.handle(state, caller, body)).model_dump_json().encode()
         except Exception as exc:

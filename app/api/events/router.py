@@ -122,7 +122,7 @@ async def ingest_events(request: Request) -> IngestResult:
     Re-sending an event with the same ``(model, request_id)`` stores nothing and counts it
     under ``duplicates``.
     """
-    state, caller = await ingest_context(request)
+    state, caller = await ingest_context(request.scope)
     body = await read_json_body(request.headers, request.receive)
     return await accept_events(state, caller, body)
 

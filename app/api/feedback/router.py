@@ -40,7 +40,7 @@ async def ingest_feedback(request: Request) -> FeedbackResult:
 
     Later feedback for the same event merges into the earlier one (fields it carries win).
     """
-    state, caller = await ingest_context(request)
+    state, caller = await ingest_context(request.scope)
     return await accept_feedback(
         state, caller, await read_json_body(request.headers, request.receive)
     )

@@ -109,7 +109,7 @@ async def export_traces(request: Request) -> Response:
 
     Each event's ``request_id`` is ``<trace id>-<span id>`` (hex), so an exporter's retry
     stores nothing twice and ``/v1/feedback`` can label the call later."""
-    state, caller = await ingest_context(request)
+    state, caller = await ingest_context(request.scope)
     kind = media_type(request.headers.get("content-type"))
     body = decompress(
         await read_body(request),
