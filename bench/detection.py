@@ -26,7 +26,12 @@ Last line: ``detection_power_10pct=<x> false_alarm_rate=<y>`` (x: worst size and
 10% new topic or domain, y: worst size unshifted) with every label, then
 ``detection_power_10pct_nolabels_1k/_20k`` (no labels, with confidence, per size),
 ``detection_power_10pct_5pct_labels``, the false-alarm rates of those columns and
-``estimated_f1_mae`` (mean |estimated - realised| macro-F1 over unshifted windows).
+``estimated_f1_mae`` (mean |estimated - realised| macro-F1 over unshifted windows),
+``detection_power_minority_collapse`` (the rarest well-predicted class loses half its recall,
+accuracy moves about a point; every label), ``detection_power_label_noise_20pct_1k`` and
+``novel_share_rise_domain_30pct`` (mean novel share at a 30% new domain over the unshifted
+one, smallest size). Cells named "/ baseline 1.5k" judge 600-event windows against a
+1,500-record baseline (smaller than a window pooled over three); their false alarms count.
 """
 
 import argparse
@@ -71,6 +76,8 @@ class Cell:
     evidently_alarms: int = 0
     fired: Counter[str] = field(default_factory=Counter)
     f1_errors: list[float] = field(default_factory=list)
+    novel_shares: list[float] = field(default_factory=list)
+    seconds: float = 0.0
 
     def rate(self, column: str) -> float:
         """Share of the cell's windows that alarmed in this column."""
@@ -96,6 +103,14 @@ def evidently_default_alarm(reference: pd.Series, current: pd.Series) -> bool:
     raise RuntimeError("DriftedColumnsCount missing from Evidently's result")
 
 
+@dataclass
+class Reference:
+    """A baseline and its profile."""
+
+    records: pd.DataFrame
+    profile: BaselineProfile
+
+
 class World:
     """The model, the baseline and the pools windows are drawn from."""
 
@@ -114,6 +129,13 @@ class World:
         ).fit(train["text"], train["outlet"])
         self.baseline = self.events(base)
         self.profile = BaselineProfile.build(self.baseline)
+        # The rarest known class the model still gets mostly right: its collapse is the
+        # minority_collapse cell.
+        recall = (
+            (self.baseline.prediction == self.baseline.label).groupby(self.baseline.label).mean()
+        )
+        shares = self.baseline.label.value_counts(normalize=True)
+        self.minority = str(shares[recall[shares.index] >= 0.5].idxmin())
         self.pool_events = self.events(self.pool)
         self.novel_events = self.events(self.novel)
         chat = chatterbot().rename(columns={"prompt": "text"}).assign(outlet="other")
@@ -122,6 +144,11 @@ class World:
         # Descriptors once per event, as the worker stores them.
         self.pool_desc = describe(self.pool_events, self.profile.vocab)
         self.novel_desc = describe(self.novel_events, self.profile.vocab)
+
+    def small_reference(self, n: int) -> Reference:
+        """A baseline of the first ``n`` of the holdout, profiled on its own."""
+        records = self.baseline.iloc[:n].reset_index(drop=True)
+        return Reference(records, BaselineProfile.build(records))
 
     def events(self, tweets: pd.DataFrame) -> pd.DataFrame:
         proba = self.model.predict_proba(tweets["text"])
@@ -162,6 +189,13 @@ class World:
             w.loc[flip, "label"] = np.where(
                 others[flip] == w.loc[flip, "label"], self.known[0], others[flip]
             )
+        if kind == "minority_collapse":
+            # Half of the minority class's right answers become a wrong class: its recall
+            # halves while accuracy moves by about a point.
+            hit = (w["label"] == self.minority) & (w["prediction"] == self.minority)
+            flip = hit & (rng.random(len(w)) < share)
+            wrong = rng.choice([k for k in self.known if k != self.minority], len(w))
+            w.loc[flip, "prediction"] = wrong[flip.to_numpy()]
         return w, d
 
 
@@ -172,88 +206,123 @@ def run(
     print(
         f"known outlets {len(world.known)}, baseline {len(world.baseline)}, pool "
         f"{len(world.pool)}, new-topic pool {len(world.novel)}; model accuracy on baseline "
-        f"{(world.baseline.prediction == world.baseline.label).mean():.2f}",
+        f"{(world.baseline.prediction == world.baseline.label).mean():.2f}; minority class "
+        f"{world.minority!r} ({(world.baseline.label == world.minority).mean():.1%} of labels)",
         flush=True,
     )
-    thresholds = Thresholds()
     shifts = (
         [("none", 0.0)]
         + [("topic", s) for s in (0.05, 0.1, 0.2, 0.3)]
         + [("domain", s) for s in (0.05, 0.1, 0.2, 0.3)]
-        + [("label_noise", 0.1), ("label_noise", 0.2)]
+        + [("label_noise", 0.1), ("label_noise", 0.2), ("minority_collapse", 0.5)]
     )
     cells: dict[tuple[int, str], Cell] = {}
     rng = np.random.default_rng(seed)
+    full = Reference(world.baseline, world.profile)
     for size in sizes:
         for kind, share in shifts:
             name = "none" if kind == "none" else f"{kind} {share:.0%}"
-            cell = cells.setdefault((size, name), Cell())
-            n_runs = reps * 2 if kind == "none" else reps
-            history: dict[str, list[bool]] = {c: [] for c in COLUMNS}
-            frames: list[pd.DataFrame] = []  # earlier windows, every label
-            sparse: list[pd.DataFrame] = []  # the same with labels on 5% of events
-            start = time.perf_counter()
-            for i in range(n_runs + 2):  # the first two only build history
-                w, d = world.window(size, kind, share, rng)
-                w_sparse = w.assign(label=w["label"].where(rng.random(len(w)) < LABEL_SHARE))
-                recent = pd.concat(frames[-2:], ignore_index=True) if frames else None
-                result = evaluate_window(
-                    world.profile, w, thresholds=thresholds, descriptors=d,
-                    drift_history=tuple(history["labels"][-2:]), recent=recent, seed=i,
-                )  # fmt: skip
-                recent_sparse = pd.concat(sparse[-2:], ignore_index=True) if sparse else None
-                by_column = {
-                    "labels": list(result.checks.values()),
-                    "5pct_labels": [
-                        c for k, c in result.checks.items() if k not in LABEL_CHECKS
-                    ] + label_checks(world, w_sparse, recent_sparse, thresholds, seed=i),
-                    "nolabels_confidence": [
-                        c for k, c in result.checks.items() if k not in LABEL_CHECKS
-                    ],
-                    "nolabels": [
-                        c for k, c in result.checks.items()
-                        if k not in LABEL_CHECKS | CONFIDENCE_CHECKS
-                    ],
-                }  # fmt: skip
-                frames.append(w[RECENT_COLUMNS])
-                sparse.append(w_sparse[RECENT_COLUMNS])
-                verdicts = {}
-                for column, checks in by_column.items():
-                    verdict = decide(
-                        checks, thresholds=thresholds, drift_history=tuple(history[column][-2:])
-                    )
-                    history[column].append(verdict.drift_signal)
-                    verdicts[column] = verdict
-                if i < 2:
-                    continue
-                cell.windows += 1
-                cell.alarms.update(c for c, v in verdicts.items() if v.status in ALARM)
-                cell.fired.update(
-                    k
-                    for k, c in result.checks.items()
-                    if c.status in (Status.DRIFT, Status.DEGRADED, Status.WARNING)
-                )
-                estimated = result.checks["estimated_quality"].metric("estimated_f1")
-                if estimated is not None:
-                    realised = classification_metrics(w["prediction"], w["label"])["f1"]
-                    cell.f1_errors.append(abs(estimated - realised))
-                if with_evidently:
-                    cell.evidently_alarms += evidently_default_alarm(
-                        world.baseline["prompt"], w["prompt"]
-                    )
-            rates = ", ".join(f"{c} {cell.alarms[c]}/{cell.windows}" for c in COLUMNS)
-            f1_err = f"{np.mean(cell.f1_errors):.3f}" if cell.f1_errors else "-"
-            print(
-                f"  size {size:>6,} {name:<16} {rates}; evidently {cell.evidently_alarms}"
-                f"/{cell.windows}; estimated-F1 error {f1_err}  "
-                f"[{time.perf_counter() - start:.0f}s]  fired: {dict(cell.fired.most_common(5))}",
-                flush=True,
-            )
+            cells[(size, name)] = run_cell(
+                world, full, size, kind, share, reps * 2 if kind == "none" else reps,
+                rng, with_evidently=with_evidently,
+            )  # fmt: skip
+            report(size, name, cells[(size, name)])
+    # A baseline smaller than a pooled window (1,500 records; 600-event windows pooled over
+    # three): the nulls must include the baseline's own sampling error.
+    small = world.small_reference(SMALL_BASELINE)
+    for kind, share in (("none", 0.0), ("domain", 0.1)):
+        name = f"{'none' if kind == 'none' else f'{kind} {share:.0%}'} / baseline 1.5k"
+        cells[(SMALL_WINDOW, name)] = run_cell(
+            world, small, SMALL_WINDOW, kind, share, reps * 3 if kind == "none" else reps,
+            rng, with_evidently=False,
+        )  # fmt: skip
+        report(SMALL_WINDOW, name, cells[(SMALL_WINDOW, name)])
     return cells
 
 
+SMALL_BASELINE = 1_500
+SMALL_WINDOW = 600
+
+
+def report(size: int, name: str, cell: Cell) -> None:
+    """One progress line per cell."""
+    rates = ", ".join(f"{c} {cell.alarms[c]}/{cell.windows}" for c in COLUMNS)
+    f1_err = f"{np.mean(cell.f1_errors):.3f}" if cell.f1_errors else "-"
+    novel = f"{np.mean(cell.novel_shares):.3f}" if cell.novel_shares else "-"
+    print(
+        f"  size {size:>6,} {name:<26} {rates}; evidently {cell.evidently_alarms}"
+        f"/{cell.windows}; estimated-F1 error {f1_err}; novel share {novel}  "
+        f"[{cell.seconds:.0f}s]  fired: {dict(cell.fired.most_common(5))}",
+        flush=True,
+    )
+
+
+def run_cell(
+    world: "World", ref: Reference, size: int, kind: str, share: float, n_runs: int,
+    rng: np.random.Generator, *, with_evidently: bool,
+) -> Cell:  # fmt: skip
+    """Judge ``n_runs`` consecutive windows of one shift (two more first, for history)."""
+    thresholds = Thresholds()
+    cell = Cell()
+    history: dict[str, list[bool]] = {c: [] for c in COLUMNS}
+    frames: list[pd.DataFrame] = []  # earlier windows, every label
+    sparse: list[pd.DataFrame] = []  # the same with labels on 5% of events
+    start = time.perf_counter()
+    for i in range(n_runs + 2):  # the first two only build history
+        w, d = world.window(size, kind, share, rng)
+        w_sparse = w.assign(label=w["label"].where(rng.random(len(w)) < LABEL_SHARE))
+        recent = pd.concat(frames[-2:], ignore_index=True) if frames else None
+        result = evaluate_window(
+            ref.profile, w, thresholds=thresholds, descriptors=d,
+            drift_history=tuple(history["labels"][-2:]), recent=recent, seed=i,
+        )  # fmt: skip
+        recent_sparse = pd.concat(sparse[-2:], ignore_index=True) if sparse else None
+        by_column = {
+            "labels": list(result.checks.values()),
+            "5pct_labels": [
+                c for k, c in result.checks.items() if k not in LABEL_CHECKS
+            ] + label_checks(ref.records, w_sparse, recent_sparse, thresholds, seed=i),
+            "nolabels_confidence": [
+                c for k, c in result.checks.items() if k not in LABEL_CHECKS
+            ],
+            "nolabels": [
+                c for k, c in result.checks.items()
+                if k not in LABEL_CHECKS | CONFIDENCE_CHECKS
+            ],
+        }  # fmt: skip
+        frames.append(w[RECENT_COLUMNS])
+        sparse.append(w_sparse[RECENT_COLUMNS])
+        verdicts = {}
+        for column, checks in by_column.items():
+            verdict = decide(
+                checks, thresholds=thresholds, drift_history=tuple(history[column][-2:])
+            )
+            history[column].append(verdict.drift_signal)
+            verdicts[column] = verdict
+        if i < 2:
+            continue
+        cell.windows += 1
+        cell.alarms.update(c for c, v in verdicts.items() if v.status in ALARM)
+        cell.fired.update(
+            k
+            for k, c in result.checks.items()
+            if c.status in (Status.DRIFT, Status.DEGRADED, Status.WARNING)
+        )
+        novel = result.checks["long_tail"].metric("novel_share")
+        if novel is not None:
+            cell.novel_shares.append(novel)
+        estimated = result.checks["estimated_quality"].metric("estimated_f1")
+        if estimated is not None:
+            realised = classification_metrics(w["prediction"], w["label"])["f1"]
+            cell.f1_errors.append(abs(estimated - realised))
+        if with_evidently:
+            cell.evidently_alarms += evidently_default_alarm(ref.records["prompt"], w["prompt"])
+    cell.seconds = time.perf_counter() - start
+    return cell
+
+
 def label_checks(
-    world: World,
+    baseline: pd.DataFrame,
     window: pd.DataFrame,
     recent: pd.DataFrame | None,
     thresholds: Thresholds,
@@ -262,9 +331,9 @@ def label_checks(
 ) -> list[CheckResult]:
     """The label-based checks on a window whose labels are sparse (the others need none)."""
     return [
-        quality_check(world.baseline, window, recent=recent, thresholds=thresholds, seed=seed),
+        quality_check(baseline, window, recent=recent, thresholds=thresholds, seed=seed),
         distribution_drift(
-            world.baseline["label"], window["label"], check="label_drift",
+            baseline["label"], window["label"], check="label_drift",
             thresholds=thresholds, min_events=thresholds.min_labels,
         ),
     ]  # fmt: skip
@@ -281,39 +350,56 @@ def main() -> None:
     print()
     print(
         "| window | shift | every label | 5% labels | no labels, with confidence | "
-        "no labels, no confidence | Evidently default | estimated-F1 error |"
+        "no labels, no confidence | Evidently default | estimated-F1 error | novel share |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (size, name), c in cells.items():
         ev = f"{c.evidently_alarms / c.windows:.0%}" if not args.no_evidently else "—"
         err = f"{np.mean(c.f1_errors):.3f}" if c.f1_errors else "—"
+        novel = f"{np.mean(c.novel_shares):.1%}" if c.novel_shares else "—"
         rates = " | ".join(f"{c.rate(col):.0%}" for col in COLUMNS)
-        print(f"| {size:,} | {name} | {rates} | {ev} | {err} |")
+        print(f"| {size:,} | {name} | {rates} | {ev} | {err} | {novel} |")
+    print(" ".join(summary(cells, args.sizes)))
 
-    def power(column: str, size: int | None = None) -> float:
-        return min(
+
+def summary(cells: dict[tuple[int, str], Cell], sizes: list[int]) -> list[str]:
+    """The last line's ``key=value`` figures (see the module docstring)."""
+
+    def power(column: str, names: tuple[str, ...], size: int | None = None) -> float:
+        rates = [
             c.rate(column)
             for (s, name), c in cells.items()
-            if name in ("topic 10%", "domain 10%") and (size is None or s == size)
-        )
+            if name in names and (size is None or s == size)
+        ]
+        return min(rates) if rates else float("nan")
 
     def false_alarms(column: str) -> float:
-        return max(c.rate(column) for (_, name), c in cells.items() if name == "none")
+        return max(c.rate(column) for (_, name), c in cells.items() if name.startswith("none"))
 
+    def novel(size: int, name: str) -> float:
+        cell = cells.get((size, name))
+        return float(np.mean(cell.novel_shares)) if cell and cell.novel_shares else float("nan")
+
+    ten = ("topic 10%", "domain 10%")
+    smallest = min(sizes)
+    rise = novel(smallest, "domain 30%") / max(novel(smallest, "none"), 1e-9)
     unshifted = [e for (_, name), c in cells.items() if name == "none" for e in c.f1_errors]
-    parts = [
-        f"detection_power_10pct={power('labels'):.3f}",
+    return [
+        f"detection_power_10pct={power('labels', ten):.3f}",
         f"false_alarm_rate={false_alarms('labels'):.3f}",
         *(
-            f"detection_power_10pct_nolabels_{size // 1000}k={power(NO_LABELS, size):.3f}"
-            for size in sorted({s for s, _ in cells})
+            f"detection_power_10pct_nolabels_{size // 1000}k={power(NO_LABELS, ten, size):.3f}"
+            for size in sorted(sizes)
         ),
-        f"detection_power_10pct_5pct_labels={power('5pct_labels'):.3f}",
+        f"detection_power_10pct_5pct_labels={power('5pct_labels', ten):.3f}",
         f"false_alarm_rate_5pct_labels={false_alarms('5pct_labels'):.3f}",
         f"false_alarm_rate_nolabels={false_alarms('nolabels_confidence'):.3f}",
+        f"false_alarm_rate_nolabels_no_confidence={false_alarms('nolabels'):.3f}",
         f"estimated_f1_mae={np.mean(unshifted) if unshifted else float('nan'):.3f}",
+        f"detection_power_minority_collapse={power('labels', ('minority_collapse 50%',)):.3f}",
+        f"detection_power_label_noise_20pct_1k={power('labels', ('label_noise 20%',), 1_000):.3f}",
+        f"novel_share_rise_domain_30pct={rise:.2f}",
     ]
-    print(" ".join(parts))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ deterministic sample above that), so its memory is bounded whatever was uploaded
 """
 
 import logging
-import pickle
-import zlib
 from typing import Any
 
 import pandas as pd
@@ -23,6 +21,7 @@ from app.db.windows import (
     sample_permille,
     window_params,
 )
+from app.engine.profile_codec import decode_profile, encode_profile
 from app.engine.quality import classification_metrics
 from app.engine.window import BaselineProfile, flatten_metadata
 
@@ -33,15 +32,13 @@ MAX_WINDOW_RECORDS = 500_000
 
 
 def dump_profile(profile: BaselineProfile) -> bytes:
-    """Serialise a profile for the baselines table."""
-    return zlib.compress(pickle.dumps(profile, protocol=pickle.HIGHEST_PROTOCOL), 6)
+    """Serialise a profile for the baselines table (data only, never pickle)."""
+    return encode_profile(profile)
 
 
 def load_profile(blob: bytes) -> BaselineProfile:
-    """Inverse of ``dump_profile`` (only ever fed blobs Driftline wrote itself)."""
-    profile = pickle.loads(zlib.decompress(blob))  # noqa: S301  (our own data, see models)
-    assert isinstance(profile, BaselineProfile)
-    return profile
+    """Inverse of ``dump_profile``; ``ProfileFormatError`` for a blob of another format."""
+    return decode_profile(blob)
 
 
 def summarise(records: pd.DataFrame) -> dict[str, Any]:

@@ -37,7 +37,13 @@ from app.engine.thresholds import Thresholds
 TEXT_DRIFT_MAX_ROWS = 5_000
 
 
-def _chi_square_p(reference: pd.Series, current: pd.Series) -> float:
+# A Monte Carlo p-value is never below 1 / (resamples + 1): enough resamples that the smallest
+# p-value reachable sits well below the alpha it is compared with.
+MIN_RESAMPLES = 999
+MAX_RESAMPLES = 99_999
+
+
+def _chi_square_p(reference: pd.Series, current: pd.Series, *, alpha: float = 0.01) -> float:
     cats = sorted(set(reference.astype(str)) | set(current.astype(str)))
     if len(cats) < 2:
         return 1.0
@@ -55,7 +61,8 @@ def _chi_square_p(reference: pd.Series, current: pd.Series) -> float:
         return float(stats.chi2_contingency(table)[1])
     # Few values (sparse labels, rare classes): the chi-square approximation is too eager, so
     # the p-value comes from tables drawn with the same margins (R's simulate.p.value).
-    method = stats.MonteCarloMethod(n_resamples=999, rng=np.random.default_rng(0))
+    rounds = int(min(MAX_RESAMPLES, max(MIN_RESAMPLES, np.ceil(10 / alpha))))
+    method = stats.MonteCarloMethod(n_resamples=rounds, rng=np.random.default_rng(0))
     return float(stats.chi2_contingency(table, correction=False, method=method).pvalue)
 
 
@@ -82,6 +89,8 @@ def column_drifts(
 ) -> list[ColumnDrift]:
     """Per-column effect sizes and BH-corrected significance."""
     raw: list[ColumnDrift] = []
+    # The smallest p-value BH may need: the FDR split over every column tested.
+    alpha = thresholds.descriptor_fdr / max(len(numeric) + len(categorical), 1)
     for col in numeric:
         ref, cur = reference[col].astype(float).dropna(), current[col].astype(float).dropna()
         if ref.empty or cur.empty:
@@ -99,7 +108,7 @@ def column_drifts(
         score = jensenshannon_stat_test(
             ref, cur, ColumnType.Categorical, thresholds.jensenshannon
         ).drift_score
-        p = _chi_square_p(ref, cur)
+        p = _chi_square_p(ref, cur, alpha=alpha)
         raw.append(ColumnDrift(col, "jensenshannon", float(score), thresholds.jensenshannon, p))
     q = benjamini_hochberg(np.array([c.p_value for c in raw]))
     return [

@@ -15,7 +15,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,6 +42,12 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return unit
 
 
+# The vectoriser settings a stored embedder is rebuilt with (the rest are defaults).
+TFIDF_PARAMS = ("sublinear_tf", "min_df", "max_df", "ngram_range", "max_features")
+# Fewer distinct terms than this in the baseline: no embedding worth comparing windows in.
+MIN_TERMS = 3
+
+
 class TfidfSvdEmbedder:
     """TF-IDF (words and bigrams) reduced with TruncatedSVD, fitted on the baseline, plus one
     dimension for what the baseline never saw.
@@ -63,15 +69,60 @@ class TfidfSvdEmbedder:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self._tfidf = TfidfVectorizer(
-            sublinear_tf=True, min_df=2, max_df=0.5, ngram_range=(1, 2), max_features=50_000
-        )
-        matrix = self._tfidf.fit_transform(texts)
+        # Pruning (terms in 2+ texts, in at most half) keeps the space topical; a small or
+        # templated baseline can have no term left after it, so then common terms stay.
+        for min_df, max_df in ((2, 0.5), (2, 1.0)):
+            self._tfidf = TfidfVectorizer(
+                sublinear_tf=True, min_df=min_df, max_df=max_df, ngram_range=(1, 2),
+                max_features=50_000,
+            )  # fmt: skip
+            try:
+                matrix = self._tfidf.fit_transform(texts)
+            except ValueError:  # no term at all survived
+                continue
+            if matrix.shape[1] >= MIN_TERMS:
+                break
+        else:
+            raise ValueError(
+                f"too little text to fit the tfidf embedding ({len(texts)} texts give fewer "
+                f"than {MIN_TERMS} distinct terms)"
+            )
         dims = max(2, min(self.dims, matrix.shape[1] - 1, matrix.shape[0] - 1))
-        self._svd = TruncatedSVD(n_components=dims, random_state=self.seed).fit(matrix)
+        svd = TruncatedSVD(n_components=dims, random_state=self.seed).fit(matrix)
+        # TruncatedSVD.transform is this product; keeping only the matrix makes the fitted
+        # embedder plain data (stored without pickle, see app.engine.profile_codec).
+        self._components = svd.components_.astype(np.float32)
+        self._ready()
+        return self
+
+    def _ready(self) -> None:
         self._analyzer = self._tfidf.build_analyzer()
         self._known = self._tfidf.vocabulary_
-        return self
+
+    def state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+        """The fitted embedder as JSON-able settings and arrays (no code, no pickle)."""
+        vocabulary = sorted(self._tfidf.vocabulary_, key=self._tfidf.vocabulary_.__getitem__)
+        params = {k: self._tfidf.get_params()[k] for k in TFIDF_PARAMS}
+        settings = {"dims": self.dims, "seed": self.seed, "params": params,
+                    "vocabulary": vocabulary}  # fmt: skip
+        return settings, {"idf": self._tfidf.idf_, "components": self._components}
+
+    @classmethod
+    def from_state(
+        cls, settings: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> "TfidfSvdEmbedder":
+        """Inverse of ``state``."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        params = dict(settings["params"])
+        params["ngram_range"] = tuple(params["ngram_range"])
+        embedder = cls(dims=int(settings["dims"]), seed=int(settings["seed"]))
+        embedder._tfidf = TfidfVectorizer(**params)
+        embedder._tfidf.vocabulary_ = {t: i for i, t in enumerate(settings["vocabulary"])}
+        embedder._tfidf.idf_ = arrays["idf"]
+        embedder._components = arrays["components"]
+        embedder._ready()
+        return embedder
 
     def unknown_share(self, texts: Sequence[str]) -> np.ndarray:
         """Share of each text's unigrams the fitted vocabulary does not hold."""
@@ -84,9 +135,9 @@ class TfidfSvdEmbedder:
         return out
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        if not hasattr(self, "_svd"):
+        if not hasattr(self, "_components"):
             raise RuntimeError("TfidfSvdEmbedder.transform before fit (fit it on the baseline)")
-        direction = normalise(self._svd.transform(self._tfidf.transform(texts)))
+        direction = normalise(self._tfidf.transform(texts) @ self._components.T)
         u = self.unknown_share(texts)
         # Texts with no known term at all have a zero direction: all their weight is unknown.
         u[np.linalg.norm(direction, axis=1) == 0] = 1.0

@@ -8,9 +8,11 @@ Two checks that need no label, only the ``confidence`` a model reports with its 
   confidence -> P(correct) (cross-fitted to measure its calibration error honestly). A
   window's expected accuracy is the mean calibrated confidence; its expected macro-F1 comes
   from the expected confusion per predicted class (right with the calibrated probability;
-  when wrong, the true class follows the baseline's errors for that prediction). Thresholds
-  are the baseline's own estimates on resamples of the window's size — never a fixed band —
-  so a 1,000-event window and a 20,000-event one each get the false-alarm rate asked for.
+  when wrong, the true class follows the baseline's errors for that prediction). The test is
+  two-sample: the baseline's own estimates on resamples of the window's size give the
+  window's spread, and the baseline's finite size adds its own (spread · sqrt(1 + n_window /
+  n_baseline)) — never a fixed band — so a 1,000-event window, a 20,000-event one and a
+  pooled window larger than the baseline each get the false-alarm rate asked for.
   It assumes what the model got right on the baseline still predicts what it gets right now:
   inputs from classes it never saw break that (measured: it then shows about a fifth of the
   real drop), which is why the estimate is reported as an estimate and the next check can
@@ -33,7 +35,7 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import resampled
+from app.engine.stats import drop_p, finite_baseline_z, floor_at, resampled
 from app.engine.thresholds import Thresholds
 
 # Resamples of the baseline behind each threshold (drawn at most 20,000 large: see
@@ -61,11 +63,31 @@ def _isotonic(confidence: np.ndarray, correct: np.ndarray) -> IsotonicRegression
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(confidence, correct)
 
 
+@dataclass(frozen=True)
+class IsotonicCurve:
+    """A fitted isotonic regression as its knots: ``predict`` is what scikit-learn's does
+    with ``out_of_bounds="clip"`` (linear between knots, flat beyond), and the curve is plain
+    data, stored without pickle."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, model: IsotonicRegression) -> "IsotonicCurve":
+        """The knots of a fitted model."""
+        return cls(np.asarray(model.X_thresholds_, float), np.asarray(model.y_thresholds_, float))
+
+    def predict(self, confidence: np.ndarray | pd.Series) -> np.ndarray:
+        """Calibrated P(correct) for each confidence."""
+        calibrated: np.ndarray = np.interp(np.asarray(confidence, dtype=float), self.x, self.y)
+        return calibrated
+
+
 @dataclass
 class Calibration:
     """Confidence -> P(correct), learnt on the baseline, and what estimates need from it."""
 
-    model: IsotonicRegression
+    model: IsotonicCurve
     classes: list[str]
     # error_mix[d, c]: when the model predicts d and is wrong, how often the truth is c.
     error_mix: np.ndarray
@@ -121,7 +143,7 @@ class Calibration:
             if (which == b).any()
         ]
         return cls(
-            model=model,
+            model=IsotonicCurve.of(model),
             classes=classes,
             error_mix=mix,
             baseline_predicted=p_idx,
@@ -228,6 +250,8 @@ def estimated_quality_check(
         "confusion (the truth of a wrong prediction follows the baseline's errors)",
     }
     low: list[str] = []
+    window_below: dict[str, bool] = {}
+    n_base = len(calibration.baseline_calibrated)
     for name, sample in samples.items():
         predicted = calibration.encode(sample["prediction"])
         calibrated = calibration.model.predict(sample["confidence"].to_numpy(dtype=float))
@@ -245,10 +269,21 @@ def estimated_quality_check(
                     ),
                 ]
         for i, metric in enumerate(("accuracy", "f1")):
-            expected = float(null[:, i].mean())
-            bound = float(np.quantile(null[:, i], alpha))
+            # Two samples: the window's estimate and the baseline's, each with its error (a
+            # pooled window can be larger than the baseline itself).
+            expected, sd, z = finite_baseline_z(
+                null[:, i], est[i], n_window=len(sample), n_baseline=n_base
+            )
+            p_value = drop_p(z) if sd > 0 else 1.0
+            bound = floor_at(expected, sd, alpha)
             drop = (expected - est[i]) / expected if expected > 0 else float("nan")
-            bad = est[i] < bound and drop >= thresholds.estimated_drop
+            bad = p_value < alpha and drop >= thresholds.estimated_drop
+            if name == "window":
+                window_below[metric] = est[i] < expected
+            else:
+                # A pooled alarm needs this window's own estimate below the baseline's: one
+                # unlucky window pooled into the next two must not make three alarms.
+                bad = bad and window_below[metric]
             if bad:
                 low.append(f"{metric}{' (pooled)' if suffix else ''}")
             metrics += [
@@ -257,6 +292,7 @@ def estimated_quality_check(
                     status=Status.DEGRADED if bad else Status.OK,
                 ),
                 MetricValue(f"estimated_{metric}{suffix}_floor", bound),
+                MetricValue(f"estimated_{metric}{suffix}_p_value", p_value, threshold=alpha),
                 MetricValue(f"baseline_estimated_{metric}{suffix}", expected),
             ]  # fmt: skip
         details[f"events_{name}"] = len(sample)

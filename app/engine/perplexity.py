@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import bootstrap_ci, relative_change
+from app.engine.stats import relative_change
 from app.engine.thresholds import Thresholds
 
 if TYPE_CHECKING:  # the api stores per-event perplexity and must not need pandas to do it
@@ -24,7 +24,8 @@ def perplexity_check(
     baseline: pd.Series, window: pd.Series, *, thresholds: Thresholds, check: str = "perplexity"
 ) -> CheckResult:
     """Mean and p90 perplexity; degraded when the mean rises by ``perplexity_rise`` or more
-    and the bootstrap interval of the window's mean lies wholly above the baseline's."""
+    and significantly: Welch's t-test, one-sided, window vs baseline (two samples, so the
+    baseline's own error counts), at ``perplexity_alpha``."""
     cur = window.dropna().to_numpy(dtype=float)
     base = baseline.dropna().to_numpy(dtype=float)
     if len(cur) < thresholds.min_labels or len(base) == 0:
@@ -33,9 +34,12 @@ def perplexity_check(
         )
     mean, p90 = float(cur.mean()), float(np.quantile(cur, 0.9))
     base_mean, base_p90 = float(base.mean()), float(np.quantile(base, 0.9))
-    lo, _ = bootstrap_ci(lambda idx: float(cur[idx].mean()), len(cur))
+    from scipy import stats  # here: the slim api imports this module and has no scipy
+
+    p = float(stats.ttest_ind(cur, base, equal_var=False, alternative="greater").pvalue)
+    p = p if np.isfinite(p) else 1.0
     rise = relative_change(mean, base_mean)
-    degraded = rise >= thresholds.perplexity_rise and lo > base_mean
+    degraded = rise >= thresholds.perplexity_rise and p < thresholds.perplexity_alpha
     return CheckResult(
         check,
         Status.DEGRADED if degraded else Status.OK,
@@ -46,5 +50,6 @@ def perplexity_check(
             MetricValue("baseline_mean", base_mean),
             MetricValue("baseline_p90", base_p90),
             MetricValue("relative_rise", rise, threshold=thresholds.perplexity_rise),
+            MetricValue("p_value", p, threshold=thresholds.perplexity_alpha),
         ],
     )

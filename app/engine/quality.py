@@ -8,7 +8,14 @@ from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import bootstrap_ci, relative_change, resampled
+from app.engine.stats import (
+    bootstrap_ci,
+    drop_p,
+    finite_baseline_z,
+    proportion_drop_p,
+    relative_change,
+    resampled,
+)
 from app.engine.thresholds import Thresholds
 
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -82,17 +89,6 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["prediction"].notna() & frame["label"].notna()]
 
 
-def _accuracy_p(base_correct: int, base_n: int, win_correct: int, win_n: int) -> float:
-    """One-sided p-value that the window's accuracy is below the baseline's: a two-sample
-    test of proportions (pooled z), so both samples' sizes count."""
-    pooled = (base_correct + win_correct) / (base_n + win_n)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / base_n + 1 / win_n))
-    if se == 0:
-        return 1.0
-    z = (base_correct / base_n - win_correct / win_n) / se
-    return float(stats.norm.sf(z))
-
-
 def _metric_resamples(
     pred: np.ndarray, true: np.ndarray, k: int, n: int, *, rounds: int, seed: int
 ) -> np.ndarray:
@@ -120,20 +116,62 @@ def _test_sample(
 ) -> _Test:  # fmt: skip
     """Accuracy by a two-sample test of correctness; macro-F1 against the baseline's F1 on
     resamples of the same labelled size (F1 over few labels is biased low: classes seen once
-    or only in predictions count as zero — compared like with like, the bias cancels)."""
+    or only in predictions count as zero — compared like with like, the bias cancels), as a
+    two-sample z (the baseline's own error included) so its p-value reaches any alpha."""
     pred, true = codes
     n = len(pred)
     win = _metrics_from_codes(pred, true, k)
     bp, bt = base_codes
     null_f1 = _metric_resamples(bp, bt, k, n, rounds=rounds, seed=seed)[:, 3]
+    expected, _, z = finite_baseline_z(null_f1, float(win[3]), n_window=n, n_baseline=len(bp))
     correct = round(win[0] * n)
     return _Test(
         n=n,
         metrics=dict(zip(METRICS, map(float, win), strict=True)),
-        accuracy_p=_accuracy_p(round(base_acc * len(bp)), len(bp), correct, n),
-        f1_p=float((1 + (null_f1 <= win[3]).sum()) / (rounds + 1)),
-        baseline_f1_at_n=float(null_f1.mean()),
+        accuracy_p=proportion_drop_p(round(base_acc * len(bp)), len(bp), correct, n),
+        f1_p=drop_p(z) if z != 0 else 1.0,
+        baseline_f1_at_n=expected,
     )
+
+
+@dataclass(frozen=True)
+class _ClassRecall:
+    """One class's recall in a sample against the baseline's."""
+
+    name: str
+    labelled: int
+    recall: float
+    baseline_recall: float
+    p_value: float
+
+    @property
+    def drop(self) -> float:
+        return -relative_change(self.recall, self.baseline_recall)
+
+
+def _class_recalls(
+    base_codes: tuple[np.ndarray, np.ndarray], codes: tuple[np.ndarray, np.ndarray],
+    names: list[str], min_labels: int,
+) -> list[_ClassRecall]:  # fmt: skip
+    """Recall of each class with at least ``min_labels`` labels in both samples, each tested
+    as a two-sample drop of proportions. A minority class collapsing barely moves accuracy
+    or macro-F1 over ten classes; its own recall halves."""
+    bp, bt = base_codes
+    pred, true = codes
+    out = []
+    for c, name in enumerate(names):
+        base_n, win_n = int((bt == c).sum()), int((true == c).sum())
+        if base_n < min_labels or win_n < min_labels:
+            continue
+        base_hits = int(((bt == c) & (bp == c)).sum())
+        win_hits = int(((true == c) & (pred == c)).sum())
+        out.append(
+            _ClassRecall(
+                name, win_n, win_hits / win_n, base_hits / base_n,
+                proportion_drop_p(base_hits, base_n, win_hits, win_n),
+            )
+        )  # fmt: skip
+    return out
 
 
 def _codes(frame: pd.DataFrame, classes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -156,10 +194,14 @@ def quality_check(
 
     ``degraded`` when accuracy or macro-F1 drops by ``quality_drop`` or more (relative) and
     the drop is significant: accuracy by a two-sample test of per-example correctness,
-    macro-F1 against the baseline's F1 on resamples of the same labelled size. Each is tested
-    on this window's labelled events and, when ``recent`` (the previous windows' events) has
-    labels, on them pooled with this window's; the tests share ``quality_alpha``. A sample
-    with fewer than ``min_labels`` labels is not tested at all.
+    macro-F1 against the baseline's F1 on resamples of the same labelled size (a two-sample
+    z), or when one class's recall drops by ``class_recall_drop`` or more and significantly
+    (a minority class collapsing while accuracy holds). Each is tested on this window's
+    labelled events and, when ``recent`` (the previous windows' events) has labels, on them
+    pooled with this window's; the tests share ``quality_alpha``. A pooled alarm needs this
+    window's own labels to point the same way. A sample with fewer than ``min_labels``
+    labels is not tested at all. The mean score (feedback) is compared with the baseline's
+    by Welch's t-test.
     """
     win = _labelled(window)
     base = _labelled(baseline)
@@ -180,7 +222,10 @@ def quality_check(
         base_m = dict(
             zip(METRICS, map(float, _metrics_from_codes(*base_codes, len(classes))), strict=True)
         )
-        alpha = thresholds.quality_alpha / (2 * len(samples))
+        # Three tests per sample (accuracy, macro-F1, the weakest class's recall; the last
+        # split again over the classes tested) share quality_alpha: Bonferroni.
+        alpha = thresholds.quality_alpha / (3 * len(samples))
+        own_direction: dict[str, bool] = {}
         for name, sample in samples.items():
             pred, true = _codes(sample, classes)
             t = _test_sample(
@@ -190,19 +235,49 @@ def quality_check(
             suffix = "" if name == "window" else "_pooled"
             acc_drop = -relative_change(t.metrics["accuracy"], base_m["accuracy"])
             f1_drop = -relative_change(t.metrics["f1"], t.baseline_f1_at_n)
+            recalls = _class_recalls(base_codes, (pred, true), names, thresholds.min_class_labels)
+            class_alpha = alpha / max(len(recalls), 1)
+            collapsed = [
+                r for r in recalls
+                if r.p_value < class_alpha and r.drop >= thresholds.class_recall_drop
+            ]  # fmt: skip
             bad_acc = t.accuracy_p < alpha and acc_drop >= thresholds.quality_drop
             bad_f1 = t.f1_p < alpha and f1_drop >= thresholds.quality_drop
+            if name == "window":
+                own_direction = {"accuracy": acc_drop > 0, "f1": f1_drop > 0}
+            elif len(win) < thresholds.min_labels:
+                # Too few labels in this window to tell its own direction: its accuracy.
+                own = _metrics_from_codes(*_codes(win, classes), len(classes))[0]
+                own_direction = dict.fromkeys(("accuracy", "f1"), own < base_m["accuracy"])
+            if suffix:
+                # A pooled alarm needs this window's own evidence on the same side: one
+                # unlucky window pooled into the next two must not make three alarms.
+                bad_acc = bad_acc and own_direction["accuracy"]
+                bad_f1 = bad_f1 and own_direction["f1"]
+                collapsed = [c for c in collapsed if own_direction["accuracy"] or c.drop > 0]
+            pooled_note = " (pooled over recent windows)" if suffix else ""
             degraded += [
-                f"{m}{' (pooled over recent windows)' if suffix else ''}"
-                for m, bad in (("accuracy", bad_acc), ("f1", bad_f1))
-                if bad
+                f"{m}{pooled_note}" for m, bad in (("accuracy", bad_acc), ("f1", bad_f1)) if bad
             ]
+            degraded += [
+                f"recall of class {c.name!r} {c.recall:.2f} vs {c.baseline_recall:.2f}{pooled_note}"
+                for c in collapsed
+            ]
+            weakest = min(recalls, key=lambda r: r.p_value, default=None)
             metrics += [
                 MetricValue(f"labelled{suffix}", float(t.n)),
                 MetricValue(f"accuracy_p_value{suffix}", t.accuracy_p, threshold=alpha),
                 MetricValue(f"f1_p_value{suffix}", t.f1_p, threshold=alpha),
                 MetricValue(f"baseline_f1_at_window_labels{suffix}", t.baseline_f1_at_n),
             ]
+            if weakest is not None:
+                metrics.append(
+                    MetricValue(
+                        f"class_recall_p_value{suffix}", weakest.p_value,
+                        feature=weakest.name, threshold=class_alpha,
+                        status=Status.DEGRADED if weakest in collapsed else Status.OK,
+                    )
+                )  # fmt: skip
             if suffix:
                 metrics += [
                     MetricValue("accuracy_pooled", t.metrics["accuracy"],
@@ -211,6 +286,14 @@ def quality_check(
                                 status=Status.DEGRADED if bad_f1 else Status.OK),
                 ]  # fmt: skip
                 continue
+            metrics += [
+                MetricValue(
+                    "class_recall", r.recall, feature=r.name,
+                    threshold=r.baseline_recall * (1 - thresholds.class_recall_drop),
+                    status=Status.DEGRADED if r in collapsed else Status.OK,
+                )
+                for r in recalls
+            ]  # fmt: skip
             cur_m = t.metrics
             boot = _metric_resamples(pred, true, len(classes), len(pred), rounds=rounds, seed=seed)
             ci = (1 - thresholds.quality_confidence) / 2
@@ -249,14 +332,21 @@ def quality_check(
             rounds=rounds,
         )
         metrics += [MetricValue("score_mean", mean), MetricValue("score_ci_high", hi)]
-        if len(base_scores):
+        if len(base_scores) >= 2:
             base_mean = float(base_scores.mean())
             drop = -relative_change(mean, base_mean)
+            # Welch's t-test, one-sided, window vs the baseline's scores (two samples).
+            score_p = float(
+                stats.ttest_ind(values, base_scores.to_numpy(dtype=float), equal_var=False,
+                                alternative="less").pvalue
+            )  # fmt: skip
+            score_p = score_p if np.isfinite(score_p) else 1.0
             metrics += [
                 MetricValue("baseline_score_mean", base_mean),
                 MetricValue("score_relative_drop", drop, threshold=thresholds.quality_drop),
+                MetricValue("score_p_value", score_p, threshold=thresholds.quality_alpha),
             ]
-            if drop >= thresholds.quality_drop and hi < base_mean:
+            if drop >= thresholds.quality_drop and score_p < thresholds.quality_alpha:
                 degraded.append("score")
     has_quality = bool(samples) or len(scored) >= thresholds.min_labels
     rests_on = f"{len(win)} labelled events" + (

@@ -35,6 +35,11 @@ class Thresholds:
     quality_alpha: float = 0.01
     quality_confidence: float = 0.95  # the intervals shown beside the metrics
     min_labels: int = 30
+    # One class's recall (two-sample test of proportions, Bonferroni over the classes with at
+    # least min_class_labels labels in both samples) dropping by this much, relative: a
+    # minority class collapsing moves accuracy and macro-F1 too little to see.
+    class_recall_drop: float = 0.3
+    min_class_labels: int = 20
     # Labels and confidences of the previous windows pooled with this one (a rolling window:
     # sparse labels and subtle shifts add up over consecutive windows).
     pool_windows: int = 3
@@ -49,9 +54,13 @@ class Thresholds:
     uncertainty_min_ks: float = 0.03
     # Perplexity: degraded on a relative rise of the mean >= this.
     perplexity_rise: float = 0.20
-    # Long tail: warning when the share of novel inputs >= this multiple of the baseline's.
+    perplexity_alpha: float = 0.01  # Welch's t-test of the means, one-sided
+    # Long tail: an input is novel past this quantile of the baseline's own held-out novelty
+    # scores; warning when the share of novel inputs >= this multiple of the baseline's and
+    # the rise is significant at longtail_alpha (two samples).
     longtail_multiple: float = 3.0
     longtail_quantile: float = 0.99
+    longtail_alpha: float = 0.01
     # Data quality: warning above these rates.
     empty_rate: float = 0.05
     duplicate_rate: float = 0.2
@@ -67,6 +76,11 @@ class Thresholds:
         """A copy with ``overrides`` applied; unknown names are an error, not ignored."""
         if not overrides:
             return self
+        if "min_events" in overrides:
+            raise ValueError(
+                "min_events is the monitor's own setting (its min_events field), "
+                "not a threshold override"
+            )
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:

@@ -24,7 +24,7 @@ from app.engine.estimated import (
     uncertainty_drift_check,
 )
 from app.engine.labelling import LabelPick, label_priority
-from app.engine.longtail import LongTailProfile, longtail_check
+from app.engine.longtail import longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
 from app.engine.results import CheckResult, Status
@@ -107,11 +107,12 @@ class BaselineProfile:
     vocab: frozenset[str]
     embedder: Embedder | None
     embeddings: np.ndarray
-    longtail: LongTailProfile
     meta_numeric: list[str] = field(default_factory=list)
     meta_categorical: list[str] = field(default_factory=list)
     # Confidence -> P(correct), when the baseline has confidences with its labels.
     calibration: Calibration | None = None
+    # Why the baseline has no embeddings (too little text to fit the embedder), if so.
+    embedding_unavailable: str | None = None
 
     @classmethod
     def build(
@@ -145,10 +146,15 @@ class BaselineProfile:
             d[f"{col}_oov_share"] = oov
         own = _client_embeddings(records)
         model: Embedder | None = None
+        unavailable: str | None = None
         if own is None:
             prompts = records["prompt"].fillna("")
-            model = make_embedder(embedder).fit(prompts[in_a].tolist())
-            own = model.transform(prompts[~in_a].tolist())
+            try:
+                model = make_embedder(embedder).fit(prompts[in_a].tolist())
+                own = model.transform(prompts[~in_a].tolist())
+            except ValueError as exc:
+                # Degrade, never fail: the embedding checks say why; the rest still run.
+                model, own, unavailable = None, np.empty((0, 0), np.float32), str(exc)
         meta_num, meta_cat = _meta_columns(records)
         return cls(
             records=records,
@@ -156,7 +162,7 @@ class BaselineProfile:
             vocab=vocab_a,
             embedder=model,
             embeddings=own,
-            longtail=LongTailProfile.fit(own, thresholds.longtail_quantile),
+            embedding_unavailable=unavailable,
             meta_numeric=meta_num,
             meta_categorical=meta_cat,
             calibration=Calibration.fit(records, seed=seed),
@@ -279,27 +285,43 @@ def evaluate_window(
         )
         timed("text_drift", t)
 
-    t = time.perf_counter()
-    sample, sample_d = window, d
-    if n > EMBEDDING_SAMPLE_CAP:
-        picked = window.sample(EMBEDDING_SAMPLE_CAP, random_state=seed)
-        sample_d = d.iloc[window.index.get_indexer(picked.index)]
-        sample = picked.reset_index(drop=True)
-    emb = profile.embed(sample)
-    timed("embed", t)
-    t = time.perf_counter()
-    checks.append(embedding_drift(profile.embeddings, emb, thresholds=thresholds))
-    longtail = longtail_check(
-        profile.longtail, profile.embeddings, emb, sample, thresholds=thresholds
-    )
-    checks.append(longtail)
-    label_queue = label_priority(
-        sample,
-        unfamiliar=sample_d["prompt_oov_share"].to_numpy(dtype=float),
-        baseline_labels=profile.records.get("label"),
-        budget=thresholds.label_budget,
-    )
-    timed("embedding_checks", t)
+    if profile.embedding_unavailable:
+        why = f"not applicable: {profile.embedding_unavailable}"
+        checks += [
+            CheckResult("embedding_drift", Status.NOT_APPLICABLE, why),
+            CheckResult("long_tail", Status.NOT_APPLICABLE, why),
+        ]
+        label_queue = label_priority(
+            window,
+            unfamiliar=d["prompt_oov_share"].to_numpy(dtype=float),
+            baseline_labels=profile.records.get("label"),
+            budget=thresholds.label_budget,
+        )
+    else:
+        t = time.perf_counter()
+        sample, sample_d = window, d
+        if n > EMBEDDING_SAMPLE_CAP:
+            picked = window.sample(EMBEDDING_SAMPLE_CAP, random_state=seed)
+            sample_d = d.iloc[window.index.get_indexer(picked.index)]
+            sample = picked.reset_index(drop=True)
+        emb = profile.embed(sample)
+        timed("embed", t)
+        t = time.perf_counter()
+        checks.append(embedding_drift(profile.embeddings, emb, thresholds=thresholds))
+        longtail = longtail_check(profile.embeddings, emb, sample, thresholds=thresholds, seed=seed)
+        checks.append(longtail)
+        novelty = longtail.details.get("novelty")
+        label_queue = label_priority(
+            sample,
+            unfamiliar=(
+                novelty
+                if novelty is not None
+                else sample_d["prompt_oov_share"].to_numpy(dtype=float)
+            ),
+            baseline_labels=profile.records.get("label"),
+            budget=thresholds.label_budget,
+        )
+        timed("embedding_checks", t)
 
     t = time.perf_counter()
     checks.append(quality_check(profile.records, window, recent=recent, thresholds=thresholds))
