@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 
 import app
-from app.engine.results import Status
+from app.engine.results import VERDICT_STATUSES, Status
 from app.monitoring import runs
 
 log = logging.getLogger("driftline.metrics")
@@ -105,7 +105,7 @@ _last_success = 0.0
 _last_success_lock = threading.Lock()
 
 CHECK_STATUSES = tuple(s.value for s in Status)
-VERDICTS = tuple(s for s in CHECK_STATUSES if s != Status.NOT_APPLICABLE)
+VERDICTS = tuple(s.value for s in VERDICT_STATUSES)
 
 
 class ModelHealthCollector(Collector):
@@ -183,7 +183,7 @@ class ModelHealthCollector(Collector):
         check = GaugeMetricFamily(
             "driftline_check_status",
             "1 for each check's status in the latest window (ok, warning, drift, degraded, "
-            "insufficient_data, not_applicable).",
+            "insufficient_data, not_applicable, error: the check itself failed).",
             labels=[*labels, "check", "status"],
         )
         value = GaugeMetricFamily(

@@ -65,6 +65,8 @@ CONFIDENCE_CHECKS = {"estimated_quality", "uncertainty_drift", "perplexity"}
 LABEL_SHARE = 0.05
 NO_LABELS = "nolabels_confidence"
 RECENT_COLUMNS = ["prediction", "label", "confidence", "perplexity"]
+# The monitor's thresholds: Driftline's defaults (a cell never tunes them).
+THRESHOLDS = Thresholds()
 
 
 @dataclass
@@ -262,21 +264,24 @@ def run_cell(
     rng: np.random.Generator, *, with_evidently: bool,
 ) -> Cell:  # fmt: skip
     """Judge ``n_runs`` consecutive windows of one shift (two more first, for history)."""
-    thresholds = Thresholds()
+    thresholds = THRESHOLDS
     cell = Cell()
+    # Windows before the first judged one: the pooled evidence and persistence need history.
+    warm = max(thresholds.pool_windows, thresholds.persistence_n) - 1
+    pool = thresholds.pool_windows - 1
     history: dict[str, list[bool]] = {c: [] for c in COLUMNS}
     frames: list[pd.DataFrame] = []  # earlier windows, every label
     sparse: list[pd.DataFrame] = []  # the same with labels on 5% of events
     start = time.perf_counter()
-    for i in range(n_runs + 2):  # the first two only build history
+    for i in range(n_runs + warm):  # the first ``warm`` only build history
         w, d = world.window(size, kind, share, rng)
         w_sparse = w.assign(label=w["label"].where(rng.random(len(w)) < LABEL_SHARE))
-        recent = pd.concat(frames[-2:], ignore_index=True) if frames else None
+        recent = pd.concat(frames[-pool:], ignore_index=True) if frames and pool else None
         result = evaluate_window(
             ref.profile, w, thresholds=thresholds, descriptors=d,
             drift_history=tuple(history["labels"][-2:]), recent=recent, seed=i,
         )  # fmt: skip
-        recent_sparse = pd.concat(sparse[-2:], ignore_index=True) if sparse else None
+        recent_sparse = pd.concat(sparse[-pool:], ignore_index=True) if sparse and pool else None
         by_column = {
             "labels": list(result.checks.values()),
             "5pct_labels": [
@@ -299,7 +304,7 @@ def run_cell(
             )
             history[column].append(verdict.drift_signal)
             verdicts[column] = verdict
-        if i < 2:
+        if i < warm:
             continue
         cell.windows += 1
         cell.alarms.update(c for c, v in verdicts.items() if v.status in ALARM)

@@ -3,6 +3,7 @@
 - ``app/monitoring/`` is the only package with SQL on the run tables: no other module under
   ``app/`` names ``monitor_runs``, ``monitor_run_revisions`` or ``metric_values`` in a string,
   or queries their ORM classes.
+- ``app/engine`` imports nothing of ``app`` but itself.
 - Nothing outside ``app/api`` (but ``app/main.py``) imports ``app.api``: ruff's banned-api
   rule (TID251, in pyproject.toml) enforces it in ``make test``; the test below checks that
   the rule is configured and fires.
@@ -71,3 +72,37 @@ def test_importing_app_api_from_below_fails_the_lint() -> None:
     finally:
         probe.unlink()
     assert out.returncode != 0 and "TID251" in out.stdout, out.stdout + out.stderr
+
+
+def outside_imports(source: str, package: str) -> list[str]:
+    """Imports in ``source`` of ``app`` modules outside ``package``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found += [
+            f"line {node.lineno}: {n}"
+            for n in names
+            if (n == "app" or n.startswith("app.")) and not n.startswith(package + ".")
+            and n != package
+        ]  # fmt: skip
+    return found
+
+
+def test_the_engine_imports_nothing_of_the_app_but_itself() -> None:
+    """``app/engine`` is pure statistics on DataFrames: no database, api or settings."""
+    offenders = {
+        str(p.relative_to(ROOT)): hits
+        for p in sorted((APP / "engine").rglob("*.py"))
+        if (hits := outside_imports(p.read_text(), "app.engine"))
+    }
+    assert offenders == {}
+
+
+def test_the_engine_rule_would_catch_an_import() -> None:
+    assert outside_imports("from app.db.models import Baseline", "app.engine")
+    assert outside_imports("import app.config", "app.engine")
+    assert not outside_imports("from app.engine.stats import drop_p", "app.engine")

@@ -42,6 +42,11 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return unit
 
 
+class EmbeddingUnavailable(ValueError):
+    """The baseline cannot be embedded (too little or too uniform text): the embedding checks
+    say so, the rest of the baseline is used."""
+
+
 # The vectoriser settings a stored embedder is rebuilt with (the rest are defaults).
 TFIDF_PARAMS = ("sublinear_tf", "min_df", "max_df", "ngram_range", "max_features")
 # Fewer distinct terms than this in the baseline: no embedding worth comparing windows in.
@@ -83,7 +88,7 @@ class TfidfSvdEmbedder:
             if matrix.shape[1] >= MIN_TERMS:
                 break
         else:
-            raise ValueError(
+            raise EmbeddingUnavailable(
                 f"too little text to fit the tfidf embedding ({len(texts)} texts give fewer "
                 f"than {MIN_TERMS} distinct terms)"
             )

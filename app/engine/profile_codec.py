@@ -2,11 +2,12 @@
 
 Profiles used to be pickles: renaming a class broke every stored baseline, and whoever could
 write the baselines table could make the worker run code. This format cannot run anything:
-an ``.npz`` archive read with ``allow_pickle=False`` whose ``manifest`` is JSON, each part
-of the profile in its own section (records, descriptors, vocabulary, embedder, embeddings,
-calibration), versioned by ``FORMAT_VERSION``. A blob in any other format (an old pickle) is
-refused with ``ProfileFormatError``; the migration that introduced this format sends every
-such baseline back to be profiled again from its records.
+an ``.npz`` archive read with ``allow_pickle=False`` whose ``manifest`` is JSON. Each part of
+the profile has a section of its own (records, descriptors, vocabulary, embedder,
+embeddings) and so does each check's state (``CheckState.to_state`` / ``from_state``). The
+format is versioned by ``FORMAT_VERSION``; a blob in any other format (an old pickle) is
+refused with ``ProfileFormatError``, and the migration that introduced this format sent
+every such baseline back to be profiled again from its records.
 """
 
 import io
@@ -17,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.engine.checks import REGISTRY
 from app.engine.embeddings import Embedder, TfidfSvdEmbedder, make_embedder
-from app.engine.estimated import Calibration, IsotonicCurve
 from app.engine.window import BaselineProfile
 
 MAGIC = b"DLPROFILE\n"
@@ -72,38 +73,26 @@ def _embedder(state: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> Em
     return make_embedder(state["name"])
 
 
-def _calibration_state(
-    calibration: Calibration | None, arrays: dict[str, np.ndarray]
-) -> dict[str, Any] | None:
-    if calibration is None:
-        return None
-    for name in ("error_mix", "baseline_predicted", "baseline_calibrated"):
-        arrays[f"calibration/{name}"] = getattr(calibration, name)
-    arrays["calibration/curve_x"] = calibration.model.x
-    arrays["calibration/curve_y"] = calibration.model.y
-    return {
-        "classes": calibration.classes,
-        "baseline_accuracy": calibration.baseline_accuracy,
-        "ece_raw": calibration.ece_raw,
-        "ece_calibrated": calibration.ece_calibrated,
-        "reliability": calibration.reliability,
-    }
+def _states_state(profile: BaselineProfile, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each check's state in a section of its own: ``state/<check>/<array>``."""
+    out: dict[str, Any] = {}
+    for name, state in profile.states.items():
+        settings, parts = state.to_state()
+        arrays.update({f"state/{name}/{key}": value for key, value in parts.items()})
+        out[name] = settings
+    return out
 
 
-def _calibration(state: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> Calibration | None:
-    if state is None:
-        return None
-    return Calibration(
-        model=IsotonicCurve(arrays["calibration/curve_x"], arrays["calibration/curve_y"]),
-        classes=list(state["classes"]),
-        error_mix=arrays["calibration/error_mix"],
-        baseline_predicted=arrays["calibration/baseline_predicted"],
-        baseline_calibrated=arrays["calibration/baseline_calibrated"],
-        baseline_accuracy=float(state["baseline_accuracy"]),
-        ece_raw=float(state["ece_raw"]),
-        ece_calibrated=float(state["ece_calibrated"]),
-        reliability=list(state["reliability"]),
-    )
+def _states(sections: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    types = {check.name: check.state for check in REGISTRY if check.state is not None}
+    states: dict[str, Any] = {}
+    for name, settings in sections.items():
+        if name not in types:  # a check this version no longer has
+            continue
+        prefix = f"state/{name}/"
+        parts = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+        states[name] = types[name].from_state(settings, parts)
+    return states
 
 
 def encode_profile(profile: BaselineProfile) -> bytes:
@@ -118,7 +107,8 @@ def encode_profile(profile: BaselineProfile) -> bytes:
         "embedding_unavailable": profile.embedding_unavailable,
         "meta_numeric": profile.meta_numeric,
         "meta_categorical": profile.meta_categorical,
-        "calibration": _calibration_state(profile.calibration, arrays),
+        "states": _states_state(profile, arrays),
+        "unavailable": profile.unavailable,
     }
     arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -148,6 +138,7 @@ def decode_profile(blob: bytes) -> BaselineProfile:
         embeddings=arrays["embeddings"],
         meta_numeric=list(manifest["meta_numeric"]),
         meta_categorical=list(manifest["meta_categorical"]),
-        calibration=_calibration(manifest["calibration"], arrays),
+        states=_states(manifest["states"], arrays),
+        unavailable=dict(manifest["unavailable"]),
         embedding_unavailable=manifest["embedding_unavailable"],
     )

@@ -15,6 +15,9 @@ class Status(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
     # A check that cannot apply to this model (e.g. it reports no confidence); never a verdict.
     NOT_APPLICABLE = "not_applicable"
+    # The check itself failed (its exception is the summary); never a verdict, and the other
+    # checks still decide the window.
+    ERROR = "error"
 
 
 # When checks disagree, the overall verdict is the most severe one.
@@ -25,7 +28,10 @@ SEVERITY = {
     Status.WARNING: 2,
     Status.DRIFT: 3,
     Status.DEGRADED: 4,
+    Status.ERROR: 0,
 }
+# The statuses a whole window can have (a check may also be not_applicable or error).
+VERDICT_STATUSES = tuple(s for s in Status if s not in (Status.NOT_APPLICABLE, Status.ERROR))
 
 
 @dataclass(frozen=True)

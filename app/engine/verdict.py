@@ -36,11 +36,14 @@ def decide(
     ``retrain_after_windows`` consecutive windows, and stays on (``previously_recommended``)
     until the caller resets it for a new model version or baseline.
     """
-    ran = [c for c in checks if c.status not in (Status.INSUFFICIENT_DATA, Status.NOT_APPLICABLE)]
+    skipped = (Status.INSUFFICIENT_DATA, Status.NOT_APPLICABLE, Status.ERROR)
+    ran = [c for c in checks if c.status not in skipped]
+    failed = [f"{c.check}: {c.summary}" for c in checks if c.status is Status.ERROR]
     if not ran:
         return Verdict(
-            Status.INSUFFICIENT_DATA, False, previously_recommended, ["no check had enough data"]
-        )
+            Status.INSUFFICIENT_DATA, False, previously_recommended,
+            ["no check had enough data", *failed],
+        )  # fmt: skip
     degraded = [c for c in ran if c.status is Status.DEGRADED]
     drifted = [c for c in ran if c.status is Status.DRIFT]
     drift_signal = bool(drifted)
@@ -72,4 +75,4 @@ def decide(
     if retrain and not previously_recommended:
         why = "quality degraded" if degraded else f"drift in {consecutive} consecutive windows"
         reasons.append(f"retraining recommended: {why}")
-    return Verdict(status, drift_signal, retrain, reasons)
+    return Verdict(status, drift_signal, retrain, reasons + failed)

@@ -8,32 +8,23 @@ prediction, label, score, perplexity, finish_reason, embedding`` and any ``meta_
 which are drift-tested too (numeric ones by Wasserstein, the rest as categories).
 """
 
+import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from app.engine import descriptors as desc
-from app.engine.data_quality import data_quality_check
-from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift, text_drift
-from app.engine.embeddings import Embedder, make_embedder, normalise
-from app.engine.estimated import (
-    Calibration,
-    estimated_quality_check,
-    uncertainty_drift_check,
-)
+from app.engine.checks import REGISTRY, WindowInputs
+from app.engine.embeddings import Embedder, EmbeddingUnavailable, make_embedder, normalise
 from app.engine.labelling import LabelPick, label_priority
-from app.engine.longtail import longtail_check
-from app.engine.perplexity import perplexity_check
-from app.engine.quality import quality_check
 from app.engine.results import CheckResult, Status
 from app.engine.thresholds import Thresholds
 from app.engine.verdict import Verdict, decide
 
-# Above this many events a window is sampled for the embedding-based checks (documented cap;
-# the long-tail share and centroid are estimates whose error at 20k rows is < 0.5 points).
-EMBEDDING_SAMPLE_CAP = 20_000
+log = logging.getLogger("driftline.engine")
 
 
 def _client_embeddings(frame: pd.DataFrame) -> np.ndarray | None:
@@ -109,10 +100,12 @@ class BaselineProfile:
     embeddings: np.ndarray
     meta_numeric: list[str] = field(default_factory=list)
     meta_categorical: list[str] = field(default_factory=list)
-    # Confidence -> P(correct), when the baseline has confidences with its labels.
-    calibration: Calibration | None = None
     # Why the baseline has no embeddings (too little text to fit the embedder), if so.
     embedding_unavailable: str | None = None
+    # Each check's own once-per-baseline state (``Check.profile``), by check name; a check
+    # whose profiling failed has its reason in ``unavailable`` instead.
+    states: dict[str, Any] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -152,10 +145,22 @@ class BaselineProfile:
             try:
                 model = make_embedder(embedder).fit(prompts[in_a].tolist())
                 own = model.transform(prompts[~in_a].tolist())
-            except ValueError as exc:
+            except EmbeddingUnavailable as exc:
                 # Degrade, never fail: the embedding checks say why; the rest still run.
                 model, own, unavailable = None, np.empty((0, 0), np.float32), str(exc)
         meta_num, meta_cat = _meta_columns(records)
+        states: dict[str, Any] = {}
+        unavailable_checks: dict[str, str] = {}
+        for check in REGISTRY:
+            if check.profile is None:
+                continue
+            try:
+                state = check.profile(records, seed)
+            except ValueError as exc:  # degrade, never fail: that check says why
+                unavailable_checks[check.name] = str(exc)
+            else:
+                if state is not None:
+                    states[check.name] = state
         return cls(
             records=records,
             descriptors=d,
@@ -165,7 +170,8 @@ class BaselineProfile:
             embedding_unavailable=unavailable,
             meta_numeric=meta_num,
             meta_categorical=meta_cat,
-            calibration=Calibration.fit(records, seed=seed),
+            states=states,
+            unavailable=unavailable_checks,
         )
 
     def embed(self, frame: pd.DataFrame) -> np.ndarray:
@@ -210,11 +216,12 @@ def evaluate_window(
     with_language: bool = True,
     seed: int = 0,
 ) -> WindowResult:
-    """Every check for ``window`` vs ``profile``, then the verdict.
+    """Every check of ``REGISTRY`` for ``window`` vs ``profile``, then the verdict.
 
     ``descriptors`` may be passed precomputed (the worker stores them per event).
     ``recent``: the previous windows' events (prediction, label, confidence, perplexity),
-    pooled with this window's by the checks whose evidence adds up over windows.
+    pooled with this window's by the checks whose evidence adds up over windows. Each check
+    is timed here; one that raises is recorded as ``error`` and the others still run.
     """
     thresholds = thresholds or Thresholds()
     window = window.reset_index(drop=True)
@@ -231,119 +238,36 @@ def evaluate_window(
             [f"{n} events in the window; at least {thresholds.min_events} needed"],
             timings,
         )
-
-    def timed(name: str, start: float) -> None:
-        timings[name] = round(time.perf_counter() - start, 4)
-
-    t = time.perf_counter()
+    start = time.perf_counter()
     d = (
         descriptors
         if descriptors is not None
         else describe(window, profile.vocab, with_language=with_language)
     )
-    timed("descriptors", t)
+    timings["descriptors"] = round(time.perf_counter() - start, 4)
+    inputs = WindowInputs(
+        profile, window, d, thresholds, recent=recent, seed=seed, with_text_drift=with_text_drift
+    )
     checks: list[CheckResult] = []
-
-    t = time.perf_counter()
-    numeric = [*desc.NUMERIC, "prompt_oov_share", "output_oov_share"]
-    categorical = [
-        *desc.FLAGS,
-        *([c for c in desc.CATEGORICAL if c in d and c in profile.descriptors]),
-    ]
-    base_d, win_d = profile.descriptors, d
-    if profile.meta_numeric or profile.meta_categorical:
-        base_d = pd.concat(
-            [base_d, profile.records[profile.meta_numeric + profile.meta_categorical]], axis=1
-        )
-        present = [c for c in profile.meta_numeric + profile.meta_categorical if c in window]
-        win_d = pd.concat([d, window[present]], axis=1)
-        numeric += [c for c in profile.meta_numeric if c in window]
-        categorical += [c for c in profile.meta_categorical if c in window]
-    checks.append(
-        descriptor_drift(
-            base_d, win_d, numeric=numeric, categorical=categorical, thresholds=thresholds
-        )
-    )
-    timed("descriptor_drift", t)
-
-    for column, check in (("prediction", "prediction_drift"), ("label", "label_drift")):
-        if column in window and column in profile.records and window[column].notna().any():
-            checks.append(
-                distribution_drift(
-                    profile.records[column],
-                    window[column],
-                    check=check,
-                    thresholds=thresholds,
-                    min_events=thresholds.min_labels,
-                )
+    for check in REGISTRY:
+        if not check.present(inputs):
+            continue
+        start = time.perf_counter()
+        try:
+            if check.name in profile.unavailable:
+                why = f"not applicable: {profile.unavailable[check.name]}"
+                result = CheckResult(check.name, Status.NOT_APPLICABLE, why)
+            else:
+                result = check.run(inputs)
+        except Exception as exc:  # one broken check must not take the window's verdict
+            log.exception("check %s failed", check.name)
+            result = CheckResult(
+                check.name, Status.ERROR, f"the check failed: {type(exc).__name__}: {exc}"
             )
-
-    if with_text_drift:
-        t = time.perf_counter()
-        checks.append(
-            text_drift(profile.records["prompt"], window["prompt"], thresholds=thresholds)
-        )
-        timed("text_drift", t)
-
-    if profile.embedding_unavailable:
-        why = f"not applicable: {profile.embedding_unavailable}"
-        checks += [
-            CheckResult("embedding_drift", Status.NOT_APPLICABLE, why),
-            CheckResult("long_tail", Status.NOT_APPLICABLE, why),
-        ]
-        label_queue = label_priority(
-            window,
-            unfamiliar=d["prompt_oov_share"].to_numpy(dtype=float),
-            baseline_labels=profile.records.get("label"),
-            budget=thresholds.label_budget,
-        )
-    else:
-        t = time.perf_counter()
-        sample, sample_d = window, d
-        if n > EMBEDDING_SAMPLE_CAP:
-            picked = window.sample(EMBEDDING_SAMPLE_CAP, random_state=seed)
-            sample_d = d.iloc[window.index.get_indexer(picked.index)]
-            sample = picked.reset_index(drop=True)
-        emb = profile.embed(sample)
-        timed("embed", t)
-        t = time.perf_counter()
-        checks.append(embedding_drift(profile.embeddings, emb, thresholds=thresholds))
-        longtail = longtail_check(profile.embeddings, emb, sample, thresholds=thresholds, seed=seed)
-        checks.append(longtail)
-        novelty = longtail.details.get("novelty")
-        label_queue = label_priority(
-            sample,
-            unfamiliar=(
-                novelty
-                if novelty is not None
-                else sample_d["prompt_oov_share"].to_numpy(dtype=float)
-            ),
-            baseline_labels=profile.records.get("label"),
-            budget=thresholds.label_budget,
-        )
-        timed("embedding_checks", t)
-
-    t = time.perf_counter()
-    checks.append(quality_check(profile.records, window, recent=recent, thresholds=thresholds))
-    # Profiles built before calibration existed have no such attribute.
-    calibration = getattr(profile, "calibration", None)
-    checks.append(
-        estimated_quality_check(
-            calibration, window, recent=recent, thresholds=thresholds, seed=seed
-        )
-    )
-    checks.append(
-        uncertainty_drift_check(profile.records, window, recent=recent, thresholds=thresholds)
-    )
-    if "perplexity" in window and "perplexity" in profile.records:
-        checks.append(
-            perplexity_check(
-                profile.records["perplexity"], window["perplexity"], thresholds=thresholds
-            )
-        )
-    checks.append(data_quality_check(window, d, thresholds=thresholds))
-    timed("quality", t)
-
+        timings[check.name] = round(time.perf_counter() - start, 4)
+        checks.append(result)
+        inputs.results[check.name] = result
+    label_queue = _label_queue(inputs, checks)
     verdict: Verdict = decide(
         checks,
         thresholds=thresholds,
@@ -360,4 +284,21 @@ def evaluate_window(
         timings,
         d,
         label_queue,
+    )
+
+
+def _label_queue(inputs: WindowInputs, checks: list[CheckResult]) -> list[LabelPick]:
+    """The unlabelled events most worth a label, ranked by the long tail's novelty scores
+    (the share of unknown prompt words when the window was not embedded)."""
+    long_tail = next((c for c in checks if c.check == "long_tail"), None)
+    novelty = long_tail.details.get("novelty") if long_tail else None
+    if novelty is not None and "embedded" in inputs.__dict__:
+        frame = inputs.embedded[0]
+    else:
+        frame, novelty = inputs.window, inputs.descriptors["prompt_oov_share"].to_numpy(float)
+    return label_priority(
+        frame,
+        unfamiliar=novelty,
+        baseline_labels=inputs.profile.records.get("label"),
+        budget=inputs.thresholds.label_budget,
     )

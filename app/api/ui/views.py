@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import model_versions
 from app.db.models import Baseline, Model, Monitor
-from app.engine.results import SEVERITY, Status
+from app.engine.results import SEVERITY, VERDICT_STATUSES, Status
 from app.exports.retraining import retraining_examples
 from app.model_versions import VersionScores
 from app.monitoring import runs
@@ -28,7 +28,7 @@ EXAMPLES_SHOWN = 20
 # Worst first: the order of the fleet page and of the verdict filter.
 VERDICTS = [
     *sorted(
-        (s.value for s in SEVERITY if s != Status.NOT_APPLICABLE),
+        (s.value for s in VERDICT_STATUSES),
         key=lambda v: -SEVERITY[Status(v)],
     ),
     NO_DATA,
