@@ -487,7 +487,7 @@ def monitors_apply(
     """Create or update monitors by name, like `kubectl apply` (running it twice changes nothing).
 
     Each entry: name, model, baseline (name) or baseline_id, window, and optionally
-    model_version, delay, min_events, checks (threshold overrides), enabled.
+    model_version, delay, min_events, thresholds (overrides by name), enabled.
     """
     import yaml
     from pydantic import ValidationError
@@ -496,7 +496,7 @@ def monitors_apply(
     from app.db.models import Baseline, Monitor
     from app.errors import DriftlineError
     from app.monitoring.monitors import create_monitor, update_monitor
-    from app.monitoring.specs import MonitorIn, MonitorPatch
+    from app.monitoring.specs import PATCHABLE, MonitorIn, MonitorPatch
 
     try:
         if file.stat().st_size > MAX_MONITORS_FILE_BYTES:
@@ -538,14 +538,14 @@ def monitors_apply(
                     if entry.get(fixed, getattr(existing, fixed)) != getattr(existing, fixed):
                         raise _fail(f"{where}: {fixed} cannot change; delete and re-create")
                 patch = MonitorPatch.model_validate(
-                    {k: v for k, v in entry.items() if k in MonitorPatch.model_fields}
+                    {k: v for k, v in entry.items() if k in PATCHABLE}
                 )
                 before = existing.__dict__.copy()
                 update_monitor(session, existing, patch)
                 changed = any(
                     before.get(k) != getattr(existing, k)
                     for k in ("baseline_id", "window_seconds", "delay_seconds", "min_events",
-                              "checks", "enabled")
+                              "thresholds", "enabled")
                 )  # fmt: skip
                 typer.echo(f"monitor/{entry['name']} {'configured' if changed else 'unchanged'}")
             except ValidationError as exc:

@@ -273,7 +273,8 @@ class Monitor(Base):
     # Late events: a window is computed this long after it closes.
     delay_seconds: Mapped[int] = mapped_column(Integer, server_default="60")
     min_events: Mapped[int] = mapped_column(Integer, server_default="100")
-    checks: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # Threshold overrides by name (app.engine.thresholds.Thresholds); never min_events.
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     # Every window starting before this instant has been planned (the backfill cursor; the
     # newest closed window is planned whatever it says).

@@ -41,8 +41,11 @@ class Thresholds:
     class_recall_drop: float = 0.3
     min_class_labels: int = 20
     # Labels and confidences of the previous windows pooled with this one (a rolling window:
-    # sparse labels and subtle shifts add up over consecutive windows).
-    pool_windows: int = 3
+    # sparse labels and subtle shifts add up over consecutive windows). Chosen by measured
+    # power: on the detection bench, a 10 % new topic on 1,000-event windows without labels
+    # was caught in 8 of 10 windows pooled over 3 and 10 of 10 over 5, no false alarm either
+    # way (the two-sample nulls keep the pooled tests at their rate however large the pool).
+    pool_windows: int = 5
     # Events per window proposed for a human label (GET /v1/runs/{id}/label-queue).
     label_budget: int = 50
     # Quality estimated from the model's confidence (no labels needed) and uncertainty drift

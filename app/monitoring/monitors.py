@@ -70,7 +70,7 @@ def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int)
         name=name, model=body.model, model_version=body.model_version,
         baseline_id=body.baseline_id, window_seconds=window,
         delay_seconds=parse_duration(body.delay), start_at=start,
-        min_events=body.min_events, checks=body.checks, enabled=body.enabled,
+        min_events=body.min_events, thresholds=body.thresholds, enabled=body.enabled,
     )  # fmt: skip
     session.add(monitor)
     session.flush()
@@ -91,8 +91,8 @@ def update_monitor(session: Session, monitor: Monitor, patch: MonitorPatch) -> M
         monitor.delay_seconds = parse_duration(patch.delay)
     if patch.min_events is not None:
         monitor.min_events = patch.min_events
-    if patch.checks is not None:
-        monitor.checks = patch.checks
+    if patch.thresholds is not None:
+        monitor.thresholds = patch.thresholds
     if patch.enabled is not None:
         monitor.enabled = patch.enabled
     session.flush()

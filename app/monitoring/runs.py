@@ -315,7 +315,7 @@ class ClaimedWindow:
     model: str
     model_version: str | None
     min_events: int
-    checks: dict[str, Any]
+    thresholds: dict[str, Any]
     profile_blob: bytes
     drift_history: tuple[bool, ...]
     previously_recommended: bool
@@ -327,7 +327,7 @@ def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWind
     row = conn.execute(
         text(
             "SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end, "
-            "m.name, m.model, m.model_version, m.min_events, m.checks, b.profile "
+            "m.name, m.model, m.model_version, m.min_events, m.thresholds, b.profile "
             "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
             "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
         ),
@@ -347,7 +347,7 @@ def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWind
     return ClaimedWindow(
         run_id=row.id, window_start=row.window_start, window_end=row.window_end,
         monitor_name=row.name, model=row.model, model_version=row.model_version,
-        min_events=row.min_events, checks=row.checks or {}, profile_blob=row.profile,
+        min_events=row.min_events, thresholds=row.thresholds or {}, profile_blob=row.profile,
         drift_history=tuple(bool(r.drift_signal) for r in reversed(past)),
         previously_recommended=bool(past and past[0].retraining_recommended),
     )  # fmt: skip

@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from app.engine.thresholds import Thresholds
 from app.fields import Name
@@ -35,7 +35,11 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def validate_checks(value: dict[str, Any] | None) -> dict[str, Any]:
+# ``checks`` was this field's name before 2026-12 (it also named the results): still read.
+THRESHOLDS_ALIASES = AliasChoices("thresholds", "checks")
+
+
+def validate_thresholds(value: dict[str, Any] | None) -> dict[str, Any]:
     """Threshold overrides must name real thresholds (a typo is an error, not a no-op)."""
     value = value or {}
     Thresholds().with_overrides({k: v for k, v in value.items()})
@@ -57,7 +61,12 @@ class MonitorIn(BaseModel):
         default=None, description="Windows align on this instant; default: now, floored."
     )
     min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] = 100
-    checks: dict[str, Any] = Field(default_factory=dict, description="Threshold overrides.")
+    thresholds: dict[str, Any] = Field(
+        default_factory=dict,
+        validation_alias=THRESHOLDS_ALIASES,
+        description="Threshold overrides by name (app.engine.thresholds); `checks` is the "
+        "deprecated name of this field.",
+    )
     enabled: bool = True
 
     @field_validator("window", "delay")
@@ -66,10 +75,10 @@ class MonitorIn(BaseModel):
         parse_duration(value)
         return value
 
-    @field_validator("checks")
+    @field_validator("thresholds")
     @classmethod
-    def _checks(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return validate_checks(value)
+    def _thresholds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_thresholds(value)
 
 
 class MonitorPatch(BaseModel):
@@ -81,7 +90,7 @@ class MonitorPatch(BaseModel):
     window: str | None = None
     delay: str | None = None
     min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
-    checks: dict[str, Any] | None = None
+    thresholds: dict[str, Any] | None = Field(default=None, validation_alias=THRESHOLDS_ALIASES)
     enabled: bool | None = None
 
     @field_validator("window", "delay")
@@ -91,7 +100,11 @@ class MonitorPatch(BaseModel):
             parse_duration(value)
         return value
 
-    @field_validator("checks")
+    @field_validator("thresholds")
     @classmethod
-    def _checks(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else validate_checks(value)
+    def _thresholds(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else validate_thresholds(value)
+
+
+# The keys of a monitor entry ``driftline monitors apply`` passes on as a patch.
+PATCHABLE = frozenset(MonitorPatch.model_fields) | {"checks"}

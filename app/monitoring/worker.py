@@ -107,7 +107,7 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
     started = time.perf_counter()
     with engine.connect() as conn:
         window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
-        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.checks)
+        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
         frame, total = window_frame(conn, window, cap=sample_cap)
         recent = recent_frame(conn, window, windows=thresholds.pool_windows - 1, cap=sample_cap)
     keep = max(0, thresholds.persistence_n - 1)

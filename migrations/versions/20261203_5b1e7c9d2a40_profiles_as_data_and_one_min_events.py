@@ -1,4 +1,5 @@
-"""Baseline profiles are stored as data (JSON + arrays), never pickle; one min_events.
+"""Baseline profiles are stored as data (JSON + arrays), never pickle; one min_events;
+a monitor's threshold overrides are its "thresholds" (the column was "checks").
 
 Every profile stored before this release was a pickle: those baselines go back to
 ``pending`` with their profile cleared, and the worker profiles them again from their
@@ -34,8 +35,11 @@ def upgrade() -> None:
         "WHERE checks ? 'min_events' AND jsonb_typeof(checks->'min_events') = 'number'"
     )
     op.execute("UPDATE monitors SET checks = checks - 'min_events' WHERE checks ? 'min_events'")
+    # "checks" also named every window's results: the overrides are now "thresholds".
+    op.alter_column("monitors", "checks", new_column_name="thresholds")
 
 
 def downgrade() -> None:
     """Profiles in the new format are not readable by the old code: re-profile them."""
+    op.alter_column("monitors", "thresholds", new_column_name="checks")
     op.execute("UPDATE baselines SET status = 'pending', profile = NULL WHERE profile IS NOT NULL")

@@ -137,10 +137,19 @@ def test_monitor_validation_and_crud(client: TestClient, admin: dict[str, str]) 
         headers=admin,
     )
     assert r.status_code == 201 and r.json()["window"] == "15m"
+    # "checks" is the deprecated name of the field; responses use "thresholds".
+    assert r.json()["thresholds"] == {"text_auc": 0.8} and "checks" not in r.json()
     mid = r.json()["id"]
     patched = client.patch(
         f"/v1/monitors/{mid}", json={"enabled": False, "window": "1h"}, headers=admin
     )
     assert patched.json()["enabled"] is False and patched.json()["window"] == "1h"
+    assert patched.json()["thresholds"] == {"text_auc": 0.8}
+    retuned = client.patch(
+        f"/v1/monitors/{mid}", json={"thresholds": {"text_auc": 0.9}}, headers=admin
+    )
+    assert retuned.json()["thresholds"] == {"text_auc": 0.9}
+    r = client.patch(f"/v1/monitors/{mid}", json={"thresholds": {"min_events": 5}}, headers=admin)
+    assert r.status_code == 422 and "monitor's own setting" in r.text, r.text
     assert client.delete(f"/v1/monitors/{mid}", headers=admin).status_code == 204
     assert client.get(f"/v1/monitors/{mid}", headers=admin).status_code == 404

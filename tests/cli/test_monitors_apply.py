@@ -32,7 +32,7 @@ def test_apply_creates_then_changes_nothing_then_updates(
     spec.write_text(
         "monitors:\n"
         "  - name: bot-hourly\n    model: bot\n    baseline: holdout\n    window: 1h\n"
-        "    checks: {text_auc: 0.8}\n"
+        "    thresholds: {text_auc: 0.8}\n"
     )
     first = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
     assert first.exit_code == 0 and "monitor/bot-hourly created" in first.output, first.output
@@ -42,9 +42,17 @@ def test_apply_creates_then_changes_nothing_then_updates(
     changed = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
     assert "monitor/bot-hourly configured" in changed.output
     monitors = client.get("/v1/monitors", headers=admin).json()["monitors"]
-    assert [(m["name"], m["window"], m["checks"]) for m in monitors] == [
+    assert [(m["name"], m["window"], m["thresholds"]) for m in monitors] == [
         ("bot-hourly", "30m", {"text_auc": 0.8})
     ]
+    # The field's deprecated name still configures it (a file written before 2026-12).
+    spec.write_text(
+        spec.read_text().replace("thresholds: {text_auc: 0.8}", "checks: {text_auc: 0.85}")
+    )
+    renamed = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
+    assert "monitor/bot-hourly configured" in renamed.output, renamed.output
+    monitors = client.get("/v1/monitors", headers=admin).json()["monitors"]
+    assert monitors[0]["thresholds"] == {"text_auc": 0.85}
     spec.write_text(spec.read_text().replace("baseline: holdout", "baseline: nope"))
     bad = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
     assert bad.exit_code == 1 and "no baseline 'nope'" in bad.output

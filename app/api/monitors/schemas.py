@@ -30,7 +30,7 @@ class MonitorOut(BaseModel):
     delay: str
     start_at: datetime
     min_events: int
-    checks: dict[str, Any]
+    thresholds: dict[str, Any]
     enabled: bool
     created_at: datetime
     last_error: str | None = None
@@ -86,8 +86,8 @@ def monitor_out(m: Monitor) -> MonitorOut:
         id=m.id, name=m.name, model=m.model, model_version=m.model_version,
         baseline_id=m.baseline_id, window=format_duration(m.window_seconds),
         delay=format_duration(m.delay_seconds), start_at=m.start_at, min_events=m.min_events,
-        checks=m.checks, enabled=m.enabled, created_at=m.created_at, last_error=m.last_error,
-        last_error_at=m.last_error_at, error_count=m.error_count or 0,
+        thresholds=m.thresholds, enabled=m.enabled, created_at=m.created_at,
+        last_error=m.last_error, last_error_at=m.last_error_at, error_count=m.error_count or 0,
     )  # fmt: skip
 
 
