@@ -35,15 +35,17 @@ def _phase(minute: int, minutes: int) -> float:
     return 0.0 if minute < calm else min(0.5, 0.2 + 0.1 * (minute - calm))
 
 
-def _f1s(api: Api, run_id: int) -> tuple[float | None, float | None]:
-    """A run's estimated macro-F1 (from confidence) and realised one (from labels)."""
+def _f1s(api: Api, run_id: int) -> tuple[float | None, float | None, bool]:
+    """A run's estimated macro-F1 (from confidence), realised one (from labels), and whether
+    the estimate was withheld (the inputs left the baseline's support)."""
     checks = api.call("GET", f"/v1/runs/{run_id}")["checks"] or {}
 
     def metric(check: str, name: str) -> float | None:
         found = [m["value"] for m in checks.get(check, {}).get("metrics", []) if m["name"] == name]
         return found[0] if found else None
 
-    return metric("estimated_quality", "estimated_f1"), metric("quality", "f1")
+    withheld = metric("estimated_quality", "estimate_reliable") == 0.0
+    return metric("estimated_quality", "estimated_f1"), metric("quality", "f1"), withheld
 
 
 def _follow(
@@ -61,8 +63,9 @@ def _follow(
             if finished and run["revision"] >= revision and run["id"] not in seen:
                 seen.add(run["id"])
                 flag = "  retraining recommended" if run["retraining_recommended"] else ""
-                estimated, realised = _f1s(api, run["id"])
+                estimated, realised, withheld = _f1s(api, run["id"])
                 f1 = f"  F1 estimated {estimated:.2f}" if estimated is not None else ""
+                f1 += "  F1 estimate withheld: new inputs, confidence no guide" if withheld else ""
                 f1 += f", realised {realised:.2f}" if realised is not None else ""
                 say(f"  window {run['window_start'][11:16]}: {run['verdict']}{f1}{flag}")
         with_data = [r for r in runs if r["status"] == "done"]

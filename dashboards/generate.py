@@ -146,9 +146,9 @@ def model_detail() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
-                "Quality vs baseline: realised and estimated", "Macro F1 and accuracy of the window from feedback labels (realised), estimated from the model's calibrated confidence before any label arrives (estimated_*), and the baseline holdout's.", "percentunit",
+                "Quality vs baseline: realised and estimated", "Macro F1 and accuracy of the window from feedback labels (realised), estimated from the model's calibrated confidence before any label arrives (estimated_*; withheld, estimate_reliable 0, where new inputs or shifted confidence make the calibration no guide), and the baseline holdout's.", "percentunit",
                 query(f'driftline_check_value{{{SEL}, check="quality", metric=~"f1|accuracy"}}', "{{metric}}"),
-                query(f'driftline_check_value{{{SEL}, check="estimated_quality", metric=~"estimated_f1|estimated_accuracy"}}', "{{metric}}"),
+                query(f'driftline_check_value{{{SEL}, check="estimated_quality", metric=~"estimated_f1|estimated_accuracy|estimate_reliable"}}', "{{metric}}"),
                 query(f'driftline_check_value{{{SEL}, check="quality", metric=~"baseline_f1|baseline_accuracy"}}', "{{metric}}"),
             )
         )

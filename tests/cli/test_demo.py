@@ -40,13 +40,15 @@ def test_fast_demo_reaches_retraining_recommended(
     assert page.headers["location"] == "/login?next=/models/health-news-bot"
     window = next(line for line in lines if "its reasons and report" in line)
     assert f"{driftline}/windows/{result['status']['run_id']}" in window
-    # Before any label arrived, quality was estimated from confidence, and it fell.
+    # Before any label arrived, quality was estimated from confidence on the calm windows;
+    # once new-domain traffic arrived the estimate was withheld (the calibration no longer
+    # holds there) rather than shown optimistic, and the verdict still turned.
     before = lines[: next(i for i, line in enumerate(lines) if line.startswith("labels arrive"))]
-    estimated = [
-        float(line.split("F1 estimated ")[1][:4])
-        for line in sorted(line for line in before if "F1 estimated" in line)  # by window
-    ]
-    assert len(estimated) >= 3 and estimated[-1] < estimated[0] - 0.05, "\n".join(lines)
+    windows = sorted(line for line in before if line.startswith("  window "))
+    assert "F1 estimated" in windows[0] and "ok" in windows[0], "\n".join(lines)
+    shifted = [line for line in windows if "withheld" in line]
+    assert shifted and all("degraded" in line or "drift" in line for line in shifted), lines
+    assert not any("F1 estimated" in line for line in shifted)
     assert not any("realised" in line for line in before)
     after = lines[len(before) :]
     assert any("realised" in line for line in after), "\n".join(lines)
