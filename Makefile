@@ -32,8 +32,9 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
+# One pytest-xdist worker per core (at most 4): each creates and drops its own database.
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4
 
 ## audit: known vulnerabilities in the installed dependencies (pip-audit; needs pypi.org)
 audit: $(VENV)/.installed-dev

@@ -5,16 +5,19 @@ averaged (no signal's scale can drown the others; a signal that is missing, or t
 every event, changes nothing):
 
 * ``uncertain``: the model's own confidence is low;
-* ``novel``: many of the prompt's words never occur in the baseline;
+* ``novel``: the long-tail check's novelty score — how much more the window has of events
+  like this one than the baseline does (a cross-fitted density ratio, ``app.engine.longtail``);
+  the share of prompt words the baseline never uses when the window was not embedded;
 * ``under_covered``: the predicted class has fewer than ``MIN_LABELS_PER_CLASS`` labels so far,
   in the baseline and the window together (a class the baseline never had).
 
-Measured on the detection bench's world (bench/label_queue.py), the nearest-neighbour
-distance in the default TF-IDF/SVD embedding — the long-tail check's measure — ranked shifted
-events *below* random (lift 0.34 for a new domain, 0.78 for new outlets: text from elsewhere
-projects close to the baseline in a space fitted on the baseline's own vocabulary), while
-the share of unknown words reached 2.0 to 2.6 and low confidence 1.9 to 2.1, so novelty here is the
-word measure. No library ranks for this (active-learning packages want the model in hand;
+Measured on the detection bench's world (bench/label_queue.py): the nearest-neighbour
+distance in the default TF-IDF/SVD embedding ranked shifted events *below* random (lift 0.34
+for a new domain, 0.78 for new outlets: text from elsewhere projects close to the baseline in
+a space fitted on the baseline's own vocabulary); the share of unknown words reached 2.8 and
+2.4; the density-ratio novelty the long-tail check now computes reaches 6.7 for a new domain
+and 2.0 for new outlets (the queue's lifts, with confidence and coverage), so it is the
+novelty used. No library ranks for this (active-learning packages want the model in hand;
 Driftline sees only its outputs), hence this module.
 """
 

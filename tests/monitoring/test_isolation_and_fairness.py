@@ -139,7 +139,7 @@ def test_a_poisoned_monitor_is_recorded_on_itself_and_the_healthy_one_is_compute
             text("UPDATE monitors SET start_at = '9999-12-31' WHERE id = :m"), {"m": far_future}
         )
         conn.execute(
-            text("""UPDATE monitors SET checks = '{"no_such_threshold": 1}' WHERE id = :m"""),
+            text("""UPDATE monitors SET thresholds = '{"no_such_threshold": 1}' WHERE id = :m"""),
             {"m": broken},
         )
     assert client.get(f"/v1/baselines/{doomed}", headers=admin).json()["status"] == "failed"
