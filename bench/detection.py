@@ -14,8 +14,9 @@ Per window size (1,000 and 20,000 events) and shift:
   - a share (5-30%) of a new domain: chatterbot-corpus prompts (tech support, coding, AI…)
     reaching the health-news model, labelled "other";
   - label noise: a share of labels replaced by another class (F1 drops).
-Each window is judged with the two windows before it (same shift) as its history and pooled
-evidence, as a monitor sees consecutive windows; an alarm is a verdict of drift or degraded.
+Each window is judged with the windows before it (same shift; the monitor's pool_windows - 1)
+as its history and pooled evidence, as a monitor sees consecutive windows; an alarm is a
+verdict of drift or degraded.
 Columns: every label; labels on 5% of events; no labels but the model's confidence; neither.
 Side by side, on the same windows: Evidently's default DataDriftPreset on the raw prompt text
 (alarm = dataset drift).
@@ -47,6 +48,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from app.datasets import chatterbot, health_tweets
+from app.engine import descriptors as desc
 from app.engine.drift import distribution_drift
 from app.engine.quality import classification_metrics, quality_check
 from app.engine.results import CheckResult, Status
@@ -275,6 +277,11 @@ def run_cell(
     start = time.perf_counter()
     for i in range(n_runs + warm):  # the first ``warm`` only build history
         w, d = world.window(size, kind, share, rng)
+        if ref.profile is not world.profile:  # the worker measures unknown words by its own
+            d = d.assign(
+                prompt_oov_share=desc.oov_share(w["prompt"], ref.profile.vocab),
+                output_oov_share=desc.oov_share(w["output"], ref.profile.vocab),
+            )
         w_sparse = w.assign(label=w["label"].where(rng.random(len(w)) < LABEL_SHARE))
         recent = pd.concat(frames[-pool:], ignore_index=True) if frames and pool else None
         result = evaluate_window(
