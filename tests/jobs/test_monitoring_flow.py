@@ -365,3 +365,35 @@ def test_late_labels_are_found_from_a_watermark_in_bounded_batches(
         mark = conn.execute(text("SELECT watermark FROM job_watermarks")).scalar_one()
         newest = conn.execute(text("SELECT max(received_at) FROM feedback")).scalar_one()
     assert mark >= newest  # every label read once; the next tick starts after them
+
+
+def test_a_tiny_templated_baseline_is_ready_and_its_windows_are_judged(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    """120 records of one two-word template ("Order 17") leave the TF-IDF embedding one term:
+    the baseline is ready all the same, the embedding checks say why they cannot run, and
+    every other check judges the window."""
+    records = [
+        {"prompt": f"Order {i}", "output": "shipped", "prediction": p, "label": p}
+        for i, p in enumerate(["shipped", "late"] * 60)
+    ]
+    r = client.post(
+        "/v1/baselines",
+        json={"model": "news-bot", "name": "templated", "records": records},
+        headers=admin,
+    )
+    assert r.status_code == 202, r.text
+    build_pending_profiles(engine)
+    shown = client.get(f"/v1/baselines/{r.json()['id']}", headers=admin).json()
+    assert shown["status"] == "ready", shown
+    monitor_id = make_monitor(client, admin, r.json()["id"])
+    texts = [f"Order {1000 + i}" for i in range(150)]
+    post_window(client, admin, texts, ["shipped", "late"] * 75, 0)
+    work(engine, ORIGIN + HOUR)
+    [listed] = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    run = client.get(f"/v1/runs/{listed['id']}", headers=admin).json()
+    assert run["status"] == "done", run
+    for name in ("embedding_drift", "long_tail"):
+        assert run["checks"][name]["status"] == "not_applicable", run["checks"][name]
+        assert "too little text" in run["checks"][name]["summary"]
+    assert run["checks"]["quality"]["status"] == "ok"
