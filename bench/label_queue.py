@@ -38,7 +38,8 @@ def unfamiliar(
         return descriptors["prompt_oov_share"].to_numpy(dtype=float)
     embedded = world.profile.embed(window)
     result = longtail_check(world.profile.embeddings, embedded, window, thresholds=Thresholds())
-    return np.asarray(result.details["novelty"], dtype=float)
+    novelty: np.ndarray = np.asarray(result.details["novelty"], dtype=float)
+    return novelty
 
 
 def lifts(world: World, kind: str, reps: int, rng: np.random.Generator) -> dict[str, float]:

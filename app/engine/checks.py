@@ -104,24 +104,22 @@ def _distribution(column: str, check: str) -> Callable[[WindowInputs], CheckResu
     return run
 
 
-def _no_embeddings(i: WindowInputs) -> CheckResult | None:
-    if i.profile.embedding_unavailable:
-        return CheckResult(
-            "", Status.NOT_APPLICABLE, f"not applicable: {i.profile.embedding_unavailable}"
-        )
-    return None
+def _without_embeddings(name: str, i: WindowInputs) -> CheckResult | None:
+    """``not_applicable`` with the reason when the baseline could not be embedded."""
+    why = i.profile.embedding_unavailable
+    return CheckResult(name, Status.NOT_APPLICABLE, f"not applicable: {why}") if why else None
 
 
 def _embedding_drift(i: WindowInputs) -> CheckResult:
-    if (missing := _no_embeddings(i)) is not None:
-        return CheckResult("embedding_drift", missing.status, missing.summary)
+    if (missing := _without_embeddings("embedding_drift", i)) is not None:
+        return missing
     _, emb = i.embedded
     return embedding_drift(i.profile.embeddings, emb, thresholds=i.thresholds)
 
 
 def _long_tail(i: WindowInputs) -> CheckResult:
-    if (missing := _no_embeddings(i)) is not None:
-        return CheckResult("long_tail", missing.status, missing.summary)
+    if (missing := _without_embeddings("long_tail", i)) is not None:
+        return missing
     sample, emb = i.embedded
     return longtail_check(i.profile.embeddings, emb, sample, thresholds=i.thresholds, seed=i.seed)
 

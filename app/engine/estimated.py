@@ -347,8 +347,13 @@ def estimated_quality_check(
         why = ", ".join(off_support)
         details["unreliable"] = f"inputs left the baseline's support ({why})"
         summary += f"; the estimate is unreliable here ({why}): it understates any drop"
+        # The estimates and their intervals go; the baseline's floor and the p-values that
+        # decided stay, so a degraded verdict still shows its evidence.
         metrics = [
-            replace(m, value=None) if m.name.startswith("estimated_") else m for m in metrics
+            replace(m, value=None)
+            if m.name.startswith("estimated_") and not m.name.endswith(("_floor", "_p_value"))
+            else m
+            for m in metrics
         ]
     metrics.append(MetricValue("estimate_reliable", 0.0 if off_support else 1.0))
     return CheckResult(check, status, summary, metrics, details)
