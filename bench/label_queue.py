@@ -35,7 +35,8 @@ def unfamiliar(
     """Each event's novelty as the worker ranks it (``novelty``: the long-tail check's
     density-ratio score) or as it did before (``new_words``: share of unknown prompt words)."""
     if signal == "new_words":
-        return descriptors["prompt_oov_share"].to_numpy(dtype=float)
+        words: np.ndarray = descriptors["prompt_oov_share"].to_numpy(dtype=float)
+        return words
     embedded = world.profile.embed(window)
     result = longtail_check(world.profile.embeddings, embedded, window, thresholds=Thresholds())
     novelty: np.ndarray = np.asarray(result.details["novelty"], dtype=float)
