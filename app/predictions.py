@@ -5,9 +5,14 @@ none — typical of services traced with OpenTelemetry, which record only the an
 One rule per model name: the whole output, a field of the output parsed as JSON, or the
 first match of a regular expression (its group, when it has one). Events that carry a
 prediction keep it; an output the rule does not match gets none (not an error).
+
+Patterns are RE2 (``google-re2``), not Python's ``re``: rules run on the api's event loop for
+every event, and RE2 matches in time linear in the text whatever the pattern, where a
+backtracking engine lets one tenant's ``(a+)+$`` freeze every tenant's ingest. RE2 has no
+backreferences or lookaround; a pattern using them is refused when the rule is set.
 """
 
-import re
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -16,11 +21,14 @@ from functools import cached_property
 from typing import Any, Literal
 
 import orjson
+import re2
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import PredictionRule
+
+log = logging.getLogger("driftline.predictions")
 
 Source = Literal["output", "json", "regex"]
 # A rule reads at most this much of an output: bounds a pattern's work on a 10 MB answer.
@@ -40,8 +48,12 @@ class Rule:
     pattern: str | None = None
 
     @cached_property
-    def _regex(self) -> re.Pattern[str]:
-        return re.compile(self.pattern or "")
+    def _regex(self) -> Any:  # an RE2 pattern (re2._Regexp), or None
+        try:
+            return compile_pattern(self.pattern or "")
+        except ValueError as exc:  # stored before patterns were RE2: it reads nothing
+            log.warning("prediction rule pattern %r is not RE2 (%s): ignored", self.pattern, exc)
+            return None
 
     def apply(self, output: str) -> str | None:
         """The prediction this rule reads from ``output``, or None."""
@@ -51,13 +63,29 @@ class Rule:
         elif self.source == "json":
             found = _json_field(text, self.field or "")
         else:
-            match = self._regex.search(text)
-            found = (match.group(1) if self._regex.groups else match.group(0)) if match else None
+            regex, found = self._regex, None
+            match = regex.search(text) if regex is not None else None
+            if match is not None:
+                found = match.group(1) if regex.groups else match.group(0)
         if isinstance(found, bool | int | float) and not isinstance(found, bool):
             found = str(found)
         if not isinstance(found, str) or not found.strip():
             return None
         return found.strip()[:MAX_PREDICTION_CHARS]
+
+
+def compile_pattern(pattern: str) -> Any:
+    """An RE2 pattern (``re2._Regexp``); ValueError naming the problem when RE2 cannot take
+    it."""
+    options = re2.Options()
+    options.log_errors = False  # the error is raised to the caller, not logged by RE2
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(
+            f"{message} (patterns are RE2: linear-time matching, no backreferences or lookaround)"
+        ) from None
 
 
 def _json_field(text: str, path: str) -> Any:

@@ -36,6 +36,24 @@ def test_a_rule_reads_the_prediction_from_an_output(
     assert rule.apply(output) == prediction
 
 
+# Catastrophic for a backtracking engine: Python's re takes ~2^n steps on n "a"s and a "!"
+# (the red team's 30 characters froze the api for 43 s). RE2 is linear: these return at once.
+# Under the old engine this test would not finish (pytest-timeout fails it at 300 s).
+@pytest.mark.parametrize(
+    "pattern", [r"(a+)+$", r"(a|a)*b", r"(x+x+)+y", r"^(([a-z])+.)+[A-Z]([a-z])+$"]
+)
+def test_no_pattern_makes_matching_backtrack(pattern: str) -> None:
+    rule = Rule("regex", pattern=pattern)
+    for n in (30, 64, 9_000):  # below MAX_SCANNED_CHARS, so the "!" is read too
+        assert rule.apply("a" * n + "!") is None
+        assert rule.apply("x" * n + "!") is None
+
+
+def test_a_stored_pattern_re2_refuses_reads_nothing_and_never_raises() -> None:
+    """A rule stored before patterns were RE2 (a lookbehind): ingest goes on without it."""
+    assert Rule("regex", pattern=r"(?<=category: )\w+").apply("category: billing") is None
+
+
 def predictions(engine: Engine) -> dict[str, str | None]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT request_id, prediction FROM events")).all()
@@ -81,6 +99,9 @@ def test_events_without_a_prediction_get_the_one_the_rule_reads(
         ({"source": "regex"}, "needs `pattern`"),
         ({"source": "regex", "pattern": "(unclosed"}, "not a regular expression"),
         ({"source": "regex", "pattern": "(a)(b)"}, "at most one capturing group"),
+        # Backtracking-only syntax: RE2 refuses it, saying why.
+        ({"source": "regex", "pattern": r"(\w+) \1"}, "RE2"),
+        ({"source": "regex", "pattern": r"(?<=category: )\w+"}, "no backreferences or lookaround"),
         ({"source": "output", "pattern": "x"}, "for regex rules only"),
         ({"source": "output", "field": "x"}, "for json rules only"),
         ({"source": "json", "field": "a..b"}, "field"),

@@ -1,12 +1,11 @@
 """Model schemas: listing, status, and the offline metrics a training pipeline reports."""
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.predictions import Rule
+from app.predictions import Rule, compile_pattern
 
 # Name the metrics as the quality check does (accuracy, precision, recall, f1) and the
 # dashboards line training, validation and production up side by side.
@@ -137,8 +136,8 @@ class PredictionRuleIn(BaseModel):
             if self.pattern is None:
                 raise ValueError("a regex rule needs `pattern`")
             try:
-                groups = re.compile(self.pattern).groups
-            except re.error as exc:
+                groups = compile_pattern(self.pattern).groups
+            except ValueError as exc:
                 raise ValueError(f"pattern: not a regular expression: {exc}") from None
             if groups > 1:
                 raise ValueError("pattern: at most one capturing group (the prediction)")
