@@ -640,7 +640,12 @@ def labels_import(
                 raise _fail(f"{path}:{number}: each line must be a JSON object")
             rows.append(row)
     else:
-        rows = list(csv.DictReader(text.splitlines()))
+        from app.exports.label_queue import restore_cell
+
+        rows = [
+            {k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+            for row in csv.DictReader(text.splitlines())
+        ]
     missing = {"request_id", "model", "label"} - set(rows[0] if rows else {})
     if missing:
         raise _fail(f"{path}: no {', '.join(sorted(missing))} column (export it with "

@@ -20,6 +20,14 @@ from app.monitoring.results import RunResults
 COLUMNS = ("request_id", "model", "ts", "prompt", "output", "prediction", "confidence",
            "priority", "reasons", "label")  # fmt: skip
 
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection"):
+# an end user's prompt "=HYPERLINK(…)" must reach the annotator as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Prefixed to such a cell (and to one that already starts with it, so that the prefix can be
+# taken off again unambiguously): spreadsheets show the rest as text and drop the prefix when
+# they save.
+TEXT_PREFIX = "'"
+
 _EVENTS = text(
     """
     SELECT e.request_id, e.ts, e.prompt, e.output, e.prediction, e.confidence
@@ -66,10 +74,27 @@ def as_jsonl(rows: list[dict[str, Any]]) -> Iterator[bytes]:
         yield orjson.dumps(row) + b"\n"
 
 
+def defuse_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made plain text (OWASP's advice:
+    a leading apostrophe); other values unchanged."""
+    if isinstance(value, str) and value.startswith((*FORMULA_START, TEXT_PREFIX)):
+        return TEXT_PREFIX + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The value ``defuse_cell`` was given: its prefix taken off when still there (a file
+    edited as text). A spreadsheet that saved the file dropped it already."""
+    if value.startswith(TEXT_PREFIX) and value[1:].startswith((*FORMULA_START, TEXT_PREFIX)):
+        return value[1:]
+    return value
+
+
 def as_csv(rows: list[dict[str, Any]]) -> str:
-    """A CSV with a header row, ready for a spreadsheet or an annotation tool."""
+    """A CSV with a header row, ready for a spreadsheet or an annotation tool; no cell
+    starts a formula (``defuse_cell``), and ``driftline labels import`` undoes that."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: defuse_cell(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()

@@ -1,11 +1,17 @@
 """`driftline labels import` refuses a damaged file with the line at fault, sending nothing."""
 
+import csv
+import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy import text as sql
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.exports.label_queue import FORMULA_START, as_csv
 
 
 @pytest.mark.parametrize(
@@ -26,3 +32,42 @@ def test_a_damaged_jsonl_names_its_line(tmp_path: Path, content: str, message: s
     )
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
+
+
+# What an end user may type, each a live formula in a spreadsheet if written as it is.
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-2+3", "@SUM(A1)",
+            "\tcmd", "'=already quoted"]  # fmt: skip
+
+
+def test_no_csv_cell_starts_a_formula_and_the_import_undoes_the_quoting(
+    tmp_path: Path, driftline: str, make_key: Callable[..., str], engine: Engine
+) -> None:
+    rows = [
+        {"request_id": text, "model": "bot", "ts": "2026-12-01T00:00:00+00:00",
+         "prompt": text, "output": text, "prediction": text, "confidence": 0.4,
+         "priority": 0.9, "reasons": "novel", "label": ""}
+        for text in FORMULAS
+    ]  # fmt: skip
+    exported = as_csv(rows)
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert not [c for c in cells if c.startswith(FORMULA_START)], exported
+    # An annotator fills in labels; one file saved by a spreadsheet (which drops the quote),
+    # the other edited as text (which keeps it): both import onto the original request ids.
+    filled = [{**row, "label": "fraud"} for row in csv.DictReader(io.StringIO(exported))]
+    saved_by_spreadsheet = [{k: v.removeprefix("'") for k, v in r.items()} for r in filled]
+    key = make_key("ingest", "read")
+    for name, content in (("as_text.csv", filled), ("from_excel.csv", saved_by_spreadsheet)):
+        path = tmp_path / name
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(content[0]))
+            writer.writeheader()
+            writer.writerows(content)
+        result = CliRunner().invoke(
+            app, ["labels", "import", str(path), "--url", driftline, "--key", key]
+        )
+        assert result.exit_code == 0 and "6 label(s) sent" in result.output, result.output
+        with engine.connect() as conn:
+            stored = {r.request_id for r in conn.execute(sql("SELECT request_id FROM feedback"))}
+        assert stored == set(FORMULAS), (name, stored)
+        with engine.begin() as conn:
+            conn.execute(sql("DELETE FROM feedback"))
