@@ -64,8 +64,9 @@ INGEST_FEEDBACK = Counter(
 )
 SLOW_CLIENTS = Counter(
     "driftline_http_slow_clients",
-    "Connections cut off for sending too slowly: request headers past the header timeout, "
-    "or a body stalled past the body read timeout (408).",
+    "Connections cut off for sending too slowly, or too much before any check: request "
+    "headers past the header timeout (headers), headers larger than the limit "
+    "(headers_too_large, 431), or a body stalled past the body read timeout (body, 408).",
     ["phase"],
 )
 REQUEST_SECONDS = Histogram(

@@ -1,21 +1,34 @@
-"""How uvicorn serves the API: HTTP with a deadline for each request's headers.
+"""How uvicorn serves the API: HTTP with a deadline and a size limit for each request's
+headers.
 
 uvicorn has keep-alive and body timeouts of its own (the body's is ``BodyGateMiddleware``'s)
 but none for headers, so a client that opens a connection and trickles its header lines
 ("slow loris") would hold the connection for ever; a few hundred of them and real clients
 wait. This protocol closes a connection whose request headers are not complete within
-``DRIFTLINE_HEADER_READ_TIMEOUT_SECONDS`` and counts it. Named by its import path in
-``uvicorn.Config(http=...)``, so that worker processes load it themselves.
+``DRIFTLINE_HEADER_READ_TIMEOUT_SECONDS`` and counts it. Nor does uvicorn's httptools
+protocol bound their size: 16 unauthenticated connections sending 100 MB of headers each
+were read to the end (the api's RSS 756 -> 1,805 MB, kept) before the key was even looked
+at. Headers past ``MAX_HEADER_BYTES`` get a 431 and the connection is closed. Named by its
+import path in ``uvicorn.Config(http=...)``, so that worker processes load it themselves.
 """
 
 import asyncio
 import gc
 from typing import Any
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
 from app.metrics import SLOW_CLIENTS
+
+# Request line and headers together; nginx's default buffers hold 32 KiB, Node's 16 KiB. A
+# request with more is refused before any of it reaches the app.
+MAX_HEADER_BYTES = 64 * 1024
+_TOO_LARGE = orjson.dumps(
+    {"error": {"code": "headers_too_large", "details": None,
+               "message": f"the request's headers are larger than {MAX_HEADER_BYTES} bytes"}}
+)  # fmt: skip
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -30,6 +43,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self.header_bytes = 0
         self.header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
@@ -41,6 +55,23 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self.header_deadline = None
         if not self.transport.is_closing():
             SLOW_CLIENTS.labels("headers").inc()
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Counted after parsing: a chunk that completes the headers (and carries the start of
+        # the body) disarmed the deadline, so only bytes still in the header phase count.
+        if self.header_deadline is None or self.transport.is_closing():
+            return
+        self.header_bytes += len(data)
+        if self.header_bytes > MAX_HEADER_BYTES:
+            self._disarm()
+            SLOW_CLIENTS.labels("headers_too_large").inc()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/json\r\nconnection: close\r\n"
+                b"content-length: " + str(len(_TOO_LARGE)).encode() + b"\r\n\r\n" + _TOO_LARGE
+            )
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -179,3 +179,53 @@ def test_a_large_baseline_upload_is_stored_in_bounded_memory(
     print(f"upload of {records} records: rss {before:.0f} -> peak {peak:.0f} MiB")
     assert r.status_code == 202 and r.json()["record_count"] == records, r.text
     assert peak - before < 50
+
+
+def header_flood(host: str, port: int, sent_before_cut: list[int]) -> None:
+    """An unauthenticated client sending up to 20 MB of request headers as fast as it can."""
+    line = b"X-Junk: " + b"a" * 8_000 + b"\r\n"
+    sent = 0
+    with socket.create_connection((host, port), timeout=10) as s:
+        try:
+            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
+            while sent < 20_000_000:
+                s.sendall(line)
+                sent += len(line)
+        except OSError:  # the server closed the connection
+            pass
+    sent_before_cut.append(sent)
+
+
+def test_request_headers_past_the_limit_get_431_and_are_not_read(pg_server_url: str) -> None:
+    """Headers were bounded only in time: 16 connections sending 100 MB each were read to the
+    end before the 401 (RSS +1 GB, kept). Now each is cut off past 64 KiB."""
+    with (
+        migrated_database(pg_server_url, "driftline_headers") as url,
+        driftline_api(driftline_env(url)) as (base, proc),
+    ):
+        host, port = base.removeprefix("http://").split(":")
+        # A request with large but reasonable headers (a 20 KB cookie) still gets through.
+        ok = httpx.get(f"{base}/healthz", headers={"Cookie": "c=" + "x" * 20_000})
+        assert ok.status_code == 200
+        before = tree_rss_mb(proc.pid)
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            # Just past the limit, so the server has read it all when it answers and closes.
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 70_000)
+            reply = s.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 431"), reply
+        assert "headers_too_large" in reply and "65536" in reply
+        cut: list[int] = []
+        floods = [
+            threading.Thread(target=header_flood, args=(host, int(port), cut)) for _ in range(16)
+        ]
+        for t in floods:
+            t.start()
+        for t in floods:
+            t.join(60)
+        grown = tree_rss_mb(proc.pid) - before
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        metrics = httpx.get(f"{base}/metrics").text
+    # Each was cut off (within the sockets' buffers of the limit), none read to its 20 MB end.
+    assert len(cut) == 16 and max(cut) < 20_000_000, cut
+    assert grown < RSS_GROWTH_LIMIT_MB, grown
+    assert 'phase="headers_too_large"' in metrics
