@@ -320,3 +320,24 @@ def test_resource_attributes_become_bounded_flat_metadata(
         metadata = conn.execute(text("SELECT metadata FROM events")).scalar_one()
     assert len(metadata) == 32 and metadata["a.nested"] == '{"deep":"x"}'
     assert max(len(str(v)) for v in metadata.values()) == 256
+
+
+def test_an_export_past_the_batch_cap_is_413_and_stores_nothing(
+    client: TestClient, ingest: dict[str, str], engine: Engine
+) -> None:
+    """One export is one batch: at most 1,000 LLM-call spans (as POST /v1/events), and at
+    most ten times that many spans of any kind, refused before any becomes an event."""
+    calls = export(*(chat_span(i) for i in range(1_001))).SerializeToString()
+    r = client.post(URL, content=calls, headers={**ingest, **PROTOBUF})
+    assert r.status_code == 413, r.content
+    assert b"1001 LLM-call spans" in r.content and b"OTEL_BSP_MAX_EXPORT_BATCH_SIZE" in r.content
+    other = export(*(make_span(i, {"db.system": "postgresql"}) for i in range(10_001)))
+    r = client.post(URL, content=other.SerializeToString(), headers={**ingest, **PROTOBUF})
+    assert r.status_code == 413 and b"10001 spans" in r.content, r.content
+    assert count(engine) == 0
+    # At the cap, the export is stored as it always was.
+    r = client.post(
+        URL, content=export(*(chat_span(i) for i in range(1_000))).SerializeToString(),
+        headers={**ingest, **PROTOBUF},
+    )  # fmt: skip
+    assert r.status_code == 200 and count(engine) == 1_000

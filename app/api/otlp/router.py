@@ -75,6 +75,9 @@ _FEEDBACK = TypeAdapter(FeedbackIn)
 MODEL_FROM_HEADER = "Driftline-Model-From"
 # Reasons quoted in partial_success.error_message: enough to fix the instrumentation.
 MAX_REASONS = 5
+# Spans of any kind per export, as a multiple of the events a batch may hold: spans that are
+# not LLM calls are skipped, but each still costs decoding.
+MAX_SPANS_PER_LIMIT = 10
 
 
 @router.post(
@@ -123,7 +126,16 @@ async def export_traces(request: Request) -> Response:
             "invalid_header",
             f"{MODEL_FROM_HEADER}: {model_from[:40]!r}; one of {', '.join(MODEL_SOURCES)}",
         )
-    found = events_from_request(decode_request(body, kind), model_from=model_from)
+    export = decode_request(body, kind)
+    limit = state.settings.max_batch_events
+    # One export is one batch: bounded like POST /v1/events, before any span becomes an
+    # event (a 10 MB export held 64,000 of them, past every queue cap, and stalled the loop).
+    spans = sum(len(s.spans) for r in export.resource_spans for s in r.scope_spans)
+    if spans > MAX_SPANS_PER_LIMIT * limit:
+        raise _too_many(f"{spans} spans", MAX_SPANS_PER_LIMIT * limit)
+    found = events_from_request(export, model_from=model_from)
+    if len(found.events) > limit:
+        raise _too_many(f"{len(found.events)} LLM-call spans", limit)
     events, reasons = _valid_events(found.events)
     feedback: list[FeedbackIn] = []
     warnings: list[str] = []
@@ -146,6 +158,15 @@ async def export_traces(request: Request) -> Response:
     message = f"{len(reasons)} LLM-call span(s) not stored: " if reasons else ""
     message += "; ".join((reasons + warnings)[:MAX_REASONS])
     return Response(encode_response(kind, len(reasons), message), media_type=kind)
+
+
+def _too_many(what: str, most: int) -> DriftlineError:
+    return DriftlineError(
+        413, "batch_too_large",
+        f"the export holds {what}; at most {most} per request (lower the exporter's batch "
+        "size: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 by default); nothing was stored",
+        {"max_items": most},
+    )  # fmt: skip
 
 
 def _valid_events(bodies: list[dict[str, Any]]) -> tuple[list[EventIn], list[str]]:
