@@ -19,15 +19,14 @@ MIN_WINDOW_SECONDS = 10
 
 
 def _baseline_for(session: Session, baseline_id: int, model: str) -> Baseline:
+    """The model's baseline of that id. One answer whether the id does not exist or is
+    another model's: naming that model let a key of one project walk the ids and list
+    every other project's models."""
     baseline = session.get(Baseline, baseline_id)
-    if baseline is None:
-        raise DriftlineError(422, "invalid_input", f"baseline_id: no baseline {baseline_id}")
-    if baseline.model != model:
+    if baseline is None or baseline.model != model:
         raise DriftlineError(
-            422, "invalid_input",
-            f"baseline_id: baseline {baseline_id} belongs to model {baseline.model!r}, "
-            f"not {model!r}",
-        )  # fmt: skip
+            422, "invalid_input", f"baseline_id: model {model!r} has no baseline {baseline_id}"
+        )
     return baseline
 
 
