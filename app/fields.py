@@ -1,5 +1,6 @@
 """Field types every input schema shares, bounded like the columns they are stored in."""
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -8,7 +9,33 @@ from pydantic import AfterValidator, StringConstraints
 # Identifiers must not hold NUL (text elsewhere is sanitised; a name is refused instead).
 NAME_MAX_LENGTH = 200
 NO_NUL = r"^[^\x00]*$"
-Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL)]
+# Characters that make two names look alike: controls, zero-width and other format
+# characters, line and paragraph separators.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def plain_name(value: str) -> str:
+    """``value`` if it is a name people can tell apart: no leading or trailing space, no
+    invisible character, already in Unicode NFKC form (no fullwidth letters, ligatures or
+    other compatibility look-alikes); ValueError naming the problem otherwise. Without it
+    "bot", "bot ", "b\u200bot" and a fullwidth "bot" were four models, a name could be
+    squatted by its look-alike, and one service's events scattered over several."""
+    if value != value.strip():
+        raise ValueError("a name must not start or end with whitespace")
+    hidden = next((c for c in value if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
+    if hidden is not None:
+        raise ValueError(f"a name must not hold invisible characters (U+{ord(hidden):04X})")
+    normal = unicodedata.normalize("NFKC", value)
+    if normal != value:
+        raise ValueError(f"a name must be in Unicode NFKC form: {normal!r}, not {value!r}")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL),
+    AfterValidator(plain_name),
+]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL)]
 
 MAX_METADATA_KEYS = 256

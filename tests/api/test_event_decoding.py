@@ -51,7 +51,9 @@ def test_batches_and_single_items_are_told_apart() -> None:
 NOW = datetime.now(UTC)
 BOUNDARIES: list[Any] = [
     ("model", ""), ("model", "x" * 200), ("model", "x" * 201), ("model", "a\x00b"),
-    ("model", 5), ("model_version", "v" * 201), ("request_id", ""), ("request_id", "r\x00"),
+    ("model", 5), ("model", "bot "), ("model", " bot"), ("model", "b\u200bot"),
+    ("model", "\uff42\uff4f\uff54"), ("model", "bo\nt"), ("model", "caf\u00e9 bot"),
+    ("model_version", "v" * 201), ("request_id", ""), ("request_id", "r\x00"),
     ("request_id", None), ("ts", "1999-12-31T23:59:59Z"), ("ts", "2000-01-01T00:00:00Z"),
     # An id without the clock in it: parallel workers must collect the same tests.
     pytest.param("ts", (NOW + timedelta(hours=25)).isoformat(), id="ts-25h-ahead"),

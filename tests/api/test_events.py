@@ -1,13 +1,16 @@
 """POST /v1/events against real PostgreSQL: durability, idempotency, all-or-nothing, limits."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.db.writers import COPY_MIN_ROWS
+from tests.conftest import auth
 
 
 def event(i: int = 0, **over: Any) -> dict[str, Any]:
@@ -278,3 +281,31 @@ def test_client_timestamps_keep_their_instant_through_the_copy_path(
     server_clock = {stored[ev["request_id"]] for ev in sent[len(with_ts) :]}
     assert len(server_clock) == 1
     assert abs(datetime.now(UTC) - server_clock.pop()) < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        ("support-bot ", "whitespace"),
+        ("support\u200b-bot", "invisible characters (U+200B)"),
+        ("\uff53upport-bot", "NFKC"),  # a fullwidth s
+    ],
+)
+def test_a_look_alike_model_name_is_422_and_never_a_second_model(
+    client: TestClient, make_key: Callable[..., str], model: str, says: str
+) -> None:
+    headers = auth(make_key("ingest", "read", "admin"))
+    assert (
+        client.post("/v1/events", json=event(model="support-bot"), headers=headers).status_code
+        == 202
+    )
+    for path, body in (
+        ("/v1/events", event(model=model)),
+        ("/v1/events", {"events": [event(model=model)]}),
+        ("/v1/feedback", {"model": model, "request_id": "r1", "label": "x"}),
+        ("/v1/baselines", {"model": model, "name": "b", "records": [{"prompt": "p"}]}),
+    ):
+        r = client.post(path, json=body, headers=headers)
+        assert r.status_code == 422 and says in r.text, (path, r.text)
+    names = [m["name"] for m in client.get("/v1/models", headers=headers).json()["models"]]
+    assert names == ["support-bot"]

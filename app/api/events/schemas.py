@@ -15,6 +15,7 @@ from app.fields import (
     Name,
     PlausibleTs,
     bounded_metadata,
+    plain_name,
     plausible_ts,
 )
 
@@ -96,8 +97,9 @@ class EventStruct(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def check_event(event: EventStruct) -> None:
-    """What ``EventIn``'s validators add to its bounds: metadata size and depth, a plausible
-    timestamp (naive means UTC)."""
+    """What ``EventIn``'s validators add to its bounds: a plain model name, metadata size and
+    depth, a plausible timestamp (naive means UTC)."""
+    plain_name(event.model)
     if event.metadata is not None:
         bounded_metadata(event.metadata)
     if event.ts is not None:
