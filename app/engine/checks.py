@@ -141,7 +141,8 @@ def _always(_: WindowInputs) -> bool:
     return True
 
 
-# Earlier checks whose firing says the window's inputs left the baseline's support.
+# Checks whose firing says the window's inputs left the baseline's support; they come before
+# estimated_quality in REGISTRY, which reads their results.
 SUPPORT_SIGNALS = {"long_tail": Status.WARNING, "uncertainty_drift": Status.DRIFT}
 
 
