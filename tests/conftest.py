@@ -121,3 +121,10 @@ def driftline(database_url: str) -> Iterator[str]:
     """A real ``driftline api`` process on the test database; yields its base URL."""
     with driftline_api(driftline_env(database_url)) as (base, _):
         yield base
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (servers, subprocesses, the soak) first. Spread over pytest-xdist's workers,
+    a long test collected last is the whole run's tail; started first, quick tests fill in
+    around it (longest first, the classic scheduling rule). Otherwise the order is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
