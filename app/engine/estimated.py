@@ -37,7 +37,7 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import drop_p, finite_baseline_z, floor_at, resampled
+from app.engine.stats import finite_baseline_drop, floor_at, resampled
 from app.engine.thresholds import Thresholds
 
 # Resamples of the baseline behind each threshold (drawn at most 20,000 large: see
@@ -308,10 +308,9 @@ def estimated_quality_check(
         for i, metric in enumerate(("accuracy", "f1")):
             # Two samples: the window's estimate and the baseline's, each with its error (a
             # pooled window can be larger than the baseline itself).
-            expected, sd, z = finite_baseline_z(
+            expected, sd, p_value = finite_baseline_drop(
                 null[:, i], est[i], n_window=len(sample), n_baseline=n_base
             )
-            p_value = drop_p(z) if sd > 0 else 1.0
             bound = floor_at(expected, sd, alpha)
             drop = (expected - est[i]) / expected if expected > 0 else float("nan")
             bad = p_value < alpha and drop >= thresholds.estimated_drop

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import relative_change
 from app.engine.thresholds import Thresholds
 
 if TYPE_CHECKING:  # the api stores per-event perplexity and must not need pandas to do it
@@ -34,7 +33,11 @@ def perplexity_check(
         )
     mean, p90 = float(cur.mean()), float(np.quantile(cur, 0.9))
     base_mean, base_p90 = float(base.mean()), float(np.quantile(base, 0.9))
-    from scipy import stats  # here: the slim api imports this module and has no scipy
+    # Here, not at the top: the slim api imports this module (perplexity_from_logprobs) and
+    # has no scipy, which app.engine.stats needs.
+    from scipy import stats
+
+    from app.engine.stats import relative_change
 
     p = float(stats.ttest_ind(cur, base, equal_var=False, alternative="greater").pvalue)
     p = p if np.isfinite(p) else 1.0

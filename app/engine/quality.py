@@ -10,8 +10,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import (
     bootstrap_ci,
-    drop_p,
-    finite_baseline_z,
+    finite_baseline_drop,
     proportion_drop_p,
     relative_change,
     resampled,
@@ -123,13 +122,13 @@ def _test_sample(
     win = _metrics_from_codes(pred, true, k)
     bp, bt = base_codes
     null_f1 = _metric_resamples(bp, bt, k, n, rounds=rounds, seed=seed)[:, 3]
-    expected, _, z = finite_baseline_z(null_f1, float(win[3]), n_window=n, n_baseline=len(bp))
+    expected, _, f1_p = finite_baseline_drop(null_f1, float(win[3]), n_window=n, n_baseline=len(bp))
     correct = round(win[0] * n)
     return _Test(
         n=n,
         metrics=dict(zip(METRICS, map(float, win), strict=True)),
         accuracy_p=proportion_drop_p(round(base_acc * len(bp)), len(bp), correct, n),
-        f1_p=drop_p(z) if z != 0 else 1.0,
+        f1_p=f1_p,
         baseline_f1_at_n=expected,
     )
 

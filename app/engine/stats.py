@@ -8,15 +8,11 @@ windows are pooled) does not make the null look narrower than it is.
 from collections.abc import Callable
 
 import numpy as np
-
-# scipy is imported inside the functions: the slim api image has no scipy, and it imports
-# app.engine.perplexity (for perplexity_from_logprobs), which imports relative_change here.
+from scipy import stats
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """BH-adjusted q-values (false discovery rate) for a family of p-values."""
-    from scipy import stats
-
     p = np.asarray(p_values, dtype=float)
     if p.size == 0:
         return p
@@ -27,8 +23,6 @@ def proportion_drop_p(base_hits: int, base_n: int, win_hits: int, win_n: int) ->
     """One-sided p-value that the window's proportion is below the baseline's: a two-sample
     test of proportions (pooled z), so both samples' sizes count. Analytic, so it reaches
     any alpha (a resampled p-value cannot go below 1 / (rounds + 1))."""
-    from scipy import stats
-
     if base_n == 0 or win_n == 0:
         return 1.0
     pooled = (base_hits + win_hits) / (base_n + win_n)
@@ -44,35 +38,28 @@ def proportion_rise_p(base_hits: int, base_n: int, win_hits: int, win_n: int) ->
     return proportion_drop_p(win_hits, win_n, base_hits, base_n)
 
 
-def finite_baseline_z(
+def finite_baseline_drop(
     null: np.ndarray, value: float, *, n_window: int, n_baseline: int
 ) -> tuple[float, float, float]:
-    """How far ``value`` (a window's statistic) falls below the baseline's, as a z-score.
+    """Whether ``value`` (a window's statistic) falls below the baseline's: a one-sided
+    normal test whose p-value reaches any alpha.
 
     ``null`` holds the statistic on resamples of the baseline at the window's size: its mean
     is what the baseline expects at that size (a small-sample bias like F1's cancels), its
     spread the window's own sampling error. The baseline's estimate of that mean has an error
     of its own, spread · sqrt(n_window / n_baseline), so the two-sample spread is
-    spread · sqrt(1 + n_window / n_baseline). Returns (expected, two-sample sd, z).
+    spread · sqrt(1 + n_window / n_baseline). Returns (expected, two-sample sd, p-value);
+    a null without spread tests nothing (sd 0, p 1).
     """
     expected = float(np.mean(null))
     sd = float(np.std(null, ddof=1)) * np.sqrt(1 + n_window / max(n_baseline, 1))
     if not np.isfinite(sd) or sd <= 0:
-        return expected, 0.0, 0.0
-    return expected, float(sd), (expected - value) / sd
-
-
-def drop_p(z: float) -> float:
-    """One-sided p-value of a drop of ``z`` standard deviations (normal)."""
-    from scipy import stats
-
-    return float(stats.norm.sf(z))
+        return expected, 0.0, 1.0
+    return expected, float(sd), float(stats.norm.sf((expected - value) / sd))
 
 
 def floor_at(expected: float, sd: float, alpha: float) -> float:
     """The value below which a window is a significant drop at ``alpha``."""
-    from scipy import stats
-
     return float(expected - stats.norm.isf(alpha) * sd)
 
 

@@ -113,7 +113,6 @@ class BaselineProfile:
         records: pd.DataFrame,
         *,
         embedder: str = "tfidf",
-        thresholds: Thresholds | None = None,
         with_language: bool = True,
         seed: int = 0,
     ) -> "BaselineProfile":
@@ -125,7 +124,6 @@ class BaselineProfile:
         words, inflated SVD components), and every later window would look drifted by
         comparison — a false alarm built into the baseline.
         """
-        thresholds = thresholds or Thresholds()
         records = records.reset_index(drop=True)
         in_a = np.zeros(len(records), dtype=bool)
         in_a[np.random.default_rng(seed).permutation(len(records))[: len(records) // 2]] = True
@@ -267,7 +265,7 @@ def evaluate_window(
         timings[check.name] = round(time.perf_counter() - start, 4)
         checks.append(result)
         inputs.results[check.name] = result
-    label_queue = _label_queue(inputs, checks)
+    label_queue = _label_queue(inputs)
     verdict: Verdict = decide(
         checks,
         thresholds=thresholds,
@@ -287,12 +285,12 @@ def evaluate_window(
     )
 
 
-def _label_queue(inputs: WindowInputs, checks: list[CheckResult]) -> list[LabelPick]:
+def _label_queue(inputs: WindowInputs) -> list[LabelPick]:
     """The unlabelled events most worth a label, ranked by the long tail's novelty scores
     (the share of unknown prompt words when the window was not embedded)."""
-    long_tail = next((c for c in checks if c.check == "long_tail"), None)
+    long_tail = inputs.results.get("long_tail")
     novelty = long_tail.details.get("novelty") if long_tail else None
-    if novelty is not None and "embedded" in inputs.__dict__:
+    if novelty is not None:  # scores of the sample long_tail embedded (cached on inputs)
         frame = inputs.embedded[0]
     else:
         frame, novelty = inputs.window, inputs.descriptors["prompt_oov_share"].to_numpy(float)
