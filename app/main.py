@@ -23,6 +23,7 @@ from app.api.feedback.router import accept_feedback, ingest_feedback
 from app.api.feedback.router import router as feedback_router
 from app.api.feedback.schemas import FeedbackIn
 from app.api.hot_path import HotPathMiddleware, hot_routes
+from app.api.judges.router import router as judges_router
 from app.api.keys.router import router as keys_router
 from app.api.limits import BodyGateMiddleware, RequestTimingMiddleware
 from app.api.models.router import router as models_router
@@ -117,7 +118,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     install_error_handlers(api, retry_after=settings.retry_after_seconds)
     for router in (
         health.router, events_router, feedback_router, models_router, baselines_router,
-        monitors_router, runs_router, exports_router, keys_router, otlp_router,
+        monitors_router, judges_router, runs_router, exports_router, keys_router, otlp_router,
     ):  # fmt: skip
         api.include_router(router)
     install_ui(api)

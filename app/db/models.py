@@ -275,6 +275,8 @@ class Monitor(Base):
     min_events: Mapped[int] = mapped_column(Integer, server_default="100")
     # Threshold overrides by name (app.engine.thresholds.Thresholds); never min_events.
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # The LLM judges (by name, in the model's project) that score a sample of each window.
+    judges: Mapped[list[str]] = mapped_column(ARRAY(String(200)), server_default="{}")
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     # Every window starting before this instant has been planned (the backfill cursor; the
     # newest closed window is planned whatever it says).
@@ -289,6 +291,73 @@ class Monitor(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Judge(Base):
+    """An LLM judge: an OpenAI-compatible chat endpoint, a rubric and a budget (app.judges).
+
+    The endpoint's API key is never stored: ``api_key_env`` / ``api_key_file`` name where the
+    worker reads it. ``version`` rises whenever what the judge answers could change (its
+    model, rubric, template, answer kind, pass threshold), so cached judgments of another
+    version are never compared with this one's.
+    """
+
+    __tablename__ = "judges"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    api_key_env: Mapped[str | None] = mapped_column(String(200))
+    api_key_file: Mapped[str | None] = mapped_column(String(500))
+    rubric: Mapped[str] = mapped_column(String(32))  # a built-in rubric's name, or custom
+    prompt_template: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(String(16))  # pass_fail | score
+    pass_threshold: Mapped[float] = mapped_column(Float, server_default="0.5")
+    budget: Mapped[int] = mapped_column(Integer, server_default="100")
+    baseline_sample: Mapped[int] = mapped_column(Integer, server_default="1000")
+    concurrency: Mapped[int] = mapped_column(Integer, server_default="4")
+    timeout_seconds: Mapped[float] = mapped_column(Float, server_default="30")
+    max_retries: Mapped[int] = mapped_column(Integer, server_default="4")
+    daily_token_cap: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Judgment(Base):
+    """One judge version's answer about one event or baseline record, kept so that a
+    recompute, a restart or a late label never pays for it twice.
+
+    ``subject`` is ``event`` (``key`` = the event's request_id) or ``baseline`` (``key`` = the
+    baseline record's id); ``model`` is the judged model (the events' distribution column).
+    An answer the judge gave off-format is kept with its ``error`` (asking again costs the
+    same); a call that failed in transit is not kept.
+    """
+
+    __tablename__ = "judgments"
+    __table_args__ = (
+        UniqueConstraint("model", "judge_id", "judge_version", "subject", "key"),
+        # The daily token cap: one judge's spend since midnight.
+        Index("ix_judgments_judge_id_created_at", "judge_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id", ondelete="CASCADE"))
+    judge_version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class MonitorRun(Base):

@@ -29,6 +29,7 @@ from app.engine import descriptors as desc
 from app.engine.data_quality import data_quality_check
 from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift, text_drift
 from app.engine.estimated import Calibration, estimated_quality_check, uncertainty_drift_check
+from app.engine.judged import JudgeEvidence, judge_check
 from app.engine.longtail import longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
@@ -54,6 +55,8 @@ class WindowInputs:
     recent: pd.DataFrame | None = None
     seed: int = 0
     with_text_drift: bool = True
+    # What the monitor's LLM judges said about a sample of the window (the worker asks them).
+    judged: list[JudgeEvidence] = field(default_factory=list)
     # The results of the checks run so far (in REGISTRY order), for checks that read them.
     results: dict[str, CheckResult] = field(default_factory=dict)
 
@@ -208,6 +211,11 @@ REGISTRY: tuple[Check, ...] = (
         ),
         profile=lambda records, seed: Calibration.fit(records, seed=seed),
         state=Calibration,
+    ),
+    Check(
+        "judge",
+        lambda i: judge_check(i.judged, thresholds=i.thresholds),
+        lambda i: bool(i.judged),
     ),
     Check(
         "perplexity",

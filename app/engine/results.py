@@ -20,6 +20,14 @@ class Status(StrEnum):
     ERROR = "error"
 
 
+class AnswerKind(StrEnum):
+    """What an LLM judge answers: a pass/fail verdict (score 1 or 0), or a score in [0, 1]
+    that passes at the judge's threshold."""
+
+    BINARY = "pass_fail"
+    SCORE = "score"
+
+
 # When checks disagree, the overall verdict is the most severe one.
 SEVERITY = {
     Status.NOT_APPLICABLE: 0,

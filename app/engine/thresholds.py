@@ -55,6 +55,16 @@ class Thresholds:
     estimated_drop: float = 0.02
     uncertainty_alpha: float = 0.01
     uncertainty_min_ks: float = 0.03
+    # LLM judges (app.engine.judged): degraded when a judge's pass rate or mean score falls
+    # below the baseline's significantly (at quality_alpha) and by at least this much,
+    # absolute. Small because a judge that agrees with the truth 85 % of the time sees a
+    # 10-point fall of the true pass rate as a 7-point fall.
+    judge_drop: float = 0.03
+    # A judge sees at most its budget per window, so its evidence is pooled over more windows
+    # than the label-based checks': with 100 judged of 500 events and a judge agreeing with
+    # the truth 85 % of the time, a 10-point fall is caught with power >= 0.9 pooled over 10
+    # (bench/judge.py), 0.6 over 5.
+    judge_pool_windows: int = 10
     # Perplexity: degraded on a relative rise of the mean >= this.
     perplexity_rise: float = 0.20
     perplexity_alpha: float = 0.01  # Welch's t-test of the means, one-sided

@@ -19,6 +19,7 @@ import pandas as pd
 from app.engine import descriptors as desc
 from app.engine.checks import REGISTRY, WindowInputs
 from app.engine.embeddings import Embedder, EmbeddingUnavailable, make_embedder, normalise
+from app.engine.judged import JudgeEvidence
 from app.engine.labelling import LabelPick, label_priority
 from app.engine.results import CheckResult, Status
 from app.engine.thresholds import Thresholds
@@ -213,12 +214,14 @@ def evaluate_window(
     with_text_drift: bool = True,
     with_language: bool = True,
     seed: int = 0,
+    judged: list[JudgeEvidence] | None = None,
 ) -> WindowResult:
     """Every check of ``REGISTRY`` for ``window`` vs ``profile``, then the verdict.
 
     ``descriptors`` may be passed precomputed (the worker stores them per event).
     ``recent``: the previous windows' events (prediction, label, confidence, perplexity),
-    pooled with this window's by the checks whose evidence adds up over windows. Each check
+    pooled with this window's by the checks whose evidence adds up over windows. ``judged``:
+    what the monitor's LLM judges said about a sample of the window. Each check
     is timed here; one that raises is recorded as ``error`` and the others still run.
     """
     thresholds = thresholds or Thresholds()
@@ -244,8 +247,9 @@ def evaluate_window(
     )
     timings["descriptors"] = round(time.perf_counter() - start, 4)
     inputs = WindowInputs(
-        profile, window, d, thresholds, recent=recent, seed=seed, with_text_drift=with_text_drift
-    )
+        profile, window, d, thresholds, recent=recent, seed=seed,
+        with_text_drift=with_text_drift, judged=list(judged or []),
+    )  # fmt: skip
     checks: list[CheckResult] = []
     for check in REGISTRY:
         if not check.present(inputs):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Baseline, Monitor
 from app.errors import DriftlineError
+from app.judges.service import check_monitor_judges
 from app.monitoring.specs import MonitorIn, MonitorPatch, parse_duration
 
 MIN_WINDOW_SECONDS = 10
@@ -56,6 +57,7 @@ def _check_start(start: datetime, window: int, now: datetime, *, max_backfill_da
 def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int) -> Monitor:
     """Validate and store a new monitor."""
     _baseline_for(session, body.baseline_id, body.model)
+    check_monitor_judges(session, body.model, body.judges)
     window = parse_duration(body.window)
     if window < MIN_WINDOW_SECONDS:
         raise DriftlineError(422, "invalid_input", f"window: at least {MIN_WINDOW_SECONDS}s")
@@ -69,7 +71,8 @@ def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int)
         name=name, model=body.model, model_version=body.model_version,
         baseline_id=body.baseline_id, window_seconds=window,
         delay_seconds=parse_duration(body.delay), start_at=start,
-        min_events=body.min_events, thresholds=body.thresholds, enabled=body.enabled,
+        min_events=body.min_events, thresholds=body.thresholds, judges=list(body.judges),
+        enabled=body.enabled,
     )  # fmt: skip
     session.add(monitor)
     session.flush()
@@ -92,6 +95,9 @@ def update_monitor(session: Session, monitor: Monitor, patch: MonitorPatch) -> M
         monitor.min_events = patch.min_events
     if patch.thresholds is not None:
         monitor.thresholds = patch.thresholds
+    if patch.judges is not None:
+        check_monitor_judges(session, monitor.model, patch.judges)
+        monitor.judges = list(patch.judges)
     if patch.enabled is not None:
         monitor.enabled = patch.enabled
     session.flush()

@@ -36,6 +36,9 @@ CLAIMABLE = (RunStatus.PENDING, RunStatus.RUNNING)
 # The long-tail check's most novel examples: ``details.top_novel`` of ``checks.long_tail``.
 # SQL that needs them without loading whole results uses this path; Python uses top_novel_ids.
 TOP_NOVEL_PATH = "{checks,long_tail,details,top_novel}"
+# Each judge's summary of a window (``app.engine.judged.summary_of``), by judge name: the next
+# windows pool them.
+JUDGE_SUMMARIES_PATH = "{checks,judge,details,judges}"
 
 
 # What a model with no computed window yet is said to be.

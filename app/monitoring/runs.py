@@ -29,6 +29,7 @@ from app.engine.results import CheckResult
 from app.errors import DriftlineError
 from app.monitoring.results import (
     FINISHED,
+    JUDGE_SUMMARIES_PATH,
     TOP_NOVEL_PATH,
     RunResults,
     RunStatus,
@@ -311,6 +312,8 @@ class ClaimedWindow:
     run_id: int
     window_start: datetime
     window_end: datetime
+    monitor_id: int
+    baseline_id: int
     monitor_name: str
     model: str
     model_version: str | None
@@ -319,6 +322,7 @@ class ClaimedWindow:
     profile_blob: bytes
     drift_history: tuple[bool, ...]
     previously_recommended: bool
+    judges: tuple[str, ...] = ()
 
 
 def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWindow:
@@ -327,7 +331,7 @@ def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWind
     row = conn.execute(
         text(
             "SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end, "
-            "m.name, m.model, m.model_version, m.min_events, m.thresholds, b.profile "
+            "m.name, m.model, m.model_version, m.min_events, m.thresholds, m.judges, b.profile "
             "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
             "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
         ),
@@ -346,11 +350,31 @@ def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWind
     ).all()  # fmt: skip
     return ClaimedWindow(
         run_id=row.id, window_start=row.window_start, window_end=row.window_end,
-        monitor_name=row.name, model=row.model, model_version=row.model_version,
+        monitor_id=row.monitor_id, baseline_id=row.baseline_id, monitor_name=row.name,
+        model=row.model, model_version=row.model_version,
         min_events=row.min_events, thresholds=row.thresholds or {}, profile_blob=row.profile,
         drift_history=tuple(bool(r.drift_signal) for r in reversed(past)),
         previously_recommended=bool(past and past[0].retraining_recommended),
+        judges=tuple(row.judges or ()),
     )  # fmt: skip
+
+
+def recent_judge_summaries(
+    conn: Connection, window: ClaimedWindow, judge: str, *, windows: int
+) -> list[dict[str, Any]]:
+    """One judge's stored summaries of the monitor's previous finished windows on the same
+    baseline, newest first (what the judge check pools with this window)."""
+    rows = conn.execute(
+        text(
+            f"SELECT results #> '{JUDGE_SUMMARIES_PATH}' -> :judge AS summary "
+            "FROM monitor_runs WHERE monitor_id = :m AND baseline_id = :b "
+            "AND window_start < :s AND status = ANY(:finished) "
+            "ORDER BY window_start DESC LIMIT :n"
+        ),
+        {"judge": judge, "m": window.monitor_id, "b": window.baseline_id,
+         "s": window.window_start, "n": windows, "finished": _FINISHED},
+    ).scalars().all()  # fmt: skip
+    return [r for r in rows if isinstance(r, dict)]
 
 
 # ---- storing -------------------------------------------------------------------------------
@@ -469,6 +493,20 @@ def fail_run(engine: Engine, claim: Claim, error: str) -> None:
              "running": _RUNNING},
         )  # fmt: skip
     record_monitor_error(engine, claim.monitor_id, f"run {claim.run_id}: {error}")
+
+
+def defer_run(engine: Engine, claim: Claim, delay_seconds: int, reason: str) -> None:
+    """Give a claimed run back to be computed again after ``delay_seconds`` (a judge did not
+    answer): it stays running with its lease moved, so no worker claims it sooner."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE monitor_runs SET lease_until = now() + make_interval(secs => :delay), "
+                "error = :e WHERE id = :id AND attempts = :a AND status = :running"
+            ),
+            {"delay": delay_seconds, "e": f"deferred: {reason}"[:4000], "id": claim.run_id,
+             "a": claim.attempt, "running": _RUNNING},
+        )  # fmt: skip
 
 
 # ---- late labels ---------------------------------------------------------------------------

@@ -67,6 +67,11 @@ class MonitorIn(BaseModel):
         description="Threshold overrides by name (app.engine.thresholds); `checks` is the "
         "deprecated name of this field.",
     )
+    judges: list[Name] = Field(
+        default_factory=list, max_length=8,
+        description="LLM judges (by name, in the model's project) scoring a sample of each "
+        "window against the same judge's scores of the baseline.",
+    )  # fmt: skip
     enabled: bool = True
 
     @field_validator("window", "delay")
@@ -91,6 +96,7 @@ class MonitorPatch(BaseModel):
     delay: str | None = None
     min_events: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
     thresholds: dict[str, Any] | None = Field(default=None, validation_alias=THRESHOLDS_ALIASES)
+    judges: Annotated[list[Name], Field(max_length=8)] | None = None
     enabled: bool | None = None
 
     @field_validator("window", "delay")

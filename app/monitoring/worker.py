@@ -24,6 +24,7 @@ from app.engine.results import Status
 from app.engine.thresholds import Thresholds
 from app.engine.window import evaluate_window, flatten_metadata
 from app.monitoring import runs
+from app.monitoring.judging import JudgeDeferred, judge_window
 from app.monitoring.results import RunResults, RunStatus
 
 log = logging.getLogger("driftline.runs")
@@ -121,9 +122,15 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
         frame = pd.concat([frame, flatten_metadata(frame["metadata"], meta_keys)], axis=1)
         for col in profile.meta_numeric:  # keep the baseline's types whatever clients send now
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    judged = []
+    if len(frame) >= thresholds.min_events:
+        t = time.perf_counter()
+        judged = judge_window(engine, window, frame, attempt=claim.attempt)
+        timings["judges"] = round(time.perf_counter() - t, 3)
     result = evaluate_window(
         profile,
         frame,
+        judged=judged,
         thresholds=thresholds,
         drift_history=history,
         previously_recommended=window.previously_recommended,
@@ -181,7 +188,8 @@ def run_pending(
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
     process is shutting down); returns how many ran. A window that raises is recorded as
     failed on its run and monitor; the next goes on. ``on_outcome`` hears each window's
-    stored status (``failed`` included), for the worker's own metrics."""
+    stored status (``failed`` included; ``deferred`` when a judge did not answer and the
+    window waits), for the worker's own metrics."""
     ran = 0
     for _ in range(max_runs):
         if stop is not None and stop.is_set():
@@ -191,6 +199,10 @@ def run_pending(
             break
         try:
             outcome = execute_run(engine, claim, sample_cap=sample_cap)
+        except JudgeDeferred as exc:  # answers so far are cached; the rest later
+            log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)
+            runs.defer_run(engine, claim, exc.delay_seconds, str(exc))
+            outcome = "deferred"
         except Exception as exc:  # one bad window must not stop the worker
             log.exception("run %s failed", claim.run_id)
             runs.fail_run(engine, claim, f"{type(exc).__name__}: {exc}")

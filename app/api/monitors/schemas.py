@@ -31,6 +31,7 @@ class MonitorOut(BaseModel):
     start_at: datetime
     min_events: int
     thresholds: dict[str, Any]
+    judges: list[str] = []
     enabled: bool
     created_at: datetime
     last_error: str | None = None
@@ -86,7 +87,8 @@ def monitor_out(m: Monitor) -> MonitorOut:
         id=m.id, name=m.name, model=m.model, model_version=m.model_version,
         baseline_id=m.baseline_id, window=format_duration(m.window_seconds),
         delay=format_duration(m.delay_seconds), start_at=m.start_at, min_events=m.min_events,
-        thresholds=m.thresholds, enabled=m.enabled, created_at=m.created_at,
+        thresholds=m.thresholds, judges=list(m.judges or []), enabled=m.enabled,
+        created_at=m.created_at,
         last_error=m.last_error, last_error_at=m.last_error_at, error_count=m.error_count or 0,
     )  # fmt: skip
 

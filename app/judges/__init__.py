@@ -1,0 +1,1 @@
+"""LLM judges: configuration, calls and their cached answers."""

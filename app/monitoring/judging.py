@@ -1,0 +1,239 @@
+"""The worker's judging stage: ask a monitor's judges about a sample of the window (and, once
+per judge version, of the baseline), cache every answer, and hand the engine plain evidence.
+
+Costs stay bounded: at most ``budget`` window events per judge (the draw is deterministic, so
+a recompute finds every answer cached and calls nothing), ``baseline_sample`` baseline records
+once per judge version, and no call at all past the judge's daily token cap (the window then
+says "judge budget exhausted", never fails). An endpoint that does not answer defers the window
+(answers so far are kept) until ``MAX_ATTEMPTS``; after that the window is computed and the
+judge's test says it was unavailable.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app.engine.judged import Draw, JudgedRow, JudgeEvidence, draw_sample, unit_hash
+from app.judges import judgments
+from app.judges.client import Answer, JudgeClient, Transient, Unusable
+from app.judges.judgments import BASELINE, EVENT, Judgment
+from app.judges.service import JudgeConfig, monitor_judges
+from app.monitoring import runs
+
+log = logging.getLogger("driftline.judges")
+
+# Every judge draws with the same salt: two judges of a monitor judge the same events.
+SALT = "driftline-judge"
+# Claims of one window that may end deferred because a judge did not answer.
+MAX_ATTEMPTS = 8
+# Calls asked between two looks at the daily token meter (per judge: concurrency x this).
+_CHUNK_ROUNDS = 2
+
+
+class JudgeDeferred(RuntimeError):
+    """A judge did not answer some calls: compute the window later (answers are kept)."""
+
+    def __init__(self, reason: str, *, attempt: int) -> None:
+        super().__init__(reason)
+        self.delay_seconds = min(30 * 2 ** max(0, attempt - 1), 600)
+
+
+@dataclass
+class _Asked:
+    answers: dict[str, Judgment] = field(default_factory=dict)
+    transient: int = 0
+    unusable: str | None = None
+    exhausted: bool = False
+
+
+def _ask(
+    engine: Engine, client: JudgeClient, cfg: JudgeConfig, model: str, subject: str,
+    items: dict[str, dict[str, str]],
+) -> _Asked:  # fmt: skip
+    """Ask about every item not cached yet, in chunks, stopping at the daily cap; each chunk's
+    answers are stored as they come."""
+    out = _Asked()
+    with engine.connect() as conn:
+        out.answers = judgments.cached(
+            conn, model=model, judge_id=cfg.id, version=cfg.version, subject=subject,
+            keys=list(items),
+        )  # fmt: skip
+    todo = [k for k in items if k not in out.answers]
+    chunk = max(1, cfg.endpoint.concurrency * _CHUNK_ROUNDS)
+    for start in range(0, len(todo), chunk):
+        if cfg.daily_token_cap is not None:
+            with engine.connect() as conn:
+                if judgments.tokens_today(conn, cfg.id) >= cfg.daily_token_cap:
+                    out.exhausted = True
+                    break
+        keys = todo[start : start + chunk]
+        results = client.ask_many(
+            [items[k] for k in keys],
+            lambda values: client.ask(
+                cfg.template, cfg.answer, values, pass_threshold=cfg.pass_threshold
+            ),
+        )
+        kept: list[tuple[Judgment, int]] = []
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, Transient):
+                out.transient += 1
+            elif isinstance(result, Unusable):
+                out.unusable = str(result)
+            else:
+                kept.append((_judgment(key, result), result.tokens))
+        with engine.begin() as conn:
+            judgments.store(
+                conn, model=model, judge_id=cfg.id, version=cfg.version, subject=subject,
+                answers=kept,
+            )  # fmt: skip
+        out.answers.update({j.key: j for j, _ in kept})
+        if out.unusable:
+            break
+    return out
+
+
+def _judgment(key: str, answer: Answer) -> Judgment:
+    if answer.parsed is None:
+        return Judgment(key, None, None, None, answer.error)
+    p = answer.parsed
+    return Judgment(key, p.score, p.passed, p.reason[:1000], None)
+
+
+def _baseline_items(
+    engine: Engine, baseline_id: int, cfg: JudgeConfig
+) -> tuple[dict[str, dict[str, str]], int]:
+    """The baseline records this judge version judges (a deterministic simple random sample
+    of ``baseline_sample``, of those with a reference answer when the rubric reads one) and
+    how many records it was drawn from."""
+    with_ref = "AND label IS NOT NULL" if cfg.needs_reference else ""
+    with engine.connect() as conn:
+        ids = conn.execute(
+            text(f"SELECT id FROM baseline_records WHERE baseline_id = :b {with_ref}"),
+            {"b": baseline_id},
+        ).scalars().all()  # fmt: skip
+        chosen = sorted(ids, key=lambda i: unit_hash(SALT, str(i)))[: cfg.baseline_sample]
+        rows = conn.execute(
+            text("SELECT id, prompt, output, label FROM baseline_records WHERE id = ANY(:ids)"),
+            {"ids": chosen},
+        ).all()
+    items = {
+        str(r.id): {"prompt": r.prompt, "output": r.output, "reference": r.label or ""}
+        for r in rows
+    }
+    return items, len(ids)
+
+
+def _uncertainty(frame: pd.DataFrame) -> list[float | None] | None:
+    if "confidence" not in frame or not frame["confidence"].notna().any():
+        return None
+    return [None if pd.isna(c) else 1.0 - float(c) for c in frame["confidence"]]
+
+
+def judge_one(
+    engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, cfg: JudgeConfig,
+    *, attempt: int,
+) -> tuple[JudgeEvidence, int]:  # fmt: skip
+    """One judge's evidence about the window, and how many calls did not get through."""
+    eligible = frame
+    if cfg.needs_reference:
+        eligible = frame[frame["label"].notna()].reset_index(drop=True)
+    draw: Draw = draw_sample(
+        [str(r) for r in eligible["request_id"]], _uncertainty(eligible),
+        budget=cfg.budget, salt=SALT,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        recent = runs.recent_judge_summaries(conn, window, cfg.name, windows=32)
+    empty = np.zeros(0)
+
+    def evidence(**kw: object) -> JudgeEvidence:
+        base = dict(
+            name=cfg.name, version=cfg.version, answer=cfg.answer, baseline_passed=empty,
+            baseline_score=empty, baseline_population=0, rows=[],
+            population=len(eligible), recent=recent,
+        )  # fmt: skip
+        return JudgeEvidence(**{**base, **kw})  # type: ignore[arg-type]
+
+    try:
+        client = JudgeClient(cfg.endpoint)
+    except Unusable as exc:
+        return evidence(unavailable=str(exc)), 0
+    try:
+        base_items, base_population = _baseline_items(engine, window.baseline_id, cfg)
+        base = _ask(engine, client, cfg, window.model, BASELINE, base_items)
+        rows = eligible.iloc[draw.rows]
+        items = {
+            str(r.request_id): {
+                "prompt": r.prompt, "output": r.output,
+                "reference": "" if pd.isna(r.label) else str(r.label),
+            }
+            for r in rows.itertuples()
+        }  # fmt: skip
+        asked = _Asked() if base.unusable or base.exhausted else None
+        if asked is None:
+            asked = _ask(engine, client, cfg, window.model, EVENT, items)
+    finally:
+        client.close()
+    ok_base = [j for j in base.answers.values() if j.error is None]
+    priority = {str(eligible["request_id"].iat[i]) for i in draw.priority}
+    human: dict[str, float] = {}
+    if "score" in eligible:
+        human = {str(k): v for k, v in zip(eligible["request_id"], eligible["score"], strict=True)}
+    judged = [
+        JudgedRow(
+            key,
+            float(j.score),
+            bool(j.passed),
+            key in priority,
+            j.reason or "",
+            None if pd.isna(human.get(key)) else float(human[key]),
+        )
+        for key in items
+        if (j := asked.answers.get(key)) is not None and j.error is None and j.score is not None
+    ]
+    errors = [j.error for j in [*base.answers.values(), *asked.answers.values()] if j.error]
+    transient = base.transient + asked.transient
+    unavailable = base.unusable or asked.unusable
+    exhausted = base.exhausted or asked.exhausted
+    if exhausted:
+        unavailable = f"judge budget exhausted (daily cap of {cfg.daily_token_cap} tokens)"
+    elif transient and not unavailable and attempt >= MAX_ATTEMPTS:
+        unavailable = f"the endpoint did not answer {transient} call(s) after {attempt} attempts"
+    return evidence(
+        baseline_passed=np.array([bool(j.passed) for j in ok_base], dtype=bool),
+        baseline_score=np.array([float(j.score or 0) for j in ok_base], dtype=float),
+        baseline_population=base_population,
+        rows=judged,
+        failed=len(errors),
+        errors=[e for e in errors if e][:5],
+        unavailable=unavailable,
+        budget_exhausted=exhausted,
+    ), transient
+
+
+def judge_window(
+    engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, *, attempt: int
+) -> list[JudgeEvidence]:
+    """Every judge the monitor names; raises ``JudgeDeferred`` when a call did not get
+    through and the window may still wait (the answers so far are kept)."""
+    if not window.judges or frame.empty:
+        return []
+    with Session(engine) as session:
+        configs = monitor_judges(session, window.model, list(window.judges))
+    out: list[JudgeEvidence] = []
+    missed = 0
+    for cfg in configs:
+        evidence, transient = judge_one(engine, window, frame, cfg, attempt=attempt)
+        out.append(evidence)
+        missed += transient
+        log.info(
+            "run %s: judge %s v%d judged %d of %d events%s", window.run_id, cfg.name,
+            cfg.version, len(evidence.rows), evidence.population,
+            f" ({evidence.unavailable})" if evidence.unavailable else "",
+        )  # fmt: skip
+    if missed and attempt < MAX_ATTEMPTS:
+        raise JudgeDeferred(f"{missed} judge call(s) did not get through", attempt=attempt)
+    return out

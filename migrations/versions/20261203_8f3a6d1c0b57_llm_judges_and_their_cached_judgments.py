@@ -1,0 +1,89 @@
+"""LLM judges and their cached judgments; monitors name the judges they run.
+
+Revision ID: 8f3a6d1c0b57
+Revises: 5b1e7c9d2a40
+Create Date: 2026-12-03 13:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import ARRAY
+
+revision: str = "8f3a6d1c0b57"
+down_revision: str | None = "5b1e7c9d2a40"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create judges and judgments; add monitors.judges (empty: no monitor judges yet)."""
+    op.create_table(
+        "judges",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "project_id",
+            sa.Integer(),
+            sa.ForeignKey("projects.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("base_url", sa.String(500), nullable=False),
+        sa.Column("model", sa.String(200), nullable=False),
+        sa.Column("api_key_env", sa.String(200)),
+        sa.Column("api_key_file", sa.String(500)),
+        sa.Column("rubric", sa.String(32), nullable=False),
+        sa.Column("prompt_template", sa.Text()),
+        sa.Column("answer", sa.String(16), nullable=False),
+        sa.Column("pass_threshold", sa.Float(), server_default="0.5", nullable=False),
+        sa.Column("budget", sa.Integer(), server_default="100", nullable=False),
+        sa.Column("baseline_sample", sa.Integer(), server_default="1000", nullable=False),
+        sa.Column("concurrency", sa.Integer(), server_default="4", nullable=False),
+        sa.Column("timeout_seconds", sa.Float(), server_default="30", nullable=False),
+        sa.Column("max_retries", sa.Integer(), server_default="4", nullable=False),
+        sa.Column("daily_token_cap", sa.BigInteger()),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.UniqueConstraint("project_id", "name"),
+    )
+    op.create_table(
+        "judgments",
+        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("model", sa.String(200), nullable=False),
+        sa.Column(
+            "judge_id",
+            sa.Integer(),
+            sa.ForeignKey("judges.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("judge_version", sa.Integer(), nullable=False),
+        sa.Column("subject", sa.String(16), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("score", sa.Float()),
+        sa.Column("passed", sa.Boolean()),
+        sa.Column("reason", sa.Text()),
+        sa.Column("error", sa.Text()),
+        sa.Column("tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.UniqueConstraint("model", "judge_id", "judge_version", "subject", "key"),
+    )
+    op.create_index("ix_judgments_judge_id_created_at", "judgments", ["judge_id", "created_at"])
+    op.add_column(
+        "monitors",
+        sa.Column("judges", ARRAY(sa.String(200)), server_default="{}", nullable=False),
+    )
+
+
+def downgrade() -> None:
+    """Drop them."""
+    op.drop_column("monitors", "judges")
+    op.drop_table("judgments")
+    op.drop_table("judges")

@@ -1,0 +1,175 @@
+"""LLM judges end to end on real PostgreSQL: a monitor's judge scores a sample of each window
+(through the real ``openai`` client, against a local OpenAI-compatible judge), compares it
+with the same judge's scores of the baseline, and stays within its budget, its cache and its
+daily cap however the endpoint behaves."""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.datasets import health_tweets
+from app.judges.local_judge import Behaviour, LocalJudge
+from tests.conftest import auth
+from tests.jobs.test_monitoring_flow import work
+
+ORIGIN = datetime(2026, 11, 2, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+TEMPLATE = "Is the ANSWER a good reply to the QUESTION?\n\nQUESTION:\n{prompt}\n\nANSWER:\n{output}"
+
+
+@pytest.fixture
+def judge_server() -> Iterator[LocalJudge]:
+    with LocalJudge(Behaviour()) as server:
+        yield server
+
+
+@pytest.fixture
+def admin(make_key: Callable[..., str]) -> dict[str, str]:
+    return auth(make_key("admin"))
+
+
+def answers(n: int, wrong_share: float, tag: str) -> list[dict[str, str]]:
+    """Text answers, ``wrong_share`` of them bad (the hidden truth the judge follows)."""
+    tweets = list(health_tweets(without_urls=True).text[: n + 50])
+    bad = int(n * wrong_share)
+    return [
+        {"prompt": f"Summarise: {t}",
+         "output": f"{'WRONG ' if i < bad else ''}summary {tag}-{i}: {t[:60]}"}
+        for i, t in enumerate(tweets[:n])
+    ]  # fmt: skip
+
+
+def setup(
+    client: TestClient, admin: dict[str, str], server: LocalJudge, *, hours: list[float],
+    **judge: Any,
+) -> int:  # fmt: skip
+    """A baseline (10 % bad answers), a judge, a monitor running it, and one window per
+    entry of ``hours`` with that share of bad answers."""
+    body = {"name": "summary-judge", "base_url": server.base_url, "model": "local",
+            "rubric": "custom", "prompt_template": TEMPLATE, "answer": "pass_fail",
+            "budget": 60, "baseline_sample": 200, "max_retries": 0, **judge}  # fmt: skip
+    r = client.post("/v1/judges", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    records = answers(300, 0.1, "base")
+    r = client.post("/v1/baselines", headers=admin,
+                    json={"model": "writer", "name": "holdout", "records": records})  # fmt: skip
+    assert r.status_code == 202, r.text
+    r = client.post(
+        "/v1/monitors", headers=admin,
+        json={"name": "writer-hourly", "model": "writer", "baseline_id": r.json()["id"],
+              "window": "1h", "delay": "0s", "start_at": ORIGIN.isoformat(),
+              "min_events": 100, "judges": ["summary-judge"]},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    for hour, share in enumerate(hours):
+        events = [
+            {"model": "writer", "request_id": f"h{hour}-{i}", **a,
+             "ts": (ORIGIN + hour * HOUR + timedelta(seconds=10 * i)).isoformat()}
+            for i, a in enumerate(answers(200, share, f"h{hour}"))
+        ]  # fmt: skip
+        assert client.post("/v1/events", json={"events": events}, headers=admin).status_code == 202
+    return int(r.json()["id"])
+
+
+def runs_of(client: TestClient, admin: dict[str, str], monitor_id: int) -> list[dict[str, Any]]:
+    got = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+    return sorted(got, key=lambda r: r["window_start"])
+
+
+def judge_result(client: TestClient, admin: dict[str, str], run_id: int) -> dict[str, Any]:
+    checks: dict[str, Any] = client.get(f"/v1/runs/{run_id}", headers=admin).json()["checks"]
+    return checks["judge"]  # type: ignore[no-any-return]
+
+
+def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    monitor_id = setup(client, admin, judge_server, hours=[0.1, 0.6, 0.6])
+    work(engine, ORIGIN + 3 * HOUR)
+    runs = runs_of(client, admin, monitor_id)
+    assert [r["status"] for r in runs] == ["done"] * 3
+    # The baseline's sample once (200), then at most the budget per window.
+    assert judge_server.calls <= 200 + 3 * 60
+    first = judge_result(client, admin, runs[0]["id"])
+    assert first["status"] == "ok", first["summary"]
+    later = judge_result(client, admin, runs[2]["id"])
+    assert later["status"] == "degraded", later["summary"]
+    assert runs[2]["verdict"] == "degraded"
+    worst = later["details"]["worst"]["summary-judge"]
+    assert worst and all(w["score"] == 0.0 and w["reason"] for w in worst)
+    # Recomputing every window (as a late label would) asks the judge nothing new.
+    paid = judge_server.calls
+    r = client.post(
+        f"/v1/monitors/{monitor_id}/runs",
+        headers=admin,
+        json={"start": ORIGIN.isoformat(), "end": (ORIGIN + 3 * HOUR).isoformat()},
+    )
+    assert r.status_code == 202, r.text
+    work(engine, ORIGIN + 3 * HOUR)
+    assert [r["revision"] for r in runs_of(client, admin, monitor_id)] == [1, 1, 1]
+    assert judge_server.calls == paid
+
+
+def test_a_429_storm_defers_the_window_then_it_completes(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    judge_server.behaviour.refuse_until = float("inf")
+    monitor_id = setup(client, admin, judge_server, hours=[0.1])
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "running" and run["error"].startswith("deferred:"), run
+    # The storm ends; the deferral's lease is moved to now instead of waiting it out.
+    judge_server.behaviour.refuse_until = 0.0
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE monitor_runs SET lease_until = now() - interval '1 second'"))
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "done", run
+    assert judge_result(client, admin, run["id"])["status"] == "ok"
+
+
+def test_the_daily_cap_stops_judging_and_says_so_without_failing_the_window(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    # 100 tokens a call: the cap is spent within the baseline's sample.
+    monitor_id = setup(client, admin, judge_server, hours=[0.1], daily_token_cap=1_000)
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "done" and run["verdict"] != "failed"
+    result = judge_result(client, admin, run["id"])
+    assert result["status"] == "insufficient_data"
+    assert "judge budget exhausted" in result["summary"]
+    assert judge_server.calls <= 1_000 // 100 + 8  # one chunk past the meter at most
+
+
+def test_off_format_answers_are_counted_and_named_not_guessed(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    judge_server.behaviour.off_format_share = 0.2
+    monitor_id = setup(client, admin, judge_server, hours=[0.1])
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    result = judge_result(client, admin, run["id"])
+    failed = next(m for m in result["metrics"] if m["name"] == "failed_calls")
+    assert failed["value"] > 0
+    errors = result["details"]["judges"]["summary-judge"]["errors"]
+    assert errors and all("off-format answer" in e for e in errors)
+    assert result["status"] == "ok"
+
+
+def test_a_missing_key_says_where_it_was_looked_for(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    monitor_id = setup(
+        client, admin, judge_server, hours=[0.1], api_key_env="DRIFTLINE_TEST_NO_SUCH_KEY"
+    )
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    result = judge_result(client, admin, run["id"])
+    assert run["status"] == "done" and result["status"] == "insufficient_data"
+    assert "DRIFTLINE_TEST_NO_SUCH_KEY is not set" in result["summary"]
+    assert judge_server.calls == 0
