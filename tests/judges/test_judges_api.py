@@ -98,5 +98,6 @@ def test_a_monitor_runs_only_judges_of_its_models_project(
     r = client.delete("/v1/judges/correct", headers=admin)
     assert r.status_code == 409 and "run by monitor(s)" in r.text
     mid = client.get("/v1/monitors", headers=admin).json()["monitors"][0]["id"]
-    assert client.patch(f"/v1/monitors/{mid}", json={"judges": []}, headers=admin).status_code == 200
+    r = client.patch(f"/v1/monitors/{mid}", json={"judges": []}, headers=admin)
+    assert r.status_code == 200 and r.json()["judges"] == []
     assert client.delete("/v1/judges/correct", headers=admin).status_code == 204
