@@ -29,9 +29,7 @@ def window_rows(
     draw = draw_sample(keys, list(1 - confidence), budget=budget, salt="t")
     judged = np.where(rng.random(n) < agree, good, ~good)
     pri = set(draw.priority)
-    rows = [
-        JudgedRow(keys[i], float(judged[i]), bool(judged[i]), i in pri) for i in draw.rows
-    ]
+    rows = [JudgedRow(keys[i], float(judged[i]), bool(judged[i]), i in pri) for i in draw.rows]
     return rows, n
 
 
