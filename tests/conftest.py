@@ -18,6 +18,7 @@ from tests.processes import driftline_api, driftline_env
 TABLES = (
     "events", "event_keys", "job_watermarks", "event_features", "feedback", "models",
     "api_keys", "baselines", "monitors", "monitor_runs", "projects", "model_projects",
+    "judges", "judgments",
 )  # fmt: skip
 
 

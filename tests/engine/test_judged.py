@@ -5,49 +5,24 @@ power to see a 10-point fall, and strict answers."""
 import numpy as np
 import pytest
 
-from app.engine.judged import (
-    JudgedRow,
-    JudgeEvidence,
-    draw_sample,
-    judge_check,
-    stratified_mean,
-)
+from app.engine.judged import draw_sample, stratified_mean
 from app.engine.results import Status
-from app.engine.thresholds import Thresholds
 from app.judges.rubrics import OffFormat, parse
+from bench.judge import monitor, window_rows
 
-
-def window_rows(
-    rng: np.random.Generator, n: int, rate: float, *, budget: int, agree: float, tag: str
-) -> tuple[list[JudgedRow], int]:
-    """A window of ``n`` events whose true pass rate is ``rate``; failures are the model's
-    uncertain events (so the priority stratum is mostly failures); a judge agreeing with the
-    truth ``agree`` of the time."""
-    good = rng.random(n) < rate
-    confidence = np.where(good, rng.uniform(0.5, 1, n), rng.uniform(0, 0.7, n))
-    keys = [f"{tag}-{i}" for i in range(n)]
-    draw = draw_sample(keys, list(1 - confidence), budget=budget, salt="t")
-    judged = np.where(rng.random(n) < agree, good, ~good)
-    pri = set(draw.priority)
-    rows = [JudgedRow(keys[i], float(judged[i]), bool(judged[i]), i in pri) for i in draw.rows]
-    return rows, n
-
-
-def evidence(rng: np.random.Generator, base: np.ndarray, rows: list[JudgedRow], n: int,
-             recent: list[dict[str, object]]) -> JudgeEvidence:  # fmt: skip
-    return JudgeEvidence("j", 1, "pass_fail", base, base.astype(float), 10 * len(base), rows, n,
-                         recent=list(recent))  # fmt: skip
+# The bench's world (bench/judge.py): windows of 500, budget 100, a judge agreeing with the
+# truth 85 % of the time, wrong answers mostly among the model's uncertain ones.
 
 
 def test_putting_uncertain_events_first_does_not_bias_the_estimate() -> None:
     rng = np.random.default_rng(0)
     naive, weighted = [], []
     for w in range(300):
-        rows, n = window_rows(rng, 500, 0.8, budget=100, agree=1.0, tag=str(w))
+        rows = window_rows(rng, 500, 0.8, budget=100, agree=1.0, tag=str(w))
         est = stratified_mean(
             np.array([r.passed for r in rows if r.priority], dtype=float),
             np.array([r.passed for r in rows if not r.priority], dtype=float),
-            n, binary=True,
+            500, binary=True,
         )  # fmt: skip
         assert est is not None
         weighted.append(est.mean)
@@ -66,33 +41,19 @@ def test_the_draw_is_the_same_on_a_recompute_and_within_budget() -> None:
     assert len(draw_sample(keys[:30], None, budget=100, salt="x").rows) == 30
 
 
-def run_windows(seed: int, shift: float, windows: int) -> list[Status]:
-    rng = np.random.default_rng(seed)
-    base_truth = rng.random(1000) < 0.8
-    base = np.where(rng.random(1000) < 0.85, base_truth, ~base_truth)
-    recent: list[dict[str, object]] = []
-    out = []
-    for w in range(windows):
-        rows, n = window_rows(rng, 500, 0.8 - shift, budget=100, agree=0.85, tag=f"{seed}-{w}")
-        result = judge_check([evidence(rng, base, rows, n, recent)], thresholds=Thresholds())
-        recent.insert(0, result.details["judges"]["j"])
-        out.append(result.status)
-    return out
-
-
 def test_false_alarms_stay_at_alpha_against_a_finite_baseline_sample() -> None:
-    statuses = [s for seed in range(40) for s in run_windows(seed, 0.0, 10)]
+    statuses = [s for seed in range(40) for s in monitor(seed, 0.0, 10)]
     rate = sum(s is Status.DEGRADED for s in statuses) / len(statuses)
     assert rate <= 0.03, rate  # alpha 0.01 per window; binomial slack over 400 windows
 
 
 def test_a_ten_point_fall_is_caught_by_the_tenth_window() -> None:
-    caught = [Status.DEGRADED in run_windows(1000 + seed, 0.10, 10) for seed in range(30)]
+    caught = [Status.DEGRADED in monitor(1000 + seed, 0.10, 10) for seed in range(30)]
     assert np.mean(caught) >= 0.8, np.mean(caught)
 
 
 def test_a_collapse_is_caught_in_its_first_window() -> None:
-    assert run_windows(7, 0.5, 1) == [Status.DEGRADED]
+    assert monitor(7, 0.5, 1) == [Status.DEGRADED]
 
 
 @pytest.mark.parametrize(
