@@ -109,11 +109,13 @@ def _baseline_items(
     """The baseline records this judge version judges (a deterministic simple random sample
     of ``baseline_sample``, of those with a reference answer when the rubric reads one) and
     how many records it was drawn from."""
-    with_ref = "AND label IS NOT NULL" if cfg.needs_reference else ""
     with engine.connect() as conn:
         ids = conn.execute(
-            text(f"SELECT id FROM baseline_records WHERE baseline_id = :b {with_ref}"),
-            {"b": baseline_id},
+            text(
+                "SELECT id FROM baseline_records WHERE baseline_id = :b "
+                "AND (label IS NOT NULL OR NOT :needs_reference)"
+            ),
+            {"b": baseline_id, "needs_reference": cfg.needs_reference},
         ).scalars().all()  # fmt: skip
         chosen = sorted(ids, key=lambda i: unit_hash(SALT, str(i)))[: cfg.baseline_sample]
         rows = conn.execute(
