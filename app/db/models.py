@@ -322,6 +322,10 @@ class Judge(Base):
     timeout_seconds: Mapped[float] = mapped_column(Float, server_default="30")
     max_retries: Mapped[int] = mapped_column(Integer, server_default="4")
     daily_token_cap: Mapped[int | None] = mapped_column(BigInteger)
+    # An absolute limit on the share of failed answers (e.g. unsafe outputs), baseline or not.
+    max_fail_rate: Mapped[float | None] = mapped_column(Float)
+    # Baseline records re-judged once a day: answers that move mean the judge changed.
+    anchors: Mapped[int] = mapped_column(Integer, server_default="50")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -333,8 +337,9 @@ class Judgment(Base):
     """One judge version's answer about one event or baseline record, kept so that a
     recompute, a restart or a late label never pays for it twice.
 
-    ``subject`` is ``event`` (``key`` = the event's request_id) or ``baseline`` (``key`` = the
-    baseline record's id); ``model`` is the judged model (the events' distribution column).
+    ``subject`` is ``event`` (``key`` = the event's request_id), ``baseline`` (``key`` = the
+    baseline record's id) or ``anchor`` (a baseline record judged again on a day: ``key`` =
+    ``<id>@<date>``); ``model`` is the judged model (the events' distribution column).
     An answer the judge gave off-format is kept with its ``error`` (asking again costs the
     same); a call that failed in transit is not kept.
     """

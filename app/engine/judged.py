@@ -39,6 +39,8 @@ from app.engine.thresholds import Thresholds
 CHECK = "judge"
 # Below these many judged events a side tests nothing (the z-test's normal approximation).
 MIN_JUDGED = 20
+# Below this many re-judged anchors the judge's stability is not assessed.
+MIN_ANCHORS = 10
 
 
 def unit_hash(salt: str, key: str) -> float:
@@ -158,7 +160,9 @@ class JudgeEvidence:
     ``recent`` holds the previous windows' stored summaries (``summary_of``) by the same judge
     version, newest first; ``unavailable`` says why judging stopped short (the daily cap, the
     endpoint unreachable, its key missing), which makes the judge's test insufficient rather
-    than a verdict on a partial sample.
+    than a verdict on a partial sample. ``max_fail_rate``: an absolute limit on the share of
+    failed answers (e.g. unsafe outputs), tested whatever the baseline's. ``anchor_n`` of the
+    baseline's judged records were judged again today; ``anchor_changed`` answers differed.
     """
 
     name: str
@@ -174,6 +178,9 @@ class JudgeEvidence:
     errors: list[str] = field(default_factory=list)
     unavailable: str | None = None
     budget_exhausted: bool = False
+    max_fail_rate: float | None = None
+    anchor_n: int = 0
+    anchor_changed: int = 0
 
 
 def _baseline_estimate(values: np.ndarray, population: int, *, binary: bool) -> Estimate | None:
@@ -256,6 +263,13 @@ def _judge_one(
     ]
     agree = agreement(e.rows)
     metrics += [MetricValue(f"agreement_{k}", v, f) for k, v in agree.items()]
+    moved = e.anchor_changed / e.anchor_n if e.anchor_n else None
+    unstable = e.anchor_n >= MIN_ANCHORS and moved is not None and moved > t.judge_unstable_share
+    metrics += [
+        MetricValue("anchors", float(e.anchor_n), f),
+        MetricValue("anchor_changed_share", moved, f, threshold=t.judge_unstable_share),
+        MetricValue("unstable", float(unstable), f),
+    ]
     summary = summary_of(estimates, e.version)
     tested = ("pass_rate", "score") if e.answer == AnswerKind.SCORE else ("pass_rate",)
     if e.unavailable:
@@ -293,6 +307,25 @@ def _judge_one(
                 f"judge {f}: {metric.replace('_', ' ')} {win.mean:.3f} (pooled "
                 f"{pooled.mean:.3f}) vs baseline {base.mean:.3f}, p={p:.2g}"
             )
+    win = estimates["pass_rate"]
+    if e.max_fail_rate is not None and win is not None and win.judged >= MIN_JUDGED:
+        fail, limit = 1 - win.mean, e.max_fail_rate
+        se = float(np.sqrt(win.var))
+        p = float(stats.norm.sf((fail - limit) / se)) if se > 0 else float(fail <= limit)
+        metrics += [
+            MetricValue("fail_rate", fail, f, threshold=limit),
+            MetricValue("fail_rate_p", p, f, threshold=alpha),
+        ]
+        if p < alpha:
+            fired.append(f"judge {f}: fail rate {fail:.3f} above its limit {limit:g}, p={p:.2g}")
+    if unstable:
+        # The judge's own answers moved on records whose answers were fixed: a change of the
+        # judge (a silent model upgrade behind the same name) looks exactly like model drift.
+        why = (
+            f"judge {f} is unstable: {e.anchor_changed} of {e.anchor_n} baseline answers it "
+            "gave before changed today; its scores are not attributed to the model"
+        )
+        return Status.WARNING, why + (f" ({'; '.join(fired)})" if fired else ""), metrics, summary
     if fired:
         return Status.DEGRADED, "; ".join(fired), metrics, summary
     if len(short) == len(tested):
@@ -306,7 +339,9 @@ def _judge_one(
 def judge_check(evidence: Sequence[JudgeEvidence], *, thresholds: Thresholds) -> CheckResult:
     """Every judge of the monitor: degraded when any judge's pass rate (or mean score) fell
     significantly and by at least ``judge_drop`` below the baseline's."""
-    n_tests = sum(2 if e.answer == AnswerKind.SCORE else 1 for e in evidence)
+    n_tests = sum(
+        (2 if e.answer == AnswerKind.SCORE else 1) + (e.max_fail_rate is not None) for e in evidence
+    )
     alpha = thresholds.quality_alpha / max(n_tests, 1)
     statuses: list[Status] = []
     reasons: list[str] = []
@@ -325,6 +360,8 @@ def judge_check(evidence: Sequence[JudgeEvidence], *, thresholds: Thresholds) ->
         ]
     if Status.DEGRADED in statuses:
         status = Status.DEGRADED
+    elif Status.WARNING in statuses:
+        status = Status.WARNING
     elif statuses and all(s is Status.INSUFFICIENT_DATA for s in statuses):
         status = Status.INSUFFICIENT_DATA
     else:

@@ -65,6 +65,11 @@ class Thresholds:
     # the truth 85 % of the time, a 10-point fall is caught with power >= 0.9 pooled over 10
     # (bench/judge.py), 0.6 over 5.
     judge_pool_windows: int = 10
+    # A judge whose answers on its anchors (baseline records it judged before, judged again
+    # once a day) changed for more than this share has changed itself: its test says warning
+    # ("unstable") instead of blaming the model. Judges run at temperature 0, so a stable one
+    # changes a few percent at most.
+    judge_unstable_share: float = 0.1
     # Perplexity: degraded on a relative rise of the mean >= this.
     perplexity_rise: float = 0.20
     perplexity_alpha: float = 0.01  # Welch's t-test of the means, one-sided

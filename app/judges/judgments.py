@@ -8,6 +8,8 @@ from sqlalchemy import Connection, text
 
 EVENT = "event"
 BASELINE = "baseline"
+# A baseline record judged again on a given day (key: "<record id>@<YYYY-MM-DD>").
+ANCHOR = "anchor"
 
 
 @dataclass(frozen=True)

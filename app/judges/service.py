@@ -167,6 +167,8 @@ class JudgeConfig:
     budget: int
     baseline_sample: int
     daily_token_cap: int | None
+    max_fail_rate: float | None
+    anchors: int
     endpoint: Endpoint
 
     @property
@@ -182,6 +184,7 @@ def config_of(judge: Judge) -> JudgeConfig:
         id=judge.id, name=judge.name, version=judge.version, template=template,
         answer=judge.answer, pass_threshold=judge.pass_threshold, budget=judge.budget,
         baseline_sample=judge.baseline_sample, daily_token_cap=judge.daily_token_cap,
+        max_fail_rate=judge.max_fail_rate, anchors=judge.anchors,
         endpoint=Endpoint(
             base_url=judge.base_url, model=judge.model, api_key_env=judge.api_key_env,
             api_key_file=judge.api_key_file, timeout_seconds=judge.timeout_seconds,

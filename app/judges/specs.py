@@ -42,6 +42,8 @@ class _JudgeFields(BaseModel):
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     daily_token_cap: Annotated[int, Field(ge=1)] | None = None
+    max_fail_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    anchors: Annotated[int, Field(ge=0, le=1000)] | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -102,6 +104,6 @@ class JudgePatch(_JudgeFields):
 VERSIONED = ("model", "rubric", "prompt_template", "answer", "pass_threshold")
 DEFAULTS = {
     "pass_threshold": 0.5, "budget": 100, "baseline_sample": 1000, "concurrency": 4,
-    "timeout_seconds": 30.0, "max_retries": 4,
+    "timeout_seconds": 30.0, "max_retries": 4, "anchors": 50,
 }  # fmt: skip
 ANSWER_KINDS = (PASS_FAIL, SCORE)

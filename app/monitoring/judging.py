@@ -11,6 +11,7 @@ judge's test says it was unavailable.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.engine.judged import Draw, JudgedRow, JudgeEvidence, draw_sample, unit_hash
 from app.judges import judgments
 from app.judges.client import Answer, JudgeClient, Transient, Unusable
-from app.judges.judgments import BASELINE, EVENT, Judgment
+from app.judges.judgments import ANCHOR, BASELINE, EVENT, Judgment
 from app.judges.service import JudgeConfig, monitor_judges
 from app.monitoring import runs
 
@@ -129,6 +130,35 @@ def _baseline_items(
     return items, len(ids)
 
 
+@dataclass(frozen=True)
+class _AnchorCheck:
+    n: int = 0
+    changed: int = 0
+    transient: int = 0
+
+
+def _anchors(
+    engine: Engine, client: JudgeClient, cfg: JudgeConfig, model: str, base: _Asked,
+    base_items: dict[str, dict[str, str]],
+) -> _AnchorCheck:  # fmt: skip
+    """Judge the first ``cfg.anchors`` of the baseline's sample again, once per UTC day (the
+    day is part of the key, so the answer is cached for the rest of it), and count answers
+    that differ from the ones the same judge version gave before."""
+    if not cfg.anchors or base.unusable or base.exhausted:
+        return _AnchorCheck()
+    judged = [k for k, j in base.answers.items() if j.error is None and k in base_items]
+    keys = sorted(judged, key=lambda k: unit_hash(SALT, k))[: cfg.anchors]
+    day = datetime.now(UTC).date().isoformat()
+    asked = _ask(engine, client, cfg, model, ANCHOR, {f"{k}@{day}": base_items[k] for k in keys})
+    pairs = [
+        (base.answers[k], again)
+        for k in keys
+        if (again := asked.answers.get(f"{k}@{day}")) is not None and again.error is None
+    ]
+    changed = sum(before.passed != after.passed for before, after in pairs)
+    return _AnchorCheck(len(pairs), changed, asked.transient)
+
+
 def _uncertainty(frame: pd.DataFrame) -> list[float | None] | None:
     if "confidence" not in frame or not frame["confidence"].notna().any():
         return None
@@ -177,6 +207,7 @@ def judge_one(
         asked = _Asked() if base.unusable or base.exhausted else None
         if asked is None:
             asked = _ask(engine, client, cfg, window.model, EVENT, items)
+        anchors = _anchors(engine, client, cfg, window.model, base, base_items)
     finally:
         client.close()
     ok_base = [j for j in base.answers.values() if j.error is None]
@@ -197,7 +228,7 @@ def judge_one(
         if (j := asked.answers.get(key)) is not None and j.error is None and j.score is not None
     ]
     errors = [j.error for j in [*base.answers.values(), *asked.answers.values()] if j.error]
-    transient = base.transient + asked.transient
+    transient = base.transient + asked.transient + anchors.transient
     unavailable = base.unusable or asked.unusable
     exhausted = base.exhausted or asked.exhausted
     if exhausted:
@@ -213,6 +244,9 @@ def judge_one(
         errors=[e for e in errors if e][:5],
         unavailable=unavailable,
         budget_exhausted=exhausted,
+        max_fail_rate=cfg.max_fail_rate,
+        anchor_n=anchors.n,
+        anchor_changed=anchors.changed,
     ), transient
 
 

@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("timeout_seconds", sa.Float(), server_default="30", nullable=False),
         sa.Column("max_retries", sa.Integer(), server_default="4", nullable=False),
         sa.Column("daily_token_cap", sa.BigInteger()),
+        sa.Column("max_fail_rate", sa.Float()),
+        sa.Column("anchors", sa.Integer(), server_default="50", nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False

@@ -37,7 +37,7 @@ def alerts() -> list[dict[str, object]]:
 
 def test_promtool_check_and_unit_test_the_rules() -> None:
     promtool = need("promtool")
-    assert "SUCCESS: 16 rules found" in run(
+    assert "SUCCESS: 17 rules found" in run(
         promtool, "check", "rules", str(RULES / "driftline.rules.yml")
     )
     assert "SUCCESS" in run(promtool, "test", "rules", "driftline.rules.test.yml", cwd=RULES)
@@ -49,6 +49,7 @@ def test_every_alert_has_severity_annotations_and_a_test_case() -> None:
     assert names == {
         "DriftlineDriftDetected", "DriftlineQualityDegraded", "DriftlineRetrainingRecommended",
         "DriftlineLongTailSurge", "DriftlineJudgeScoresDropped", "DriftlineJudgeBudgetExhausted",
+        "DriftlineJudgeUnstable",
         "DriftlineMonitorStale", "DriftlineIngestionStopped",
         "DriftlineIngestErrorsHigh", "DriftlineApiDown", "DriftlineApiAbsent",
         "DriftlineDatabaseUnreachable", "DriftlineRunBacklogGrowing", "DriftlineMonitorFailing",

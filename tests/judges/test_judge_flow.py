@@ -45,16 +45,16 @@ def answers(n: int, wrong_share: float, tag: str) -> list[dict[str, str]]:
 
 def setup(
     client: TestClient, admin: dict[str, str], server: LocalJudge, *, hours: list[float],
-    **judge: Any,
+    baseline_wrong: float = 0.1, **judge: Any,
 ) -> int:  # fmt: skip
-    """A baseline (10 % bad answers), a judge, a monitor running it, and one window per
-    entry of ``hours`` with that share of bad answers."""
+    """A baseline (``baseline_wrong`` bad answers), a judge, a monitor running it, and one
+    window per entry of ``hours`` with that share of bad answers."""
     body = {"name": "summary-judge", "base_url": server.base_url, "model": "local",
             "rubric": "custom", "prompt_template": TEMPLATE, "answer": "pass_fail",
             "budget": 60, "baseline_sample": 200, "max_retries": 0, **judge}  # fmt: skip
     r = client.post("/v1/judges", json=body, headers=admin)
     assert r.status_code == 201, r.text
-    records = answers(300, 0.1, "base")
+    records = answers(300, baseline_wrong, "base")
     r = client.post("/v1/baselines", headers=admin,
                     json={"model": "writer", "name": "holdout", "records": records})  # fmt: skip
     assert r.status_code == 202, r.text
@@ -92,8 +92,9 @@ def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
     work(engine, ORIGIN + 3 * HOUR)
     runs = runs_of(client, admin, monitor_id)
     assert [r["status"] for r in runs] == ["done"] * 3
-    # The baseline's sample once (200), then at most the budget per window.
-    assert judge_server.calls <= 200 + 3 * 60
+    # The baseline's sample once (200), its 50 anchors once today, then at most the budget
+    # per window.
+    assert judge_server.calls <= 200 + 50 + 3 * 60
     first = judge_result(client, admin, runs[0]["id"])
     assert first["status"] == "ok", first["summary"]
     later = judge_result(client, admin, runs[2]["id"])
@@ -173,3 +174,36 @@ def test_a_missing_key_says_where_it_was_looked_for(
     assert run["status"] == "done" and result["status"] == "insufficient_data"
     assert "DRIFTLINE_TEST_NO_SUCH_KEY is not set" in result["summary"]
     assert judge_server.calls == 0
+
+
+def test_a_judge_that_changed_is_called_unstable_not_the_model_degraded(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    monitor_id = setup(client, admin, judge_server, hours=[0.1, 0.1])
+    work(engine, ORIGIN + HOUR)
+    # A day later, the provider swapped the model behind the judge's name: its verdicts now
+    # disagree with the truth half the time. (The day passes by renaming today's anchors.)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE judgments SET key = split_part(key, '@', 1) || '@2000-01-01' "
+                          "WHERE subject = 'anchor'"))  # fmt: skip
+    judge_server.behaviour.agreement = 0.5
+    work(engine, ORIGIN + 2 * HOUR)
+    runs = runs_of(client, admin, monitor_id)
+    result = judge_result(client, admin, runs[1]["id"])
+    assert result["status"] == "warning", result["summary"]
+    assert "unstable" in result["summary"] and runs[1]["verdict"] != "degraded"
+    unstable = next(m for m in result["metrics"] if m["name"] == "unstable")
+    assert unstable["value"] == 1.0
+
+
+def test_an_absolute_limit_fires_whatever_the_baseline(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    # A baseline as bad as the window (40 % unsafe): no drop, but past the 10 % limit.
+    monitor_id = setup(client, admin, judge_server, hours=[0.4], max_fail_rate=0.1,
+                       baseline_wrong=0.4)  # fmt: skip
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    result = judge_result(client, admin, run["id"])
+    assert result["status"] == "degraded", result["summary"]
+    assert "above its limit 0.1" in result["summary"]

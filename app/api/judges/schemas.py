@@ -31,6 +31,8 @@ class JudgeOut(BaseModel):
     timeout_seconds: float
     max_retries: int
     daily_token_cap: int | None
+    max_fail_rate: float | None
+    anchors: int
     version: int
     created_at: datetime
     updated_at: datetime
@@ -50,6 +52,7 @@ def judge_out(j: Judge, project: str) -> JudgeOut:
         prompt_template=j.prompt_template, answer=j.answer, pass_threshold=j.pass_threshold,
         budget=j.budget, baseline_sample=j.baseline_sample, concurrency=j.concurrency,
         timeout_seconds=j.timeout_seconds, max_retries=j.max_retries,
-        daily_token_cap=j.daily_token_cap, version=j.version, created_at=j.created_at,
+        daily_token_cap=j.daily_token_cap, max_fail_rate=j.max_fail_rate, anchors=j.anchors,
+        version=j.version, created_at=j.created_at,
         updated_at=j.updated_at,
     )  # fmt: skip
