@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.config import Settings, get_settings
+from app.exports.reasons import REASONS as RETRAINING_REASONS
 
 if TYPE_CHECKING:
     from app.http_client import Api
@@ -673,8 +674,8 @@ def export_retraining(
     until: Annotated[
         str | None, typer.Option(help="ISO 8601 end (exclusive); default now.")
     ] = None,
-    reasons: Annotated[str, typer.Option(help="novel,drifted,low_score,wrong_label")] = (
-        "novel,drifted,low_score,wrong_label"
+    reasons: Annotated[str, typer.Option(help=",".join(RETRAINING_REASONS))] = ",".join(
+        RETRAINING_REASONS
     ),
     output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")] = Path(
         "retraining.jsonl"
@@ -723,8 +724,8 @@ def export_dataset(
         str | None, typer.Option(help="ISO 8601 end (exclusive); default now.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="chat-jsonl or parquet.")] = "chat-jsonl",
-    reasons: Annotated[str, typer.Option(help="novel,drifted,low_score,wrong_label")] = (
-        "novel,drifted,low_score,wrong_label"
+    reasons: Annotated[str, typer.Option(help=",".join(RETRAINING_REASONS))] = ",".join(
+        RETRAINING_REASONS
     ),
     validation_share: Annotated[
         float, typer.Option(help="The newest share of examples kept for validation.")

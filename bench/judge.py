@@ -18,7 +18,8 @@ Two parts.
     DRIFTLINE_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1/postgres python -m bench.judge
 
 Last line: ``judge_power_10pt=… judge_false_alarm_rate=… judge_calls_per_window=…
-judge_recompute_calls=… judge_storm_completed=… judge_storm_delay_s=…``.
+judge_calls_once=… judge_recompute_calls=… judge_storm_completed=… judge_storm_delay_s=…``
+(``judge_calls_once``: the baseline's sample and today's anchors, paid once).
 """
 
 import argparse
@@ -126,10 +127,12 @@ def end_to_end(storm_seconds: float) -> dict[str, float]:
                 post(h)
             work(engine, origin + 3 * hour)
             with engine.connect() as conn:
-                base_calls = conn.execute(
-                    text("SELECT count(*) FROM judgments WHERE subject = 'baseline'")
+                # Paid once: the baseline's sample per judge version, the anchors per day.
+                once = conn.execute(
+                    text("SELECT count(*) FROM judgments WHERE subject <> 'event'")
                 ).scalar_one()
-            out["judge_calls_per_window"] = (server.calls - base_calls) / 3
+            out["judge_calls_per_window"] = (server.calls - once) / 3
+            out["judge_calls_once"] = once
             paid = server.calls
             client.post(f"/v1/monitors/{monitor_id}/runs", headers=admin,
                         json={"start": origin.isoformat(),

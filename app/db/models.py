@@ -346,7 +346,9 @@ class Judgment(Base):
 
     __tablename__ = "judgments"
     __table_args__ = (
-        UniqueConstraint("model", "judge_id", "judge_version", "subject", "key"),
+        # (model, subject, key) first: an event's judgments by any judge are one index range
+        # (the retraining export's judge_failed, an event's page).
+        UniqueConstraint("model", "subject", "key", "judge_id", "judge_version"),
         # The daily token cap: one judge's spend since midnight.
         Index("ix_judgments_judge_id_created_at", "judge_id", "created_at"),
     )

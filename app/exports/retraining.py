@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session
 
 from app.engine.near_duplicates import normalised
 from app.engine.pii import scrub
+from app.exports.reasons import REASONS
+
+__all__ = ["REASONS", "retraining_examples"]
+from app.judges.judgments import EVENT
 from app.monitoring import runs
 
-REASONS = ("novel", "drifted", "low_score", "wrong_label")
 DRIFTED_PER_WINDOW = 200
 
 # One query: candidate (event, reason) pairs from each selected source, grouped per event.
@@ -33,6 +36,14 @@ _CANDIDATES = {
         JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
         WHERE e.model = :model AND e.ts >= :since AND e.ts < :until
           AND (f.score < :min_score OR f.thumbs = -1)
+    """,
+    # Answers an LLM judge failed (any judge, any version: each failure is worth a look).
+    "judge_failed": """
+        SELECT e.id, 'judge_failed' AS reason FROM events e
+        WHERE e.model = :model AND e.ts >= :since AND e.ts < :until
+          AND EXISTS (SELECT 1 FROM judgments j WHERE j.model = e.model
+                      AND j.key = e.request_id AND j.passed = false
+                      AND j.subject = :event_subject)
     """,
     # The long-tail check's most novel examples of each window in range (ids from the runs).
     "novel": """
@@ -91,6 +102,8 @@ def retraining_examples(
         """
     )
     params: dict[str, Any] = {"model": model, "since": since, "until": until}
+    if "judge_failed" in reasons:
+        params["event_subject"] = EVENT
     if "novel" in reasons:
         params["novel_ids"] = runs.novel_request_ids(session, model=model, since=since, until=until)
     if "drifted" in reasons:

@@ -54,7 +54,7 @@ def store(
             "INSERT INTO judgments (model, judge_id, judge_version, subject, key, score, "
             "passed, reason, error, tokens) VALUES (:model, :judge, :version, :subject, :key, "
             ":score, :passed, :reason, :error, :tokens) "
-            "ON CONFLICT (model, judge_id, judge_version, subject, key) DO NOTHING"
+            "ON CONFLICT (model, subject, key, judge_id, judge_version) DO NOTHING"
         ),
         [
             {"model": model, "judge": judge_id, "version": version, "subject": subject,

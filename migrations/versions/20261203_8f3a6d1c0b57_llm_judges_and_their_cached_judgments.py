@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.UniqueConstraint("model", "judge_id", "judge_version", "subject", "key"),
+        sa.UniqueConstraint("model", "subject", "key", "judge_id", "judge_version"),
     )
     op.create_index("ix_judgments_judge_id_created_at", "judgments", ["judge_id", "created_at"])
     op.add_column(

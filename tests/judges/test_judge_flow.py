@@ -3,6 +3,7 @@
 with the same judge's scores of the baseline, and stays within its budget, its cache and its
 daily cap however the endpoint behaves."""
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +76,19 @@ def setup(
     return int(r.json()["id"])
 
 
+def window_page(client: TestClient, admin: dict[str, str], run_id: int) -> str:
+    """The window's UI page, signed in with the admin key."""
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token, form.text
+    key = admin["Authorization"].removeprefix("Bearer ")
+    assert client.post("/login", data={"key": key, "csrf": token.group(1), "next": "/"},
+                       follow_redirects=False).status_code == 303  # fmt: skip
+    page = client.get(f"/windows/{run_id}")
+    assert page.status_code == 200, page.text
+    return page.text
+
+
 def runs_of(client: TestClient, admin: dict[str, str], monitor_id: int) -> list[dict[str, Any]]:
     got = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
     return sorted(got, key=lambda r: r["window_start"])
@@ -102,6 +116,16 @@ def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
     assert runs[2]["verdict"] == "degraded"
     worst = later["details"]["worst"]["summary-judge"]
     assert worst and all(w["score"] == 0.0 and w["reason"] for w in worst)
+    # The window page shows the judge's figures and the answers it failed, with its reasons;
+    # the retraining export offers them.
+    page = window_page(client, admin, runs[2]["id"])
+    assert "LLM judges" in page and "Answers judge summary-judge failed" in page
+    assert f"<code>{worst[0]['id']}</code>" in page and "WRONG summary" in page
+    exported = client.get(
+        "/v1/exports/retraining", headers=admin,
+        params={"model": "writer", "since": ORIGIN.isoformat(), "reasons": "judge_failed"},
+    ).text.splitlines()  # fmt: skip
+    assert exported and all('"judge_failed"' in line for line in exported)
     # Recomputing every window (as a late label would) asks the judge nothing new.
     paid = judge_server.calls
     r = client.post(

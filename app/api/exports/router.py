@@ -37,7 +37,8 @@ def export_retraining(
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
     """One JSON object per line: the example, scrubbed, with the reasons it was chosen
-    (``novel``, ``drifted``, ``low_score``, ``wrong_label``). Streams: any size is fine."""
+    (``novel``, ``drifted``, ``low_score``, ``wrong_label``, ``judge_failed``). Streams: any
+    size is fine."""
     chosen = tuple(r.strip() for r in reasons.split(",") if r.strip())
     unknown = sorted(set(chosen) - set(REASONS))
     if unknown or not chosen:

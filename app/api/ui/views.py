@@ -126,7 +126,7 @@ _BANDED = ("f1", "accuracy", "estimated_f1", "estimated_accuracy")
 # Checks in the order a person reads them: quality first, the window's volume last.
 _CHECK_ORDER = (
     "quality", "estimated_quality", "descriptor_drift", "text_drift", "embedding_drift",
-    "prediction_drift", "label_drift", "uncertainty_drift", "perplexity", "long_tail",
+    "judge", "prediction_drift", "label_drift", "uncertainty_drift", "perplexity", "long_tail",
     "data_quality",
 )  # fmt: skip
 
@@ -308,6 +308,53 @@ class WindowPage:
     next: int | None
     novel: list[dict[str, Any]]
     mislabelled: list[dict[str, Any]]
+    judges: list["JudgeView"] = field(default_factory=list)
+
+
+@dataclass
+class JudgeView:
+    """One LLM judge's figures for a window, and the answers it failed with its reasons."""
+
+    name: str
+    status: str
+    version: int | None
+    figures: dict[str, float | None]
+    worst: list[dict[str, Any]]
+
+
+# What the window page shows of each judge (absent ones are shown as such).
+_JUDGE_FIGURES = (
+    "pass_rate", "pass_rate_low", "pass_rate_high", "pass_rate_baseline", "pass_rate_pooled",
+    "judged", "failed_calls", "budget_exhausted", "unstable", "anchor_changed_share",
+    "agreement_n", "agreement_kappa", "agreement_spearman",
+)  # fmt: skip
+
+
+def _judge_views(session: Session, results: RunResults, span: dict[str, Any]) -> list[JudgeView]:
+    check = results.checks.get("judge")
+    if check is None:
+        return []
+    worst = check.details.get("worst") or {}
+    wanted = {str(w["id"]) for ws in worst.values() for w in ws[:EXAMPLES_SHOWN]}
+    events = {
+        e["request_id"]: e
+        for e in retraining_examples(session, **span, reasons=("judge_failed",))
+        if e["request_id"] in wanted
+    }
+    views = []
+    for name, summary in (check.details.get("judges") or {}).items():
+        figures = dict.fromkeys(_JUDGE_FIGURES) | {
+            m["name"]: m["value"] for m in check.metrics if m.get("feature") == name
+        }
+        failed = [
+            {**events[str(w["id"])], "judge_reason": w.get("reason") or ""}
+            for w in (worst.get(name) or [])[:EXAMPLES_SHOWN]
+            if str(w["id"]) in events
+        ]
+        views.append(
+            JudgeView(name, str(summary.get("status", "")), summary.get("version"), figures, failed)
+        )
+    return views
 
 
 def window_page(session: Session, run: Any) -> WindowPage:
@@ -318,8 +365,10 @@ def window_page(session: Session, run: Any) -> WindowPage:
     previous, following = runs.neighbour_runs(session, run)
     novel: list[dict[str, Any]] = []
     mislabelled: list[dict[str, Any]] = []
+    judges: list[JudgeView] = []
     if results.checks:
         span = {"model": monitor.model, "since": run.window_start, "until": run.window_end}
+        judges = _judge_views(session, results, span)
         mislabelled = list(
             retraining_examples(session, **span, reasons=("wrong_label",), limit=EXAMPLES_SHOWN)
         )
@@ -330,4 +379,4 @@ def window_page(session: Session, run: Any) -> WindowPage:
                 for e in retraining_examples(session, **span, reasons=("novel",))
                 if e["request_id"] in wanted
             ][:EXAMPLES_SHOWN]
-    return WindowPage(run, monitor, results, previous, following, novel, mislabelled)
+    return WindowPage(run, monitor, results, previous, following, novel, mislabelled, judges)
