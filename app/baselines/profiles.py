@@ -55,9 +55,9 @@ def summarise(records: pd.DataFrame) -> dict[str, Any]:
 
 
 _FREEZE = f"""
-    INSERT INTO baseline_records (baseline_id, prompt, output, prediction, label, score,
-                                  confidence, perplexity, metadata)
-    SELECT :baseline_id, e.prompt, e.output, e.prediction, f.label,
+    INSERT INTO baseline_records (baseline_id, prompt, output, prediction, label, reference,
+                                  score, confidence, perplexity, metadata)
+    SELECT :baseline_id, e.prompt, e.output, e.prediction, f.label, f.reference,
            coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END),
            e.confidence, e.perplexity, e.metadata
     FROM events e
@@ -87,7 +87,8 @@ def _records(session: Session, baseline_id: int, cap: int) -> pd.DataFrame:
     """The baseline's records, or a deterministic sample of ``cap`` of them."""
     stmt = select(
         BaselineRecord.prompt, BaselineRecord.output, BaselineRecord.prediction,
-        BaselineRecord.label, BaselineRecord.score, BaselineRecord.confidence,
+        BaselineRecord.label, BaselineRecord.reference, BaselineRecord.score,
+        BaselineRecord.confidence,
         BaselineRecord.perplexity,
         BaselineRecord.metadata_.label("metadata"),
     ).where(BaselineRecord.baseline_id == baseline_id)  # fmt: skip

@@ -18,6 +18,9 @@ class BaselineRecordIn(BaseModel):
     output: str = ""
     prediction: str | None = None
     label: str | None = None
+    reference: str | None = Field(
+        default=None, description="The correct output text (a reference answer)."
+    )
     score: Annotated[float, Field(ge=0, le=1)] | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None,

@@ -163,10 +163,11 @@ def _storable_record(baseline_id: int, r: BaselineRecordIn, redact_pii: bool) ->
     row, _, _ = make_storable(
         {
             "baseline_id": baseline_id, "prompt": r.prompt, "output": r.output,
-            "prediction": r.prediction, "label": r.label, "score": r.score,
-            "confidence": r.confidence, "perplexity": perplexity, "metadata_": r.metadata,
+            "prediction": r.prediction, "label": r.label, "reference": r.reference,
+            "score": r.score, "confidence": r.confidence, "perplexity": perplexity,
+            "metadata_": r.metadata,
         },
-        free_text=("prompt", "output", "prediction", "label", "metadata_"),
+        free_text=("prompt", "output", "prediction", "label", "reference", "metadata_"),
         redact=redact_pii,
     )  # fmt: skip
     return row

@@ -175,6 +175,8 @@ class Feedback(Base):
     model: Mapped[str] = mapped_column(String(200))
     request_id: Mapped[str] = mapped_column(String(200))
     label: Mapped[str | None] = mapped_column(Text)
+    # The correct output text, for a model that writes text (a reference answer).
+    reference: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     thumbs: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(String(200))
@@ -249,6 +251,7 @@ class BaselineRecord(Base):
     output: Mapped[str] = mapped_column(Text)
     prediction: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     # The model's probability for its prediction: calibrated against the labels, it lets
     # windows without labels estimate their quality.

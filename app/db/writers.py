@@ -73,14 +73,15 @@ _INSERT_EVENTS = f"""
 # Later feedback for the same event fills in what it carries and keeps the rest.
 _UPSERT_FEEDBACK = text(
     """
-    INSERT INTO feedback (model, request_id, label, score, thumbs, source, ts)
-    SELECT model, request_id, label, score, thumbs, source, coalesce(ts, now())
+    INSERT INTO feedback (model, request_id, label, reference, score, thumbs, source, ts)
+    SELECT model, request_id, label, reference, score, thumbs, source, coalesce(ts, now())
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(
-        model text, request_id text, label text, score float8, thumbs int, source text,
-        ts timestamptz
+        model text, request_id text, label text, reference text, score float8, thumbs int,
+        source text, ts timestamptz
     )
     ON CONFLICT (model, request_id) DO UPDATE SET
         label = coalesce(EXCLUDED.label, feedback.label),
+        reference = coalesce(EXCLUDED.reference, feedback.reference),
         score = coalesce(EXCLUDED.score, feedback.score),
         thumbs = coalesce(EXCLUDED.thumbs, feedback.thumbs),
         source = coalesce(EXCLUDED.source, feedback.source),

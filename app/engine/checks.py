@@ -33,6 +33,7 @@ from app.engine.judged import JudgeEvidence, judge_check
 from app.engine.longtail import longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
+from app.engine.reference import ReferenceScores, reference_check
 from app.engine.results import CheckResult, Status
 from app.engine.thresholds import Thresholds
 
@@ -211,6 +212,19 @@ REGISTRY: tuple[Check, ...] = (
         ),
         profile=lambda records, seed: Calibration.fit(records, seed=seed),
         state=Calibration,
+    ),
+    Check(
+        "reference",
+        lambda i: reference_check(
+            i.profile.states.get("reference"),
+            i.window,
+            thresholds=i.thresholds,
+            embed=i.profile.embedder.transform if i.profile.embedder is not None else None,
+            seed=i.seed,
+        ),
+        _has("reference"),
+        profile=lambda records, seed: ReferenceScores.fit(records, seed=seed),
+        state=ReferenceScores,
     ),
     Check(
         "judge",

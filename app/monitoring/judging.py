@@ -114,17 +114,20 @@ def _baseline_items(
         ids = conn.execute(
             text(
                 "SELECT id FROM baseline_records WHERE baseline_id = :b "
-                "AND (label IS NOT NULL OR NOT :needs_reference)"
+                "AND (coalesce(reference, label) IS NOT NULL OR NOT :needs_reference)"
             ),
             {"b": baseline_id, "needs_reference": cfg.needs_reference},
         ).scalars().all()  # fmt: skip
         chosen = sorted(ids, key=lambda i: unit_hash(SALT, str(i)))[: cfg.baseline_sample]
         rows = conn.execute(
-            text("SELECT id, prompt, output, label FROM baseline_records WHERE id = ANY(:ids)"),
+            text(
+                "SELECT id, prompt, output, coalesce(reference, label) AS reference "
+                "FROM baseline_records WHERE id = ANY(:ids)"
+            ),
             {"ids": chosen},
         ).all()
     items = {
-        str(r.id): {"prompt": r.prompt, "output": r.output, "reference": r.label or ""}
+        str(r.id): {"prompt": r.prompt, "output": r.output, "reference": r.reference or ""}
         for r in rows
     }
     return items, len(ids)
@@ -159,6 +162,13 @@ def _anchors(
     return _AnchorCheck(len(pairs), changed, asked.transient)
 
 
+def _reference(frame: pd.DataFrame) -> pd.Series:
+    """Each event's reference answer: its feedback's ``reference``, else its ``label`` (a
+    label is the reference answer of a model whose output is the answer)."""
+    ref = frame["reference"] if "reference" in frame else pd.Series(None, index=frame.index)
+    return ref.where(ref.notna(), frame["label"])
+
+
 def _uncertainty(frame: pd.DataFrame) -> list[float | None] | None:
     if "confidence" not in frame or not frame["confidence"].notna().any():
         return None
@@ -172,7 +182,7 @@ def judge_one(
     """One judge's evidence about the window, and how many calls did not get through."""
     eligible = frame
     if cfg.needs_reference:
-        eligible = frame[frame["label"].notna()].reset_index(drop=True)
+        eligible = frame[_reference(frame).notna()].reset_index(drop=True)
     draw: Draw = draw_sample(
         [str(r) for r in eligible["request_id"]], _uncertainty(eligible),
         budget=cfg.budget, salt=SALT,
@@ -200,9 +210,9 @@ def judge_one(
         items = {
             str(r.request_id): {
                 "prompt": r.prompt, "output": r.output,
-                "reference": "" if pd.isna(r.label) else str(r.label),
+                "reference": "" if pd.isna(ref) else str(ref),
             }
-            for r in rows.itertuples()
+            for r, ref in zip(rows.itertuples(), _reference(rows), strict=True)
         }  # fmt: skip
         asked = _Asked() if base.unusable or base.exhausted else None
         if asked is None:

@@ -34,7 +34,7 @@ MAX_HISTORY = 32
 
 _FRAME = f"""
     SELECT e.id, e.request_id, e.model_version, e.prompt, e.output, e.prediction, e.confidence,
-           e.perplexity, e.finish_reason, e.embedding, e.metadata, f.label,
+           e.perplexity, e.finish_reason, e.embedding, e.metadata, f.label, f.reference,
            coalesce(f.score, CASE f.thumbs WHEN 1 THEN 1.0 WHEN -1 THEN 0.0 END) AS score,
            ef.event_id IS NOT NULL AS has_features,
            {", ".join(f"ef.{c}" for c in FEATURE_COLUMNS)}

@@ -1,4 +1,5 @@
-"""LLM judges and their cached judgments; monitors name the judges they run.
+"""LLM judges and their cached judgments; monitors name the judges they run; feedback and
+baseline records carry a reference answer.
 
 Revision ID: 8f3a6d1c0b57
 Revises: 5b1e7c9d2a40
@@ -18,7 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create judges and judgments; add monitors.judges (empty: no monitor judges yet)."""
+    """Create judges and judgments; add monitors.judges (empty: no monitor judges yet) and
+    the reference columns (NULL for what is stored)."""
     op.create_table(
         "judges",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -78,6 +80,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("model", "subject", "key", "judge_id", "judge_version"),
     )
     op.create_index("ix_judgments_judge_id_created_at", "judgments", ["judge_id", "created_at"])
+    op.add_column("feedback", sa.Column("reference", sa.Text()))
+    op.add_column("baseline_records", sa.Column("reference", sa.Text()))
     op.add_column(
         "monitors",
         sa.Column("judges", ARRAY(sa.String(200)), server_default="{}", nullable=False),
@@ -87,5 +91,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop them."""
     op.drop_column("monitors", "judges")
+    op.drop_column("baseline_records", "reference")
+    op.drop_column("feedback", "reference")
     op.drop_table("judgments")
     op.drop_table("judges")

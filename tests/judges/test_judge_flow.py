@@ -19,6 +19,7 @@ from tests.jobs.test_monitoring_flow import work
 
 ORIGIN = datetime(2026, 11, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 TEMPLATE = "Is the ANSWER a good reply to the QUESTION?\n\nQUESTION:\n{prompt}\n\nANSWER:\n{output}"
 
 
@@ -231,3 +232,41 @@ def test_an_absolute_limit_fires_whatever_the_baseline(
     result = judge_result(client, admin, run["id"])
     assert result["status"] == "degraded", result["summary"]
     assert "above its limit 0.1" in result["summary"]
+
+
+def test_reference_answers_reach_the_correctness_judge_and_the_reference_check(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    r = client.post("/v1/judges", headers=admin, json={
+        "name": "correct", "base_url": judge_server.base_url, "model": "local",
+        "rubric": "correctness", "budget": 60, "baseline_sample": 200, "anchors": 0})  # fmt: skip
+    assert r.status_code == 201, r.text
+    tweets = list(health_tweets(without_urls=True).text[:900])
+    records = [{"prompt": f"Summarise: {t}", "output": t, "reference": t} for t in tweets[:300]]
+    r = client.post("/v1/baselines", headers=admin,
+                    json={"model": "writer", "name": "refs", "records": records})  # fmt: skip
+    assert r.status_code == 202, r.text
+    r = client.post("/v1/monitors", headers=admin, json={
+        "name": "writer-refs", "model": "writer", "baseline_id": r.json()["id"], "window": "1h",
+        "delay": "0s", "start_at": ORIGIN.isoformat(), "judges": ["correct"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+    window = tweets[300:500]
+    events = [  # half the answers are about another tweet than the one asked about
+        {"model": "writer", "request_id": f"e{i}", "prompt": f"Summarise: {t}",
+         "output": t if i % 2 else tweets[600 + i], "ts": (ORIGIN + i * 15 * SECOND).isoformat()}
+        for i, t in enumerate(window)
+    ]  # fmt: skip
+    assert client.post("/v1/events", json={"events": events}, headers=admin).status_code == 202
+    feedback = [{"model": "writer", "request_id": f"e{i}", "reference": t}
+                for i, t in enumerate(window) if i < 150]  # fmt: skip
+    r = client.post("/v1/feedback", json={"feedback": feedback}, headers=admin)
+    assert r.status_code == 202, r.text
+    work(engine, ORIGIN + HOUR)
+    monitor_id = client.get("/v1/monitors", headers=admin).json()["monitors"][0]["id"]
+    (run,) = runs_of(client, admin, monitor_id)
+    checks = client.get(f"/v1/runs/{run['id']}", headers=admin).json()["checks"]
+    assert checks["reference"]["status"] == "degraded", checks["reference"]["summary"]
+    assert checks["judge"]["status"] == "degraded", checks["judge"]["summary"]
+    # Only events with a reference were judged (150 of 200, the budget 60 of them).
+    judged = next(m for m in checks["judge"]["metrics"] if m["name"] == "judged")
+    assert judged["value"] == 60

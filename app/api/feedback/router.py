@@ -67,7 +67,7 @@ async def store_feedback(
     for fb in feedback:
         row, changed, n = make_storable(
             fb.model_dump(mode="json"),
-            free_text=("label", "source"),
+            free_text=("label", "reference", "source"),
             redact=state.settings.redact_pii,
         )
         sanitized += changed

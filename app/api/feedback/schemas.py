@@ -15,6 +15,12 @@ class FeedbackIn(BaseModel):
     model: Name
     request_id: Id
     label: str | None = Field(default=None, description="The correct answer (ground truth).")
+    reference: str | None = Field(
+        default=None,
+        description="The correct output text, for a model that writes text (a reference "
+        "answer): windows compare the model's outputs with it (chrF, ROUGE-L, embedding "
+        "similarity) and a correctness judge reads it.",
+    )
     score: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None, description="A quality score in [0, 1], e.g. from a rater or a judge."
     )
@@ -28,8 +34,8 @@ class FeedbackIn(BaseModel):
 
     @model_validator(mode="after")
     def _carries_something(self) -> "FeedbackIn":
-        if self.label is None and self.score is None and self.thumbs is None:
-            raise ValueError("feedback needs at least one of label, score, thumbs")
+        if all(v is None for v in (self.label, self.reference, self.score, self.thumbs)):
+            raise ValueError("feedback needs at least one of label, reference, score, thumbs")
         return self
 
 
