@@ -483,12 +483,17 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix.")]) -
 
 @monitors_app.command("apply")
 def monitors_apply(
-    file: Annotated[Path, typer.Option("--file", "-f", help="YAML file with a `monitors:` list.")],
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="YAML file with `judges:` and `monitors:` lists.")
+    ],
 ) -> None:
-    """Create or update monitors by name, like `kubectl apply` (running it twice changes nothing).
+    """Create or update judges and monitors by name, like `kubectl apply` (running it twice
+    changes nothing). Judges first, so monitors may name them.
 
-    Each entry: name, model, baseline (name) or baseline_id, window, and optionally
-    model_version, delay, min_events, thresholds (overrides by name), enabled.
+    Each monitor: name, model, baseline (name) or baseline_id, window, and optionally
+    model_version, delay, min_events, thresholds (overrides by name), judges, enabled.
+    Each judge: the fields of POST /v1/judges (name, base_url, model, api_key_env, rubric,
+    budget, …; project for a judge outside `default`).
     """
     import yaml
     from pydantic import ValidationError
@@ -496,6 +501,7 @@ def monitors_apply(
 
     from app.db.models import Baseline, Monitor
     from app.errors import DriftlineError
+    from app.judges.service import apply_judge
     from app.monitoring.monitors import create_monitor, update_monitor
     from app.monitoring.specs import PATCHABLE, MonitorIn, MonitorPatch
 
@@ -505,10 +511,23 @@ def monitors_apply(
         doc = yaml.load(file.read_text(), Loader=_loader_without_aliases())  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise _fail(f"cannot read {file}: {exc}") from None
-    entries = (doc or {}).get("monitors") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise _fail(f"{file}: expected a top-level `monitors:` list")
+    entries = (doc or {}).get("monitors", []) if isinstance(doc, dict) else None
+    judges = (doc or {}).get("judges", []) if isinstance(doc, dict) else None
+    if not isinstance(entries, list) or not isinstance(judges, list) or not (entries or judges):
+        raise _fail(f"{file}: expected top-level `monitors:` and/or `judges:` lists")
     with _session() as session:
+        for i, raw in enumerate(judges):
+            where = f"judges[{i}] ({raw.get('name', '?') if isinstance(raw, dict) else '?'})"
+            if not isinstance(raw, dict):
+                raise _fail(f"{file}: {where} must be a mapping (name:, base_url:, …)")
+            try:
+                _, outcome = apply_judge(session, dict(raw))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise _fail(f"{where}: {first['loc']}: {first['msg']}") from None
+            except DriftlineError as exc:
+                raise _fail(f"{where}: {exc.message}") from None
+            typer.echo(f"judge/{raw['name']} {outcome}")
         for i, raw in enumerate(entries):
             if not isinstance(raw, dict):
                 raise _fail(f"{file}: monitors[{i}] must be a mapping (name:, model:, …)")
@@ -546,7 +565,7 @@ def monitors_apply(
                 changed = any(
                     before.get(k) != getattr(existing, k)
                     for k in ("baseline_id", "window_seconds", "delay_seconds", "min_events",
-                              "thresholds", "enabled")
+                              "thresholds", "judges", "enabled")
                 )  # fmt: skip
                 typer.echo(f"monitor/{entry['name']} {'configured' if changed else 'unchanged'}")
             except ValidationError as exc:

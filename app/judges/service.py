@@ -8,6 +8,7 @@ that owns the monitor's model.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -110,6 +111,24 @@ def update_judge(session: Session, judge: Judge, patch: JudgePatch) -> Judge:
     session.flush()
     session.commit()
     return judge
+
+
+def apply_judge(session: Session, entry: dict[str, Any]) -> tuple[Judge, str]:
+    """Create the judge an apply file describes, or bring the existing one of that name (in
+    the entry's ``project``, else ``default``) to it: ``created``, ``configured`` or
+    ``unchanged``. Fields the entry leaves out keep their value."""
+    body = JudgeIn.model_validate(entry)
+    project_id = _project_for(session, None, body.project)
+    existing = session.scalars(
+        select(Judge).where(Judge.project_id == project_id, Judge.name == body.name)
+    ).first()
+    if existing is None:
+        return create_judge(session, body, caller_project=project_id), "created"
+    fields = body.model_dump(exclude={"name", "project"}, exclude_unset=True)
+    before = {k: getattr(existing, k) for k in fields}
+    update_judge(session, existing, JudgePatch.model_validate(fields))
+    changed = any(before[k] != getattr(existing, k) for k in fields)
+    return existing, "configured" if changed else "unchanged"
 
 
 def delete_judge(session: Session, judge: Judge) -> None:

@@ -58,15 +58,52 @@ def test_apply_creates_then_changes_nothing_then_updates(
     assert bad.exit_code == 1 and "no baseline 'nope'" in bad.output
 
 
+def test_apply_configures_judges_before_the_monitors_that_run_them(
+    runner: CliRunner,
+    client: TestClient,
+    make_key,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    admin = {"Authorization": f"Bearer {make_key('admin')}"}
+    body = {"model": "writer", "name": "holdout", "records": [{"prompt": "p", "output": "o"}]}
+    assert client.post("/v1/baselines", json=body, headers=admin).status_code == 202
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text(
+        "judges:\n"
+        "  - name: safety\n    base_url: http://vllm:8000/v1\n    model: guard\n"
+        "    rubric: safety\n    max_fail_rate: 0.01\n"
+        "monitors:\n"
+        "  - name: writer-hourly\n    model: writer\n    baseline: holdout\n    window: 1h\n"
+        "    judges: [safety]\n"
+    )
+    first = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
+    assert first.exit_code == 0, first.output
+    assert (
+        "judge/safety created" in first.output and "monitor/writer-hourly created" in first.output
+    )
+    again = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
+    assert (
+        "judge/safety unchanged" in again.output
+        and "monitor/writer-hourly unchanged" in again.output
+    )
+    spec.write_text(spec.read_text().replace("model: guard", "model: guard-2"))
+    changed = runner.invoke(cli, ["monitors", "apply", "-f", str(spec)])
+    assert "judge/safety configured" in changed.output, changed.output
+    judge = client.get("/v1/judges/safety", headers=admin).json()
+    assert judge["model"] == "guard-2" and judge["version"] == 2 and judge["max_fail_rate"] == 0.01
+    assert client.get("/v1/monitors", headers=admin).json()["monitors"][0]["judges"] == ["safety"]
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [
         ('a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
          "monitors: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "aliases"),
         ("monitors: [1]\n", "monitors[0] must be a mapping"),
-        ("monitors: {name: x}\n", "expected a top-level `monitors:` list"),
+        ("monitors: {name: x}\n", "expected top-level `monitors:` and/or `judges:` lists"),
+        ("judges: [{name: j, base_url: 'ftp://x', model: m}]\n", "not an http(s) URL"),
     ],
-    ids=["alias bomb", "not a mapping", "not a list"],
+    ids=["alias bomb", "not a mapping", "not a list", "bad judge"],
 )  # fmt: skip
 def test_apply_refuses_hostile_or_malformed_files_with_a_clear_error(
     runner: CliRunner,
