@@ -284,6 +284,13 @@ def demo(
     fast: Annotated[
         bool, typer.Option(help="Backdate the traffic: all windows computed in about a minute.")
     ] = False,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            help="Also a text-writing model scored by a local LLM judge the demo serves (the "
+            "worker must reach this machine's 127.0.0.1, as under `driftline up`)."
+        ),
+    ] = True,
 ) -> None:
     """Play a realistic drifting workload against Driftline until it recommends retraining."""
     _require_extra("engine", "demo")  # its data sets are read with pandas
@@ -294,7 +301,7 @@ def demo(
     key = _api_key(key)
     console = Console()
     try:
-        result = run_demo(url, key, minutes=minutes, fast=fast, say=console.print)
+        result = run_demo(url, key, minutes=minutes, fast=fast, say=console.print, judge=judge)
     except (RuntimeError, OSError) as exc:
         raise _fail(str(exc)) from None
     if not result["status"]["retraining_recommended"]:

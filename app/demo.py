@@ -9,6 +9,14 @@ traffic: first every window is judged without them (quality estimated from confi
 the feedback comes in and the worker recomputes the windows with realised quality. Within a
 few windows the runs turn ``drift``/``degraded`` and retraining is recommended.
 
+Beside it, a model that writes text: a summariser of the same news, whose summaries drift
+off their articles in the later windows (it starts summarising the wrong story). No human
+labels it at all: an LLM judge with the ``faithfulness`` rubric scores a budgeted sample of
+each window against its scores of the summariser's baseline, and the windows turn
+``degraded``. The judge is ``app.judges.local_judge``, a deterministic OpenAI-compatible rule
+the demo serves itself (no network, no model): the worker must reach this process's
+127.0.0.1, as it does under ``driftline up`` (``judge=False`` leaves it out elsewhere).
+
 It talks to the HTTP API like any client (``app.http_client``, on the standard library).
 ``--fast`` backdates the traffic so that every window is already closed and the whole story
 is computed in about a minute instead of streaming in real time.
@@ -27,6 +35,14 @@ from app.http_client import Api
 
 MODEL = "health-news-bot"
 EVENTS_PER_MINUTE = 240
+SUMMARISER = "health-news-summariser"
+SUMMARIES_PER_MINUTE = 120
+
+
+def _summary(article: str, rng: np.random.Generator) -> str:
+    """A faithful summary: the article's words, a few of them dropped."""
+    words = article.split()
+    return " ".join(w for w in words if rng.random() > 0.15) or article
 
 
 def _phase(minute: int, minutes: int) -> float:
@@ -77,6 +93,52 @@ def _follow(
     return runs
 
 
+def _judged(api: Api, run_id: int) -> tuple[float | None, float | None]:
+    """A run's judged pass rate and the baseline's."""
+    check = (api.call("GET", f"/v1/runs/{run_id}")["checks"] or {}).get("judge", {})
+    values = {m["name"]: m["value"] for m in check.get("metrics", [])}
+    return values.get("pass_rate"), values.get("pass_rate_baseline")
+
+
+def _start_summariser(
+    api: Api, name: str, tweets: Any, rng: np.random.Generator
+) -> tuple[Any, str, int]:
+    """The local judge, the judge and the summariser's (profiled) baseline."""
+    from app.judges.local_judge import LocalJudge
+
+    server = LocalJudge().start()
+    judge = f"faithful-{name[-6:]}"
+    api.call("POST", "/v1/judges", {
+        "name": judge, "base_url": server.base_url, "model": "local-rule",
+        "rubric": "faithfulness", "budget": 60, "baseline_sample": 300, "anchors": 20,
+    })  # fmt: skip
+    articles = list(tweets["text"].iloc[:400])
+    records = [{"prompt": f"Summarise: {a}", "output": _summary(a, rng)} for a in articles]
+    baseline = api.call("POST", "/v1/baselines", {
+        "model": SUMMARISER, "name": name, "records": records,
+    })  # fmt: skip
+    while api.call("GET", f"/v1/baselines/{baseline['id']}")["status"] == "pending":
+        time.sleep(1)
+    return server, judge, int(baseline["id"])
+
+
+def _summaries(
+    minute: int, window_start: datetime, share: float, tweets: Any, rng: np.random.Generator,
+    name: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """A minute of summaries, ``share`` of them about another article than the one given."""
+    n = SUMMARIES_PER_MINUTE
+    articles = tweets["text"].iloc[400 + minute * n : 400 + (minute + 1) * n].tolist()
+    others = tweets["text"].sample(n, random_state=minute).tolist()
+    return [
+        {"model": SUMMARISER, "request_id": f"{name}-s{minute}-{i}",
+         "ts": (window_start + timedelta(seconds=50 * i / n)).isoformat(),
+         "prompt": f"Summarise: {a}",
+         "output": _summary(others[i] if rng.random() < share else a, rng)}
+        for i, a in enumerate(articles)
+    ]  # fmt: skip
+
+
 def run_demo(
     url: str,
     key: str,
@@ -85,8 +147,9 @@ def run_demo(
     fast: bool = False,
     say: Callable[[str], None] = print,
     seed: int = 0,
+    judge: bool = True,
 ) -> dict[str, Any]:
-    """Play the story; returns the final model status."""
+    """Play the story; returns the final model status (and the summariser's runs)."""
     api = Api(url, key, attempts=20)
     rng = np.random.default_rng(seed)
     tweets = health_tweets(without_urls=True).sample(frac=1, random_state=seed)
@@ -114,6 +177,8 @@ def run_demo(
     say(f"registered baseline {baseline['id']} ({len(records)} health-news examples); profiling…")
     while api.call("GET", f"/v1/baselines/{baseline['id']}")["status"] == "pending":
         time.sleep(1)
+    if judge:  # set up before any monitor: a closed window is computed as soon as it exists
+        server, judge_name, summaries_baseline = _start_summariser(api, name, tweets, rng)
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(minutes=minutes) if fast else now + timedelta(minutes=1)
@@ -124,6 +189,14 @@ def run_demo(
          "window": "1m", "delay": "5s", "min_events": 100, "start_at": start.isoformat()},
     )  # fmt: skip
     say(f"monitor {monitor['id']}: one-minute windows from {start:%H:%M} UTC")
+    summariser_monitor = 0
+    if judge:
+        summariser_monitor = api.call("POST", "/v1/monitors", {
+            "name": f"{SUMMARISER}-1m-{name[-6:]}", "model": SUMMARISER,
+            "baseline_id": summaries_baseline, "window": "1m", "delay": "5s",
+            "min_events": 100, "start_at": start.isoformat(), "judges": [judge_name],
+        })["id"]  # fmt: skip
+        say(f"monitor {summariser_monitor}: the {SUMMARISER}'s windows, scored by an LLM judge")
 
     pool = tweets.iloc[1500:].reset_index(drop=True)
     used = 0
@@ -160,9 +233,23 @@ def run_demo(
                 feedback.append({"model": MODEL, "request_id": rid, "label": t})
         api.call("POST", "/v1/events", {"events": events})
         say(f"minute {minute + 1}/{minutes}: {len(events)} events, {share:.0%} new-domain traffic")
+        if judge:
+            summaries = _summaries(minute, window_start, share, tweets, rng, name)
+            api.call("POST", "/v1/events", {"events": summaries})
 
     say("no labels yet: the worker estimates quality from the model's confidence…")
     runs = _follow(api, monitor["id"], minutes, say, deadline=180 if fast else 300)
+    judged_runs: list[dict[str, Any]] = []
+    if judge:
+        say(f"the {SUMMARISER} has no labels at all; its judge's verdicts:")
+        judged_runs = _follow(api, summariser_monitor, minutes, lambda _: None, deadline=240)
+        for run in sorted(judged_runs, key=lambda r: r["window_start"]):
+            if run["status"] == "done":
+                rate, baseline_rate = _judged(api, run["id"])
+                figures = f"pass rate {rate:.2f} vs baseline {baseline_rate:.2f}" if (
+                    rate is not None and baseline_rate is not None) else "not judged"  # fmt: skip
+                say(f"  summaries {run['window_start'][11:16]}: {run['verdict']}  {figures}")
+        server.stop()
     say(f"labels arrive for {len(feedback)} events; the worker recomputes those windows…")
     api.call("POST", "/v1/feedback", {"feedback": feedback})
     runs = _follow(api, monitor["id"], minutes, say, deadline=180, revision=1)
@@ -177,4 +264,4 @@ def run_demo(
         say(f"this window, its reasons and report: {base}/windows/{monitor_status['run_id']}")
     say(f"retraining data: {base}/v1/exports/retraining?model={MODEL}&since={start.isoformat()}")
     say(f"open the model in a browser (sign in with a read key): {base}/models/{MODEL}")
-    return {"status": monitor_status, "runs": runs}
+    return {"status": monitor_status, "runs": runs, "judged_runs": judged_runs}

@@ -1,9 +1,9 @@
 """A deterministic OpenAI-compatible judge served locally, for the test suite, the judge bench
 and trying judges without a network (no model: a rule stands in for one).
 
-Its verdict follows a hidden truth: an answer passes when it shares at least half of its
-words with the reference answer (when the prompt carries one), and never when it contains
-``fail_marker``. ``agreement`` < 1 flips that verdict for a deterministic share of answers
+Its verdict follows a hidden truth: an answer passes when at least half of its words are in
+the reference answer (when the prompt carries one; otherwise in the rest of the prompt: the
+question and its context, a crude faithfulness), and never when it contains ``fail_marker``. ``agreement`` < 1 flips that verdict for a deterministic share of answers
 (a judge that agrees with the truth 85 % of the time). It can misbehave on purpose: answer 429
 with ``Retry-After`` until a time, 500 for a share of calls, off-format JSON, or slowly.
 Every request is counted, so a test can assert how many calls were paid for.
@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _WORD = re.compile(r"\w+")
-_SECTION = re.compile(r"^([A-Z][A-Z ()]+):\n(.*?)(?=\n\n[A-Z][A-Z ()]+:\n|\Z)", re.S | re.M)
+# A template's sections: a line "NAME (any words):" and the text below it.
+_SECTION = re.compile(r"^([A-Z][A-Z]+[^\n:]*):\n(.*?)(?=\n\n[A-Z][A-Z]+[^\n:]*:\n|\Z)", re.S | re.M)
 
 
 @dataclass
@@ -117,9 +118,10 @@ class LocalJudge:
         )
         if b.error_share and _share(content, f"500:{self.calls}") < b.error_share:
             return 500, {}, {"error": {"message": "upstream failed", "type": "server_error"}}
-        sections = {k.strip(): v.strip() for k, v in _SECTION.findall(content)}
-        output = sections.get("ANSWER", "")
-        verdict = truth(output, sections.get("REFERENCE"), fail_marker=b.fail_marker)
+        sections = {k.strip().split(" ")[0]: v.strip() for k, v in _SECTION.findall(content)}
+        output = sections.pop("ANSWER", "")
+        grounds = sections.get("REFERENCE") or " ".join(sections.values())
+        verdict = truth(output, grounds, fail_marker=b.fail_marker)
         if _share(output, "agreement") >= b.agreement:
             verdict = not verdict
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})

@@ -27,6 +27,12 @@ def test_fast_demo_reaches_retraining_recommended(
     runs = sorted(result["runs"], key=lambda r: r["window_start"])
     verdicts = [r["verdict"] for r in runs if r["status"] == "done"]
     assert verdicts[0] == "ok" and verdicts[-1] in ("drift", "degraded"), verdicts
+    # The summariser has no label at all: its judge alone catches the summaries drifting off
+    # their articles.
+    judged = sorted(result["judged_runs"], key=lambda r: r["window_start"])
+    judged_verdicts = [r["verdict"] for r in judged if r["status"] == "done"]
+    assert judged_verdicts[0] == "ok" and judged_verdicts[-1] == "degraded", "\n".join(lines)
+    assert any("pass rate" in line and "degraded" in line for line in lines), "\n".join(lines)
     report = httpx.get(
         driftline + result["status"]["report_url"], headers={"Authorization": f"Bearer {key}"}
     )
