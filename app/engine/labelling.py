@@ -46,13 +46,16 @@ def label_priority(
     *,
     unfamiliar: np.ndarray | None = None,
     baseline_labels: pd.Series | None = None,
+    judge_failed: set[str] | None = None,
     budget: int,
 ) -> list[LabelPick]:
     """The ``budget`` unlabelled events of ``window`` most worth a label, best first.
 
     ``window`` has ``request_id`` and may have ``label``, ``prediction`` and ``confidence``;
     ``unfamiliar`` holds each row's share of prompt words the baseline never uses (same
-    order), when known; ``baseline_labels`` the baseline's labels (they count as coverage).
+    order), when known; ``baseline_labels`` the baseline's labels (they count as coverage);
+    ``judge_failed`` the request ids an LLM judge failed (a person should confirm them before
+    they are trusted as retraining data).
     """
     if budget <= 0 or window.empty:
         return []
@@ -78,6 +81,9 @@ def label_priority(
             labels_per_class = labels_per_class.add(known, fill_value=0)
         counts = predicted.iloc[open_rows].map(labels_per_class).fillna(0).to_numpy(dtype=float)
         signals["under_covered"] = (counts < MIN_LABELS_PER_CLASS).astype(float)
+    if judge_failed and "request_id" in window:
+        ids_open = window["request_id"].astype(str).to_numpy()[open_rows]
+        signals["judge_failed"] = np.array([i in judge_failed for i in ids_open], dtype=float)
     ranks = {name: _percentile_ranks(values) for name, values in signals.items()}
     if not ranks:
         ranks = {"": np.full(len(open_rows), 0.5)}

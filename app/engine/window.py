@@ -291,16 +291,19 @@ def evaluate_window(
 
 def _label_queue(inputs: WindowInputs) -> list[LabelPick]:
     """The unlabelled events most worth a label, ranked by the long tail's novelty scores
-    (the share of unknown prompt words when the window was not embedded)."""
+    (the share of unknown prompt words when the window was not embedded) and whether an LLM
+    judge failed them."""
     long_tail = inputs.results.get("long_tail")
     novelty = long_tail.details.get("novelty") if long_tail else None
     if novelty is not None:  # scores of the sample long_tail embedded (cached on inputs)
         frame = inputs.embedded[0]
     else:
         frame, novelty = inputs.window, inputs.descriptors["prompt_oov_share"].to_numpy(float)
+    failed = {r.request_id for e in inputs.judged for r in e.rows if not r.passed}
     return label_priority(
         frame,
         unfamiliar=novelty,
         baseline_labels=inputs.profile.records.get("label"),
+        judge_failed=failed,
         budget=inputs.thresholds.label_budget,
     )

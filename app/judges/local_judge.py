@@ -3,10 +3,11 @@ and trying judges without a network (no model: a rule stands in for one).
 
 Its verdict follows a hidden truth: an answer passes when at least half of its words are in
 the reference answer (when the prompt carries one; otherwise in the rest of the prompt: the
-question and its context, a crude faithfulness), and never when it contains ``fail_marker``. ``agreement`` < 1 flips that verdict for a deterministic share of answers
-(a judge that agrees with the truth 85 % of the time). It can misbehave on purpose: answer 429
-with ``Retry-After`` until a time, 500 for a share of calls, off-format JSON, or slowly.
-Every request is counted, so a test can assert how many calls were paid for.
+question and its context, a crude faithfulness), and never when it contains ``fail_marker``.
+``agreement`` < 1 flips that verdict for a deterministic share of answers (a judge that
+agrees with the truth 85 % of the time). It can misbehave on purpose: answer 429 with
+``Retry-After`` until a time, 500 for a share of calls, off-format JSON, or slowly. Every
+request is counted, so a test can assert how many calls were paid for.
 """
 
 import hashlib

@@ -127,6 +127,10 @@ def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
         params={"model": "writer", "since": ORIGIN.isoformat(), "reasons": "judge_failed"},
     ).text.splitlines()  # fmt: skip
     assert exported and all('"judge_failed"' in line for line in exported)
+    # The answers the judge failed rise in the label queue (a person should confirm them):
+    # 18 % of the window, they take at least 30 % of the queue's top 20 (8 here).
+    queue = client.get(f"/v1/runs/{runs[2]['id']}/label-queue", headers=admin).text.splitlines()
+    assert sum('"judge_failed"' in line for line in queue[:20]) >= 6, queue[:20]
     # Recomputing every window (as a late label would) asks the judge nothing new.
     paid = judge_server.calls
     r = client.post(
