@@ -36,6 +36,7 @@ class Behaviour:
     off_format_share: float = 0.0  # share of answers that break the schema
     delay_seconds: float = 0.0
     tokens_per_call: int = 100
+    reason: str = "rule"  # the one-line reason every answer gives
 
 
 def _share(text: str, salt: str) -> float:
@@ -127,9 +128,9 @@ class LocalJudge:
             verdict = not verdict
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
         if "score" in schema.get("properties", {}):
-            answer: dict[str, Any] = {"score": 1.0 if verdict else 0.0, "reason": "rule"}
+            answer: dict[str, Any] = {"score": 1.0 if verdict else 0.0, "reason": b.reason}
         else:
-            answer = {"verdict": "pass" if verdict else "fail", "reason": "rule"}
+            answer = {"verdict": "pass" if verdict else "fail", "reason": b.reason}
         if b.off_format_share and _share(output, "format") < b.off_format_share:
             answer = {"judgement": "looks fine"}
         return 200, {}, {

@@ -103,6 +103,8 @@ def judge_result(client: TestClient, admin: dict[str, str], run_id: int) -> dict
 def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
     client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
 ) -> None:
+    # A judge is an LLM: its reasons are untrusted text, shown escaped.
+    judge_server.behaviour.reason = "<img src=x onerror=alert(1)>"
     monitor_id = setup(client, admin, judge_server, hours=[0.1, 0.6, 0.6])
     work(engine, ORIGIN + 3 * HOUR)
     runs = runs_of(client, admin, monitor_id)
@@ -122,6 +124,9 @@ def test_a_judge_catches_worse_answers_within_budget_and_never_pays_twice(
     page = window_page(client, admin, runs[2]["id"])
     assert "LLM judges" in page and "Answers judge summary-judge failed" in page
     assert f"<code>{worst[0]['id']}</code>" in page and "WRONG summary" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
+    model_page = client.get("/models/writer").text
+    assert "LLM judges (latest window)" in model_page and "the judge is unchecked" in model_page
     exported = client.get(
         "/v1/exports/retraining", headers=admin,
         params={"model": "writer", "since": ORIGIN.isoformat(), "reasons": "judge_failed"},

@@ -219,6 +219,8 @@ class MonitorPanel:
     charts: list[Chart]
     # What the page's script draws: the time axis and run ids once, then every chart.
     chart_data: dict[str, Any]
+    # The monitor's LLM judges in its latest window (agreement with people beside each).
+    judges: list["JudgeView"] = field(default_factory=list)
 
 
 @dataclass
@@ -252,6 +254,15 @@ def _offline_metrics(versions: list[Model], monitor: Monitor) -> dict[str, float
             if isinstance(value, int | float):
                 out[f"{split} {name}"] = float(value)
     return out
+
+
+def _latest_judges(session: Session, row: MonitorRow) -> list["JudgeView"]:
+    """The judges of a monitor that runs some, from its latest window's whole result (the
+    latest runs are read with their checks' statuses only)."""
+    if not row.monitor.judges or row.latest is None:
+        return []
+    run = runs.get_run(session, row.latest.run_id)
+    return _judge_views(RunResults.load(run.results)) if run is not None else []
 
 
 def model_page(
@@ -290,6 +301,7 @@ def model_page(
                 windows=list(reversed(briefs[-50:])),
                 charts=charts,
                 chart_data=data,
+                judges=_latest_judges(session, row),
             )
         )
     latest = [row.latest for row in rows if row.latest is not None]
@@ -330,17 +342,22 @@ _JUDGE_FIGURES = (
 )  # fmt: skip
 
 
-def _judge_views(session: Session, results: RunResults, span: dict[str, Any]) -> list[JudgeView]:
+def _judge_views(
+    results: RunResults, session: Session | None = None, span: dict[str, Any] | None = None
+) -> list[JudgeView]:
+    """Each judge's figures in a run; with a session, the answers it failed too."""
     check = results.checks.get("judge")
     if check is None:
         return []
     worst = check.details.get("worst") or {}
     wanted = {str(w["id"]) for ws in worst.values() for w in ws[:EXAMPLES_SHOWN]}
-    events = {
-        e["request_id"]: e
-        for e in retraining_examples(session, **span, reasons=("judge_failed",))
-        if e["request_id"] in wanted
-    }
+    events = {}
+    if session is not None and span is not None and wanted:
+        events = {
+            e["request_id"]: e
+            for e in retraining_examples(session, **span, reasons=("judge_failed",))
+            if e["request_id"] in wanted
+        }
     views = []
     for name, summary in (check.details.get("judges") or {}).items():
         figures = dict.fromkeys(_JUDGE_FIGURES) | {
@@ -368,7 +385,7 @@ def window_page(session: Session, run: Any) -> WindowPage:
     judges: list[JudgeView] = []
     if results.checks:
         span = {"model": monitor.model, "since": run.window_start, "until": run.window_end}
-        judges = _judge_views(session, results, span)
+        judges = _judge_views(results, session, span)
         mislabelled = list(
             retraining_examples(session, **span, reasons=("wrong_label",), limit=EXAMPLES_SHOWN)
         )
