@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.fields import Name
 from app.judges.rubrics import BUILT_IN, CUSTOM, PASS_FAIL, SCORE, check_template
 
-RubricName = Literal["correctness", "helpfulness", "faithfulness", "safety", "custom"]
+RubricName = Literal[
+    "correctness", "helpfulness", "faithfulness", "safety", "prompt_attack", "custom"
+]
 assert set(RubricName.__args__) == {*BUILT_IN, CUSTOM}  # type: ignore[attr-defined]
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,199}$"

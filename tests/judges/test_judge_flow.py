@@ -279,3 +279,36 @@ def test_reference_answers_reach_the_correctness_judge_and_the_reference_check(
     # Only events with a reference were judged (150 of 200, the budget 60 of them).
     judged = next(m for m in checks["judge"]["metrics"] if m["name"] == "judged")
     assert judged["value"] == 60
+
+
+def test_server_errors_are_retried_by_the_client_and_cost_no_deferral(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    # A fifth of the calls answer 500; the client retries them with its backoff (4 tries:
+    # a call fails them all 0.16 % of the time, and then the window is deferred instead).
+    judge_server.behaviour.error_share = 0.2
+    monitor_id = setup(client, admin, judge_server, hours=[0.1], max_retries=3, budget=40,
+                       baseline_sample=40, anchors=0)  # fmt: skip
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    if run["status"] == "running":  # that unlucky call: deferred, then computed
+        judge_server.behaviour.error_share = 0.0
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE monitor_runs SET lease_until = now()"))
+        work(engine, ORIGIN + HOUR)
+        (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "done"
+    result = judge_result(client, admin, run["id"])
+    judged = next(m["value"] for m in result["metrics"] if m["name"] == "judged")
+    assert result["status"] == "ok" and judged == 40 and judge_server.calls > 80
+
+
+def test_a_judge_slower_than_its_timeout_defers_the_window(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
+) -> None:
+    judge_server.behaviour.delay_seconds = 0.5
+    monitor_id = setup(client, admin, judge_server, hours=[0.1], timeout_seconds=0.1,
+                       baseline_sample=20, anchors=0)  # fmt: skip
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "running" and "did not get through" in run["error"], run
