@@ -10,6 +10,8 @@ judge's test says it was unavailable.
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,6 +35,8 @@ SALT = "driftline-judge"
 MAX_ATTEMPTS = 8
 # Calls asked between two looks at the daily token meter (per judge: concurrency x this).
 _CHUNK_ROUNDS = 2
+# While judges are asked, the run's lease is renewed at most this often.
+LEASE_RENEW_SECONDS = 60.0
 
 
 class JudgeDeferred(RuntimeError):
@@ -51,12 +55,29 @@ class _Asked:
     exhausted: bool = False
 
 
+class _Keepalive:
+    """Calls ``renew`` (the run's lease) at most every ``LEASE_RENEW_SECONDS`` while judging."""
+
+    def __init__(self, renew: Callable[[], object] | None) -> None:
+        self.renew, self.last = renew, time.monotonic()
+
+    @property
+    def every(self) -> float:
+        return LEASE_RENEW_SECONDS
+
+    def __call__(self) -> None:
+        if self.renew is not None and time.monotonic() - self.last >= self.every:
+            self.renew()
+            self.last = time.monotonic()
+
+
 def _ask(
     engine: Engine, client: JudgeClient, cfg: JudgeConfig, model: str, subject: str,
-    items: dict[str, dict[str, str]],
+    items: dict[str, dict[str, str]], keepalive: _Keepalive,
 ) -> _Asked:  # fmt: skip
     """Ask about every item not cached yet, in chunks, stopping at the daily cap; each chunk's
-    answers are stored as they come."""
+    answers are stored as they come, and the run's lease is renewed as chunks go by (a first
+    window that judges a 1,000-record baseline on a slow endpoint may outlast one lease)."""
     out = _Asked()
     with engine.connect() as conn:
         out.answers = judgments.cached(
@@ -92,6 +113,7 @@ def _ask(
                 answers=kept,
             )  # fmt: skip
         out.answers.update({j.key: j for j, _ in kept})
+        keepalive()
         if out.unusable:
             break
     return out
@@ -142,7 +164,7 @@ class _AnchorCheck:
 
 def _anchors(
     engine: Engine, client: JudgeClient, cfg: JudgeConfig, model: str, base: _Asked,
-    base_items: dict[str, dict[str, str]],
+    base_items: dict[str, dict[str, str]], keepalive: _Keepalive,
 ) -> _AnchorCheck:  # fmt: skip
     """Judge the first ``cfg.anchors`` of the baseline's sample again, once per UTC day (the
     day is part of the key, so the answer is cached for the rest of it), and count answers
@@ -152,7 +174,8 @@ def _anchors(
     judged = [k for k, j in base.answers.items() if j.error is None and k in base_items]
     keys = sorted(judged, key=lambda k: unit_hash(SALT, k))[: cfg.anchors]
     day = datetime.now(UTC).date().isoformat()
-    asked = _ask(engine, client, cfg, model, ANCHOR, {f"{k}@{day}": base_items[k] for k in keys})
+    items = {f"{k}@{day}": base_items[k] for k in keys}
+    asked = _ask(engine, client, cfg, model, ANCHOR, items, keepalive)
     pairs = [
         (base.answers[k], again)
         for k in keys
@@ -177,7 +200,7 @@ def _uncertainty(frame: pd.DataFrame) -> list[float | None] | None:
 
 def judge_one(
     engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, cfg: JudgeConfig,
-    *, attempt: int,
+    *, attempt: int, keepalive: _Keepalive,
 ) -> tuple[JudgeEvidence, int]:  # fmt: skip
     """One judge's evidence about the window, and how many calls did not get through."""
     eligible = frame
@@ -205,7 +228,7 @@ def judge_one(
         return evidence(unavailable=str(exc)), 0
     try:
         base_items, base_population = _baseline_items(engine, window.baseline_id, cfg)
-        base = _ask(engine, client, cfg, window.model, BASELINE, base_items)
+        base = _ask(engine, client, cfg, window.model, BASELINE, base_items, keepalive)
         rows = eligible.iloc[draw.rows]
         items = {
             str(r.request_id): {
@@ -216,8 +239,8 @@ def judge_one(
         }  # fmt: skip
         asked = _Asked() if base.unusable or base.exhausted else None
         if asked is None:
-            asked = _ask(engine, client, cfg, window.model, EVENT, items)
-        anchors = _anchors(engine, client, cfg, window.model, base, base_items)
+            asked = _ask(engine, client, cfg, window.model, EVENT, items, keepalive)
+        anchors = _anchors(engine, client, cfg, window.model, base, base_items, keepalive)
     finally:
         client.close()
     ok_base = [j for j in base.answers.values() if j.error is None]
@@ -261,10 +284,13 @@ def judge_one(
 
 
 def judge_window(
-    engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, *, attempt: int
-) -> list[JudgeEvidence]:
+    engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, *, attempt: int,
+    renew: Callable[[], object] | None = None,
+) -> list[JudgeEvidence]:  # fmt: skip
     """Every judge the monitor names; raises ``JudgeDeferred`` when a call did not get
-    through and the window may still wait (the answers so far are kept)."""
+    through and the window may still wait (the answers so far are kept). ``renew`` extends
+    the run's lease; it is called about once a minute while judges are being asked."""
+    keepalive = _Keepalive(renew)
     if not window.judges or frame.empty:
         return []
     with Session(engine) as session:
@@ -272,7 +298,9 @@ def judge_window(
     out: list[JudgeEvidence] = []
     missed = 0
     for cfg in configs:
-        evidence, transient = judge_one(engine, window, frame, cfg, attempt=attempt)
+        evidence, transient = judge_one(
+            engine, window, frame, cfg, attempt=attempt, keepalive=keepalive
+        )
         out.append(evidence)
         missed += transient
         log.info(

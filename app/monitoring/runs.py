@@ -495,6 +495,22 @@ def fail_run(engine: Engine, claim: Claim, error: str) -> None:
     record_monitor_error(engine, claim.monitor_id, f"run {claim.run_id}: {error}")
 
 
+def renew_lease(engine: Engine, claim: Claim, lease_seconds: int) -> bool:
+    """Extend a claimed run's lease (long work, e.g. a judge's calls, is still going); False
+    when the claim was lost."""
+    with engine.begin() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "UPDATE monitor_runs SET lease_until = now() + make_interval(secs => :lease) "
+                    "WHERE id = :id AND attempts = :a AND status = :running"
+                ),
+                {"lease": lease_seconds, "id": claim.run_id, "a": claim.attempt,
+                 "running": _RUNNING},
+            ).rowcount
+        )  # fmt: skip
+
+
 def defer_run(engine: Engine, claim: Claim, delay_seconds: int, reason: str) -> None:
     """Give a claimed run back to be computed again after ``delay_seconds`` (a judge did not
     answer): it stays running with its lease moved, so no worker claims it sooner."""

@@ -102,7 +102,9 @@ def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
     return d
 
 
-def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
+def execute_run(
+    engine: Engine, claim: runs.Claim, *, sample_cap: int, lease_seconds: int = 600
+) -> str:
     """Compute a claimed run and store its result; returns the stored status (or ``lost``
     when another worker took the run over meanwhile)."""
     started = time.perf_counter()
@@ -125,7 +127,10 @@ def execute_run(engine: Engine, claim: runs.Claim, *, sample_cap: int) -> str:
     judged = []
     if len(frame) >= thresholds.min_events:
         t = time.perf_counter()
-        judged = judge_window(engine, window, frame, attempt=claim.attempt)
+        judged = judge_window(
+            engine, window, frame, attempt=claim.attempt,
+            renew=lambda: runs.renew_lease(engine, claim, lease_seconds),
+        )  # fmt: skip
         timings["judges"] = round(time.perf_counter() - t, 3)
     result = evaluate_window(
         profile,
@@ -198,7 +203,7 @@ def run_pending(
         if claim is None:
             break
         try:
-            outcome = execute_run(engine, claim, sample_cap=sample_cap)
+            outcome = execute_run(engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds)
         except JudgeDeferred as exc:  # answers so far are cached; the rest later
             log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)
             runs.defer_run(engine, claim, exc.delay_seconds, str(exc))

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, text
 
 from app.datasets import health_tweets
 from app.judges.local_judge import Behaviour, LocalJudge
+from app.monitoring import judging
+from app.monitoring import runs as runs_module
 from tests.conftest import auth
 from tests.jobs.test_monitoring_flow import work
 
@@ -312,3 +314,24 @@ def test_a_judge_slower_than_its_timeout_defers_the_window(
     work(engine, ORIGIN + HOUR)
     (run,) = runs_of(client, admin, monitor_id)
     assert run["status"] == "running" and "did not get through" in run["error"], run
+
+
+def test_a_long_judging_keeps_renewing_its_lease(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(judging, "LEASE_RENEW_SECONDS", 0.0)  # renew after every chunk
+    renewed: list[bool] = []
+
+    def renew(engine_: Engine, claim: Any, lease_seconds: int) -> bool:
+        renewed.append(real_renew(engine_, claim, lease_seconds))
+        return renewed[-1]
+
+    real_renew = runs_module.renew_lease
+    monkeypatch.setattr(runs_module, "renew_lease", renew)
+    monitor_id = setup(client, admin, judge_server, hours=[0.1], anchors=0)
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    assert run["status"] == "done"
+    # One renewal per chunk of 8 calls (concurrency 4 x 2): 200 baseline + 60 window.
+    assert len(renewed) >= 30 and all(renewed)
