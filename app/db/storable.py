@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.engine.pii import scrub
+from app.errors import DriftlineError
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -65,6 +66,23 @@ def redact_pii(value: Any) -> tuple[Any, int]:
     """Replace PII in every string of ``value`` (keys of mappings too) and in whole numbers
     inside it (``{"card": 4111111111111111}``); also how many spans."""
     return _map_strings(value, _redact_in, integers=True)
+
+
+def refuse_pii_in_identifiers(row: dict[str, Any], fields: Iterable[str]) -> None:
+    """With redaction on, an identifier holding personal data is refused (422), never stored
+    or echoed back: scrubbing it would merge different events under one key (every e-mail
+    becomes the same ``<EMAIL>``), and keeping it would store what redaction promised not
+    to."""
+    for field in fields:
+        value = row.get(field)
+        if isinstance(value, str) and value:
+            kinds = scrub(value)[1]
+            if kinds:
+                raise DriftlineError(
+                    422, "invalid_input",
+                    f"{field}: holds personal data ({', '.join(sorted(set(kinds)))}); "
+                    "DRIFTLINE_REDACT_PII is on, so identifiers must be opaque (e.g. a UUID)",
+                )  # fmt: skip
 
 
 def make_storable(

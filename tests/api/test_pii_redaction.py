@@ -92,20 +92,36 @@ def test_without_the_setting_text_is_stored_as_sent(
     assert all(raw in stored for raw in RAW.values())
 
 
-def test_redaction_leaves_ids_and_ordinary_numbers_alone(
+def test_redaction_leaves_ordinary_numbers_alone_and_refuses_personal_identifiers(
     client: TestClient, make_key: Callable[..., str], engine: Engine
 ) -> None:
+    key = auth(make_key("ingest"))
     event = {
         "model": "bot",
-        "request_id": "user@example.com",  # an id is a key, never rewritten
+        "request_id": "order-1234567",
+        "model_version": "v2.14.4",
         "prompt": "order 1234567 costs 12.50 at 10:30, invoice 2024-01-15",
         "output": "ok",
+        "metadata": {"account": "14155552671", "order": "123456789012"},
     }
-    r = client.post("/v1/events", json=event, headers=auth(make_key("ingest")))
-    assert r.status_code == 202 and r.json()["redacted"] == 0
+    r = client.post("/v1/events", json=event, headers=key)
+    assert r.status_code == 202 and r.json()["redacted"] == 1, r.text  # the phone in metadata
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT request_id, prompt FROM events")).one()
-    assert tuple(row) == ("user@example.com", event["prompt"])
+        row = conn.execute(text("SELECT request_id, prompt, metadata FROM events")).one()
+    assert tuple(row) == (
+        "order-1234567",
+        event["prompt"],
+        {"account": "<PHONE>", "order": "123456789012"},
+    )
+    # An identifier is a key: rewriting it would merge events (every address becomes the
+    # same <EMAIL>), keeping it would store it raw and echo it back. So it is refused.
+    for field, value in (("request_id", "user@example.com"), ("model_version", "+1 415 555 2671")):
+        r = client.post("/v1/events", json={**event, field: value}, headers=key)
+        assert r.status_code == 422 and f"{field}: holds personal data" in r.text, r.text
+        assert value not in r.text
+    fb = {"model": "bot", "request_id": "jane@example.com", "label": "x"}
+    r = client.post("/v1/feedback", json=fb, headers=key)
+    assert r.status_code == 422 and "request_id: holds personal data (EMAIL)" in r.text
 
 
 # The formats a black-box attack found stored raw (and exported) before phonenumbers, stdnum

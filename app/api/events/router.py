@@ -19,7 +19,7 @@ from app.api.body import (
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import EventIn, EventStruct, IngestResult, check_event
-from app.db.storable import make_storable
+from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
@@ -88,6 +88,9 @@ def to_rows(
             else None,
             "metadata": ev.metadata,
         }
+        if redact_pii:
+            given = ("request_id",) if ev.request_id else ()
+            refuse_pii_in_identifiers(row, (*given, "model_version"))
         if may_hold_nul or redact_pii:
             row, changed, n = make_storable(
                 row, free_text=_FREE_TEXT, redact=redact_pii, may_hold_nul=may_hold_nul

@@ -16,7 +16,7 @@ from app.api.body import (
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
-from app.db.storable import make_storable
+from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
 from app.security import Caller
@@ -65,6 +65,8 @@ async def store_feedback(
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     sanitized = redacted = 0
     for fb in feedback:
+        if state.settings.redact_pii:
+            refuse_pii_in_identifiers(fb.model_dump(), ("request_id",))
         row, changed, n = make_storable(
             fb.model_dump(mode="json"),
             free_text=("label", "reference", "source"),
