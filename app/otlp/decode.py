@@ -87,10 +87,17 @@ def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
     return request
 
 
+def _each(parent: Any, key: str) -> list[Any]:
+    """``parent[key]`` when the parent is an object and that is a list, else nothing: a body
+    of the wrong shape is left for the protobuf parser to name (a 400), never walked into."""
+    children = parent.get(key) if isinstance(parent, dict) else None
+    return children if isinstance(children, list) else []
+
+
 def _ids_to_base64(doc: dict[str, Any]) -> dict[str, Any]:
-    for resource_spans in doc.get("resourceSpans") or []:
-        for scope_spans in (resource_spans or {}).get("scopeSpans") or []:
-            for span in (scope_spans or {}).get("spans") or []:
+    for resource_spans in _each(doc, "resourceSpans"):
+        for scope_spans in _each(resource_spans, "scopeSpans"):
+            for span in _each(scope_spans, "spans"):
                 for name in _ID_FIELDS:
                     value = span.get(name) if isinstance(span, dict) else None
                     if isinstance(value, str) and value:
