@@ -623,8 +623,7 @@ def labels_export(
 ) -> None:
     """Write a window's label queue for an annotation tool: CSV (or JSONL if the file ends
     in .jsonl), with an empty `label` column to fill in."""
-    import csv
-    import io
+    from app.exports.label_queue import read_csv
 
     kind = "jsonl" if output.suffix == ".jsonl" else "csv"
     try:
@@ -634,7 +633,7 @@ def labels_export(
     output.write_bytes(body)
     # A prompt may hold newlines (quoted in the CSV): count records, not lines.
     text = body.decode()
-    rows = len(list(csv.reader(io.StringIO(text)))) - 1 if kind == "csv" else text.count("\n")
+    rows = len(read_csv(text)) if kind == "csv" else text.count("\n")
     typer.echo(f"{rows} event(s) to label written to {output}")
 
 
@@ -647,13 +646,20 @@ def labels_import(
 ) -> None:
     """Send the labels of a filled-in label queue (CSV or JSONL) as feedback; rows whose
     `label` is empty are skipped. Sent in batches of 1,000; re-running it is harmless."""
-    import csv
     import json
+    from csv import Error as CsvError
+
+    from app.exports.label_queue import read_csv
 
     try:
         text = path.read_text(encoding="utf-8-sig")  # spreadsheets add a BOM
     except OSError as exc:
         raise _fail(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            f"{path}: not UTF-8 (byte {exc.start} is 0x{exc.object[exc.start]:02x}); save it "
+            "as UTF-8 (in a spreadsheet: CSV UTF-8)"
+        ) from None
     if path.suffix == ".jsonl":
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -665,14 +671,18 @@ def labels_import(
                 raise _fail(f"{path}:{number}: not a JSON line ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise _fail(f"{path}:{number}: each line must be a JSON object")
+            label = row.get("label")
+            if isinstance(label, bool) or not isinstance(label, str | int | float | None):
+                kind = {"dict": "JSON object", "list": "JSON list"}.get(
+                    type(label).__name__, type(label).__name__
+                )
+                raise _fail(f"{path}:{number}: label must be text, not a {kind}")
             rows.append(row)
     else:
-        from app.exports.label_queue import restore_cell
-
-        rows = [
-            {k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-            for row in csv.DictReader(text.splitlines())
-        ]
+        try:
+            rows = read_csv(text)
+        except CsvError as exc:
+            raise _fail(f"{path}: not a CSV: {exc}") from None
     missing = {"request_id", "model", "label"} - set(rows[0] if rows else {})
     if missing:
         raise _fail(f"{path}: no {', '.join(sorted(missing))} column (export it with "

@@ -90,6 +90,20 @@ def restore_cell(value: str) -> str:
     return value
 
 
+# A prompt may be far longer than the csv module's 128 KB default field limit; the body limits
+# bound what can be stored, so the reader needs no limit of its own.
+_FIELD_LIMIT = 2**31 - 1
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    """The rows of a label-queue CSV (any cell size), formula quoting undone."""
+    csv.field_size_limit(_FIELD_LIMIT)
+    return [
+        {k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+
+
 def as_csv(rows: list[dict[str, Any]]) -> str:
     """A CSV with a header row, ready for a spreadsheet or an annotation tool; no cell
     starts a formula (``defuse_cell``), and ``driftline labels import`` undoes that."""

@@ -11,7 +11,7 @@ from sqlalchemy import text as sql
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.exports.label_queue import FORMULA_START, as_csv, restore_cell
+from app.exports.label_queue import FORMULA_START, as_csv, read_csv, restore_cell
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,12 @@ from app.exports.label_queue import FORMULA_START, as_csv, restore_cell
          "queue.jsonl:2: not a JSON line"),
         ('{"request_id": "a", "model": "m", "label": "x"}\n\n["b"]\n',
          "queue.jsonl:3: each line must be a JSON object"),
+        ('{"request_id": "a", "model": "m", "label": ["a"]}\n',
+         "queue.jsonl:1: label must be text, not a JSON list"),
+        ('{"request_id": "a", "model": "m", "label": {"a": 1}}\n',
+         "queue.jsonl:1: label must be text, not a JSON object"),
+        ('{"request_id": "a", "model": "m", "label": true}\n',
+         "queue.jsonl:1: label must be text, not a bool"),
     ],
 )  # fmt: skip
 def test_a_damaged_jsonl_names_its_line(tmp_path: Path, content: str, message: str) -> None:
@@ -78,3 +84,29 @@ def test_no_csv_cell_starts_a_formula_and_the_import_undoes_the_quoting(
         assert stored <= set(FORMULAS), (name, stored)
         with engine.begin() as conn:
             conn.execute(sql("DELETE FROM feedback"))
+
+
+def test_invalid_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "queue.csv"
+    path.write_bytes(b"request_id,model,label\nr1,m,caf\xe9\n")  # Latin-1, not UTF-8
+    result = CliRunner().invoke(
+        app, ["labels", "import", str(path), "--url", "http://127.0.0.1:9", "--key", "k"]
+    )
+    assert result.exit_code == 1 and "not UTF-8 (byte" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_prompt_far_past_the_csv_modules_field_limit_round_trips(tmp_path: Path) -> None:
+    prompt = "x" * 300_000 + "\nline two, with a comma"
+    rows = [{"request_id": "r1", "model": "m", "ts": "", "prompt": prompt, "output": "o",
+             "prediction": "", "confidence": "", "priority": 0.5, "reasons": "",
+             "label": ""}]  # fmt: skip
+    exported = as_csv(rows)
+    assert read_csv(exported)[0]["prompt"] == prompt
+    path = tmp_path / "queue.csv"
+    path.write_text(exported)
+    result = CliRunner().invoke(
+        app, ["labels", "import", str(path), "--url", "http://127.0.0.1:9", "--key", "k"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 label(s) sent; 1 row(s) without a label skipped" in result.output
