@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.api.deps import StateDep, require_scope
 from app.api.errors import database_cause
 from app.db.migrate import current_revision, head_revision
+from app.errors import DriftlineError
 from app.metrics import render
 
 router = APIRouter(tags=["health"])
@@ -58,9 +59,17 @@ async def readyz(state: StateDep) -> JSONResponse:
 async def metrics(request: Request, state: StateDep) -> Response:
     """Process metrics and model health (latest window per monitor). Unauthenticated like
     most Prometheus targets unless ``DRIFTLINE_METRICS_REQUIRE_KEY`` is set: then it needs a
-    key with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``)."""
+    key with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``) and
+    no project: the page is fleet-wide, so a project-bound key is refused (403) rather than
+    shown other projects' models, monitors and verdicts."""
     if state.settings.metrics_require_key:
-        await require_scope("read")(request, state)
+        caller = await require_scope("read")(request, state)
+        if caller.project_id is not None:
+            raise DriftlineError(
+                403, "forbidden",
+                "/metrics is fleet-wide: it needs a key without a project (an operator's "
+                "read key); a project's models are in its status API and UI",
+            )  # fmt: skip
     body, content_type = await run_in_threadpool(
         lambda: render(state.engine, model_health=state.settings.model_health_exporter == "api")
     )

@@ -14,7 +14,10 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.main import create_app
+from tests.api.test_projects import project_keys
 from tests.conftest import auth
+
+__all__ = ["project_keys"]  # the fixture, shared
 
 
 def sample(body: str, name: str, **labels: str) -> float | None:
@@ -123,11 +126,16 @@ def test_promtool_check_metrics_is_clean(
     assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
 
 
-def test_metrics_can_require_a_read_key(database_url: str, make_key: Callable[..., str]) -> None:
+def test_metrics_can_require_a_read_key(
+    database_url: str, make_key: Callable[..., str], project_keys: dict[str, dict[str, str]]
+) -> None:
     settings = Settings(database_url=None, api_key_cache_seconds=0, metrics_require_key=True)
     with TestClient(create_app(database_url, settings)) as client:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers=auth(make_key("ingest"))).status_code == 403
+        # Fleet-wide: a project's key would see every project's models and verdicts.
+        r = client.get("/metrics", headers=project_keys["alpha"])
+        assert r.status_code == 403 and "fleet-wide" in r.text
         r = client.get("/metrics", headers=auth(make_key("read")))
         assert r.status_code == 200 and "driftline_collector_up 1.0" in r.text
         assert client.get("/healthz").status_code == 200  # probes stay open
