@@ -506,11 +506,12 @@ def monitors_apply(
     from pydantic import ValidationError
     from sqlalchemy import select
 
-    from app.db.models import Baseline, Monitor
+    from app.db.models import Baseline
     from app.errors import DriftlineError
     from app.judges.service import apply_judge
-    from app.monitoring.monitors import create_monitor, update_monitor
+    from app.monitoring.monitors import create_monitor, monitor_named, update_monitor
     from app.monitoring.specs import PATCHABLE, MonitorIn, MonitorPatch
+    from app.projects import project_or_default
 
     try:
         if file.stat().st_size > MAX_MONITORS_FILE_BYTES:
@@ -552,7 +553,8 @@ def monitors_apply(
                 if found is None:
                     raise _fail(f"{where}: model {entry.get('model')!r} has no baseline {bname!r}")
                 entry["baseline_id"] = found
-            existing = session.scalars(select(Monitor).where(Monitor.name == entry["name"])).first()
+            project_id = project_or_default(session, str(entry.get("model", "")))
+            existing = monitor_named(session, project_id, entry["name"])
             try:
                 if existing is None:
                     create_monitor(

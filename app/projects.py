@@ -130,6 +130,17 @@ class ModelOwners:
             raise not_found(model)
 
 
+def owner_of(session: Session | Connection, model: str) -> int | None:
+    """The project that owns ``model`` (None: no key has written for it yet)."""
+    found = session.execute(select(ModelProject.project_id).where(ModelProject.model == model))
+    return found.scalar_one_or_none()
+
+
+def project_or_default(session: Session | Connection, model: str) -> int:
+    """The project that owns ``model``, or ``default`` for a model nobody has claimed."""
+    return owner_of(session, model) or default_project_id(session)
+
+
 def visible_models(project: int | None) -> Select[Any] | None:
     """For lists: the caller's project's model names, to filter ``model IN (...)`` on, or
     None when the caller sees every project."""

@@ -37,8 +37,10 @@ INSERT INTO models (name, version) SELECT 'model-' || i, '' FROM generate_series
 INSERT INTO baselines (model, name, source, embedder, record_count, status)
     SELECT 'model-' || i, 'holdout', 'upload', 'tfidf', 1000, 'ready'
     FROM generate_series(1, :models) i;
-INSERT INTO monitors (name, model, baseline_id, window_seconds, start_at)
-    SELECT 'model-' || i || '-hourly', 'model-' || i, i, 3600, '2026-01-01'
+INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING;
+INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, start_at)
+    SELECT 'model-' || i || '-hourly', (SELECT id FROM projects WHERE name = 'default'),
+           'model-' || i, i, 3600, '2026-01-01'
     FROM generate_series(1, :models) i;
 INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end, status, verdict,
                           n_events, n_labels, results, finished_at)

@@ -264,9 +264,14 @@ class Monitor(Base):
     """Which model (and version) to compare with which baseline, how often, how strictly."""
 
     __tablename__ = "monitors"
+    # Names are unique within a project: one project's names neither collide with nor reveal
+    # another's.
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The project of its model (the model's owner when the monitor was created).
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
     model: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str | None] = mapped_column(String(200))
     baseline_id: Mapped[int] = mapped_column(ForeignKey("baselines.id", ondelete="RESTRICT"))

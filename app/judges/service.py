@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Judge, ModelProject, Monitor, Project
+from app.db.models import Judge, Monitor, Project
 from app.errors import DriftlineError
 from app.judges.endpoint import Endpoint
 from app.judges.rubrics import BUILT_IN, CUSTOM, placeholders
 from app.judges.specs import DEFAULTS, VERSIONED, JudgeIn, JudgePatch
-from app.projects import default_project_id, project_named
+from app.projects import default_project_id, owner_of, project_named
 
 
 def _not_found(name: str) -> DriftlineError:
@@ -134,10 +134,8 @@ def apply_judge(session: Session, entry: dict[str, Any]) -> tuple[Judge, str]:
 def delete_judge(session: Session, judge: Judge) -> None:
     """Delete a judge and its cached judgments; 409 while a monitor of its project runs it."""
     users = session.scalars(
-        select(Monitor.name)
-        .join(ModelProject, ModelProject.model == Monitor.model)
-        .where(
-            ModelProject.project_id == judge.project_id,
+        select(Monitor.name).where(
+            Monitor.project_id == judge.project_id,
             func.array_position(Monitor.judges, judge.name).is_not(None),
         )
     ).all()
@@ -149,18 +147,11 @@ def delete_judge(session: Session, judge: Judge) -> None:
     session.commit()
 
 
-def model_project(session: Session, model: str) -> int | None:
-    """The project that owns ``model`` (None: no key has written for it yet)."""
-    return session.scalars(
-        select(ModelProject.project_id).where(ModelProject.model == model)
-    ).first()
-
-
 def check_monitor_judges(session: Session, model: str, names: list[str]) -> None:
     """Each judge a monitor names must exist in the project that owns its model (422)."""
     if not names:
         return
-    project = model_project(session, model)
+    project = owner_of(session, model)
     found = set(
         session.scalars(
             select(Judge.name).where(Judge.project_id == project, Judge.name.in_(names))
@@ -216,7 +207,7 @@ def monitor_judges(session: Session, model: str, names: list[str]) -> list[Judge
     """The configurations of the judges a monitor names (those that still exist), in order."""
     if not names:
         return []
-    project = model_project(session, model)
+    project = owner_of(session, model)
     rows = session.scalars(
         select(Judge).where(Judge.project_id == project, Judge.name.in_(names))
     ).all()

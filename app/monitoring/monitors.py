@@ -15,6 +15,7 @@ from app.db.models import Baseline, Monitor
 from app.errors import DriftlineError
 from app.judges.service import check_monitor_judges
 from app.monitoring.specs import MonitorIn, MonitorPatch, parse_duration
+from app.projects import project_or_default
 
 MIN_WINDOW_SECONDS = 10
 
@@ -29,6 +30,13 @@ def _baseline_for(session: Session, baseline_id: int, model: str) -> Baseline:
             422, "invalid_input", f"baseline_id: model {model!r} has no baseline {baseline_id}"
         )
     return baseline
+
+
+def monitor_named(session: Session, project_id: int, name: str) -> Monitor | None:
+    """The project's monitor of that name (names are unique per project)."""
+    return session.scalars(
+        select(Monitor).where(Monitor.project_id == project_id, Monitor.name == name)
+    ).first()
 
 
 def backfill_horizon(now: datetime, *, max_backfill_days: int) -> datetime:
@@ -62,13 +70,14 @@ def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int)
     if window < MIN_WINDOW_SECONDS:
         raise DriftlineError(422, "invalid_input", f"window: at least {MIN_WINDOW_SECONDS}s")
     name = body.name or f"{body.model}-{body.window}-{body.baseline_id}"
-    if session.scalars(select(Monitor.id).where(Monitor.name == name)).first():
+    project_id = project_or_default(session, body.model)
+    if monitor_named(session, project_id, name) is not None:
         raise DriftlineError(409, "conflict", f"a monitor named {name!r} exists")
     now = datetime.now(UTC)
     start = body.start_at or datetime.fromtimestamp((now.timestamp() // window) * window, tz=UTC)
     _check_start(start, window, now, max_backfill_days=max_backfill_days)
     monitor = Monitor(
-        name=name, model=body.model, model_version=body.model_version,
+        name=name, project_id=project_id, model=body.model, model_version=body.model_version,
         baseline_id=body.baseline_id, window_seconds=window,
         delay_seconds=parse_duration(body.delay), start_at=start,
         min_events=body.min_events, thresholds=body.thresholds, judges=list(body.judges),

@@ -23,13 +23,8 @@ def upgrade() -> None:
     the reference columns (NULL for what is stored)."""
     op.create_table(
         "judges",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "project_id",
-            sa.Integer(),
-            sa.ForeignKey("projects.id", ondelete="RESTRICT"),
-            nullable=False,
-        ),
+        sa.Column("id", sa.Integer(), autoincrement=True),
+        sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("base_url", sa.String(500), nullable=False),
         sa.Column("model", sa.String(200), nullable=False),
@@ -54,18 +49,20 @@ def upgrade() -> None:
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.UniqueConstraint("project_id", "name"),
+        sa.PrimaryKeyConstraint("id", name="pk_judges"),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            ondelete="RESTRICT",
+            name="fk_judges_project_id_projects",
+        ),
+        sa.UniqueConstraint("project_id", "name", name="uq_judges_project_id_name"),
     )
     op.create_table(
         "judgments",
-        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("id", sa.BigInteger(), autoincrement=True),
         sa.Column("model", sa.String(200), nullable=False),
-        sa.Column(
-            "judge_id",
-            sa.Integer(),
-            sa.ForeignKey("judges.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        sa.Column("judge_id", sa.Integer(), nullable=False),
         sa.Column("judge_version", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(16), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
@@ -77,7 +74,18 @@ def upgrade() -> None:
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.UniqueConstraint("model", "subject", "key", "judge_id", "judge_version"),
+        sa.PrimaryKeyConstraint("id", name="pk_judgments"),
+        sa.ForeignKeyConstraint(
+            ["judge_id"], ["judges.id"], ondelete="CASCADE", name="fk_judgments_judge_id_judges"
+        ),
+        sa.UniqueConstraint(
+            "model",
+            "subject",
+            "key",
+            "judge_id",
+            "judge_version",
+            name="uq_judgments_model_subject_key_judge_id_judge_version",
+        ),
     )
     op.create_index("ix_judgments_judge_id_created_at", "judgments", ["judge_id", "created_at"])
     op.add_column("feedback", sa.Column("reference", sa.Text()))

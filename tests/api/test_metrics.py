@@ -38,8 +38,11 @@ def seed_run(engine: Engine) -> None:
         )
         conn.execute(
             text(
-                "INSERT INTO monitors (name, model, baseline_id, window_seconds, start_at) "
-                "SELECT 'bot-hourly', 'bot', id, 3600, '2026-11-01' FROM baselines"
+                "WITH p AS (INSERT INTO projects (name) VALUES ('default') "
+                "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
+                "INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, "
+                "start_at) SELECT 'bot-hourly', (SELECT id FROM p), "
+                "'bot', id, 3600, '2026-11-01' FROM baselines"
             )
         )
         conn.execute(

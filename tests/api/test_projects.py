@@ -196,3 +196,25 @@ def test_the_rule_cache_answers_alone_only_while_every_entry_is_fresh(engine: En
     assert rules.cached({"m", "n"}) is None
     time.sleep(0.25)
     assert rules.cached({"m"}) is None  # stale: ask again
+
+
+def test_monitor_names_are_per_project_and_never_name_another_projects_monitor(
+    client: TestClient, project_keys: dict[str, dict[str, str]]
+) -> None:
+    ids = {}
+    for project, headers in project_keys.items():
+        model = f"{project}-bot"
+        records = [{"prompt": f"q{i}", "output": "ok"} for i in range(20)]
+        r = client.post("/v1/baselines", headers=headers,
+                        json={"model": model, "name": "h", "records": records})  # fmt: skip
+        assert r.status_code == 202, r.text
+        monitor = {"name": "hourly", "model": model, "baseline_id": r.json()["id"]}
+        r = client.post("/v1/monitors", json=monitor, headers=headers)
+        assert r.status_code == 201, r.text  # the same name in each project
+        ids[project] = r.json()["id"]
+        # A second "hourly" in the same project is the conflict, naming only its own.
+        r = client.post("/v1/monitors", json=monitor, headers=headers)
+        assert r.status_code == 409 and "'hourly'" in r.text
+    for project, headers in project_keys.items():
+        listed = client.get("/v1/monitors", headers=headers).json()["monitors"]
+        assert [(m["id"], m["name"]) for m in listed] == [(ids[project], "hourly")]

@@ -35,8 +35,11 @@ def test_retention_removes_only_rows_older_than_the_cutoff(engine: Engine) -> No
         )
         conn.execute(
             text(
-                "INSERT INTO monitors (name, model, baseline_id, window_seconds, start_at) "
-                "SELECT 'mon', 'm', id, 3600, :t FROM baselines"
+                "WITH p AS (INSERT INTO projects (name) VALUES ('default') "
+                "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
+                "INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, "
+                "start_at) SELECT 'mon', (SELECT id FROM p), "
+                "'m', id, 3600, :t FROM baselines"
             ),
             {"t": now - timedelta(days=400)},
         )
