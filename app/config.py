@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_events: int = 1000
+    max_models_per_project: int = Field(
+        default=5000,
+        ge=1,
+        description="Model names one project may own: a key's first write for a new name "
+        "past it is refused (403), so one key cannot flood the fleet with names.",
+    )
     max_inflight_body_bytes: int = Field(
         default=512 * 1024 * 1024,
         description="Request body bytes one api process may hold at once (declared or read); "

@@ -56,7 +56,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             "DRIFTLINE_DATABASE_URL is not set; use `driftline up` for the embedded database"
         )
     engine = make_engine(url, settings)
-    owners, rules = ModelOwners(), RuleCache()
+    owners = ModelOwners(max_models_per_project=settings.max_models_per_project)
+    rules = RuleCache()
     ingest_engine = make_ingest_engine(url, settings)
     ingest = GroupCommitter(
         ingest_engine, owners, rules,

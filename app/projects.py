@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -58,9 +58,10 @@ def default_project_id(session: Session | Connection) -> int:
 class ModelOwners:
     """Which project owns each model, cached per process (ownership never changes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_models_per_project: int | None = None) -> None:
         self._owner: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.max_models = max_models_per_project
 
     def _lookup(self, session: Session | Connection, models: set[str]) -> dict[str, int]:
         with self._lock:
@@ -106,6 +107,18 @@ class ModelOwners:
         if not new:
             return
         target = project if project is not None else default_project_id(session)
+        if self.max_models is not None:
+            owned = session.execute(
+                select(func.count())
+                .select_from(ModelProject)
+                .where(ModelProject.project_id == target)
+            ).scalar_one()
+            if owned + len(new) > self.max_models:
+                raise DriftlineError(
+                    403, "forbidden",
+                    f"this project owns {owned} models; {len(new)} new name(s) would pass its "
+                    f"limit of {self.max_models} (DRIFTLINE_MAX_MODELS_PER_PROJECT)",
+                )  # fmt: skip
         session.execute(
             insert(ModelProject)
             .values([{"model": m, "project_id": target} for m in sorted(new)])

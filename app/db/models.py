@@ -42,7 +42,10 @@ class ModelProject(Base):
     __tablename__ = "model_projects"
 
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    # Indexed: lists filter by it, and a new name counts the project's models against its cap.
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="RESTRICT"), index=True
+    )
 
 
 class PredictionRule(Base):

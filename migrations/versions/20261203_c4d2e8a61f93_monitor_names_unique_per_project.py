@@ -1,4 +1,5 @@
-"""Monitor names are unique per project, not across projects.
+"""Monitor names are unique per project, not across projects; model_projects is indexed by
+project (lists filter by it; a new model name counts the project's against its cap).
 
 A name taken in one project was a 409 in another that named the first project's monitor.
 Monitors now carry their model's project (backfilled from model_projects; ``default`` for a
@@ -36,10 +37,12 @@ def upgrade() -> None:
     )  # fmt: skip
     op.drop_constraint("uq_monitors_name", "monitors", type_="unique")
     op.create_unique_constraint("uq_monitors_project_id_name", "monitors", ["project_id", "name"])
+    op.create_index("ix_model_projects_project_id", "model_projects", ["project_id"])
 
 
 def downgrade() -> None:
     """Back to globally unique names (fails if two projects share one)."""
+    op.drop_index("ix_model_projects_project_id", "model_projects")
     op.drop_constraint("uq_monitors_project_id_name", "monitors", type_="unique")
     op.create_unique_constraint("uq_monitors_name", "monitors", ["name"])
     op.drop_constraint("fk_monitors_project_id_projects", "monitors", type_="foreignkey")

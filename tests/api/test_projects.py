@@ -218,3 +218,24 @@ def test_monitor_names_are_per_project_and_never_name_another_projects_monitor(
     for project, headers in project_keys.items():
         listed = client.get("/v1/monitors", headers=headers).json()["monitors"]
         assert [(m["id"], m["name"]) for m in listed] == [(ids[project], "hourly")]
+
+
+def test_a_project_cannot_own_more_model_names_than_its_cap(
+    database_url: str, make_key: Callable[..., str]
+) -> None:
+    from app.config import Settings
+    from app.main import create_app
+
+    settings = Settings(database_url=None, api_key_cache_seconds=0, max_models_per_project=3)
+    key = auth(make_key("ingest"))
+    with TestClient(create_app(database_url, settings)) as client:
+        for i in range(3):
+            event = {"model": f"m{i}", "prompt": "p", "output": "o"}
+            assert client.post("/v1/events", json=event, headers=key).status_code == 202
+        r = client.post("/v1/events", json={"model": "m3", "prompt": "p", "output": "o"},
+                        headers=key)  # fmt: skip
+        assert r.status_code == 403 and "limit of 3" in r.text
+        # Names it owns still take events.
+        r = client.post("/v1/events", json={"model": "m0", "prompt": "p", "output": "o"},
+                        headers=key)  # fmt: skip
+        assert r.status_code == 202
