@@ -283,6 +283,15 @@ def judge_one(
     ), transient
 
 
+def _failed(cfg: JudgeConfig, population: int, why: str) -> JudgeEvidence:
+    """A judge whose stage raised: its test says so; the other checks decide the window."""
+    return JudgeEvidence(
+        name=cfg.name, version=cfg.version, answer=cfg.answer, baseline_passed=np.zeros(0),
+        baseline_score=np.zeros(0), baseline_population=0, rows=[], population=population,
+        unavailable=f"judging failed: {why}"[:500],
+    )  # fmt: skip
+
+
 def judge_window(
     engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, *, attempt: int,
     renew: Callable[[], object] | None = None,
@@ -298,9 +307,13 @@ def judge_window(
     out: list[JudgeEvidence] = []
     missed = 0
     for cfg in configs:
-        evidence, transient = judge_one(
-            engine, window, frame, cfg, attempt=attempt, keepalive=keepalive
-        )
+        try:
+            evidence, transient = judge_one(
+                engine, window, frame, cfg, attempt=attempt, keepalive=keepalive
+            )
+        except Exception as exc:  # one judge's failure must not take the window with it
+            log.exception("run %s: judge %s failed", window.run_id, cfg.name)
+            evidence, transient = _failed(cfg, len(frame), f"{type(exc).__name__}: {exc}"), 0
         out.append(evidence)
         missed += transient
         log.info(

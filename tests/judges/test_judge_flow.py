@@ -335,3 +335,19 @@ def test_a_long_judging_keeps_renewing_its_lease(
     assert run["status"] == "done"
     # One renewal per chunk of 8 calls (concurrency 4 x 2): 200 baseline + 60 window.
     assert len(renewed) >= 30 and all(renewed)
+
+
+def test_a_judge_that_raises_leaves_the_window_to_the_other_checks(
+    client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("judgments table unreadable")
+
+    monkeypatch.setattr(judging.judgments, "cached", broken)
+    monitor_id = setup(client, admin, judge_server, hours=[0.1])
+    work(engine, ORIGIN + HOUR)
+    (run,) = runs_of(client, admin, monitor_id)
+    result = judge_result(client, admin, run["id"])
+    assert run["status"] == "done" and result["status"] == "insufficient_data"
+    assert "judging failed: RuntimeError: judgments table unreadable" in result["summary"]
