@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import orjson
 import re2
+from cachetools import TTLCache
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -37,6 +38,10 @@ MAX_SCANNED_CHARS = 10_000
 MAX_PREDICTION_CHARS = 200
 # Another api process sees a changed rule within this many seconds.
 RULE_CACHE_SECONDS = 10.0
+# Models whose rule (or its absence) one api process remembers.
+RULE_CACHE_SIZE = 100_000
+# A cached absence is None, so a miss needs a value of its own.
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -133,41 +138,39 @@ class RuleCache:
     ingest looks rules up on every batch."""
 
     def __init__(self, ttl: float = RULE_CACHE_SECONDS) -> None:
-        self._ttl = ttl
-        self._rules: dict[str, tuple[float, Rule | None]] = {}
+        self._rules: TTLCache[str, Rule | None] = TTLCache(
+            maxsize=RULE_CACHE_SIZE, ttl=ttl, timer=time.monotonic
+        )
         self._lock = threading.Lock()
 
     def for_models(self, conn: Connection | Session, models: Iterable[str]) -> dict[str, Rule]:
         """The rules of those of ``models`` that have one."""
-        now = time.monotonic()
-        fresh, missing = self._fresh(set(models), now)
+        fresh, missing = self._fresh(set(models))
         if missing:
             t = PredictionRule
             rows = conn.execute(
                 select(t.model, t.source, t.field, t.pattern).where(t.model.in_(missing))
             )
             found = {r.model: Rule(r.source, r.field, r.pattern) for r in rows}
-            loaded = {m: (now, found.get(m)) for m in missing}
+            loaded = {m: found.get(m) for m in missing}
             with self._lock:
                 self._rules.update(loaded)
             fresh.update(loaded)
-        return {m: rule for m, (_, rule) in fresh.items() if rule is not None}
+        return {m: rule for m, rule in fresh.items() if rule is not None}
 
     def cached(self, models: set[str]) -> dict[str, Rule] | None:
         """``for_models`` answered from the cache alone (no query), or None if it does not
         hold every model's rule (or its absence) fresh."""
-        fresh, missing = self._fresh(models, time.monotonic())
+        fresh, missing = self._fresh(models)
         if missing:
             return None
-        return {m: rule for m, (_, rule) in fresh.items() if rule is not None}
+        return {m: rule for m, rule in fresh.items() if rule is not None}
 
-    def _fresh(
-        self, wanted: set[str], now: float
-    ) -> tuple[dict[str, tuple[float, Rule | None]], set[str]]:
+    def _fresh(self, wanted: set[str]) -> tuple[dict[str, Rule | None], set[str]]:
         with self._lock:
-            fresh = {m: self._rules[m] for m in wanted
-                     if m in self._rules and now - self._rules[m][0] < self._ttl}  # fmt: skip
-        return fresh, wanted - set(fresh)
+            found = {m: self._rules.get(m, _MISSING) for m in wanted}
+        fresh = {m: rule for m, rule in found.items() if rule is not _MISSING}
+        return fresh, wanted - set(fresh)  # type: ignore[return-value]
 
     def forget(self, model: str) -> None:
         """Drop the cached entry (this process changed the rule)."""

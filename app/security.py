@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -116,6 +117,10 @@ class Caller:
         )
 
 
+# Valid keys remembered per api process (more are looked up in the database each time).
+KEY_CACHE_SIZE = 10_000
+
+
 class KeyVerifier:
     """Checks keys against the database, caching hits for a few seconds.
 
@@ -124,8 +129,11 @@ class KeyVerifier:
     """
 
     def __init__(self, ttl_seconds: float) -> None:
-        self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, str, Caller]] = {}
+        # Bounded: a key's prefix is only cached once the key proved valid, but a deployment
+        # with more keys than this just goes to the database for the rest.
+        self._cache: TTLCache[str, tuple[str, Caller]] = TTLCache(
+            maxsize=KEY_CACHE_SIZE, ttl=ttl_seconds, timer=time.monotonic
+        )
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -140,9 +148,9 @@ class KeyVerifier:
             return True, None
         with self._lock:
             hit = self._cache.get(prefix)
-        if hit is None or hit[0] <= time.monotonic():
+        if hit is None:
             return False, None
-        _, digest, caller = hit
+        digest, caller = hit
         return True, caller if hmac.compare_digest(digest, hash_key(key)) else None
 
     def verify(self, session: Session, key: str) -> Caller | None:
@@ -152,7 +160,6 @@ class KeyVerifier:
             return caller
         prefix = key_prefix(key)
         assert prefix is not None  # cached() answers for malformed keys
-        now = time.monotonic()
         row = session.scalars(
             select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
         ).one_or_none()
@@ -160,5 +167,5 @@ class KeyVerifier:
             return None
         caller = Caller.of(row)
         with self._lock:
-            self._cache[prefix] = (now + self._ttl, row.secret_sha256, caller)
+            self._cache[prefix] = (row.secret_sha256, caller)
         return caller
