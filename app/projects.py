@@ -33,12 +33,18 @@ def create_project(session: Session, name: str) -> Project:
     project = Project(name=name)
     session.add(project)
     session.flush()
+    session.commit()
     return project
 
 
 def list_projects(session: Session) -> list[Project]:
     """Every project, oldest first."""
     return list(session.scalars(select(Project).order_by(Project.id)))
+
+
+def project_by_id(session: Session, project_id: int) -> Project | None:
+    """The project with this id, or None."""
+    return session.get(Project, project_id)
 
 
 def project_named(session: Session, name: str) -> Project | None:

@@ -66,6 +66,7 @@ def create_key(
     )  # fmt: skip
     session.add(row)
     session.flush()
+    session.commit()
     return row, key
 
 
@@ -92,6 +93,7 @@ def revoke_key(
     row = session.scalars(stmt).one_or_none()
     if row is not None and row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        session.commit()
     return row
 
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Baseline, Monitor
+from app.db.models import Baseline, Monitor, MonitorRun
 from app.errors import DriftlineError
 from app.judges.service import check_monitor_judges
+from app.monitoring import runs
 from app.monitoring.specs import MonitorIn, MonitorPatch, parse_duration
 from app.projects import project_or_default
 
@@ -85,6 +86,7 @@ def create_monitor(session: Session, body: MonitorIn, *, max_backfill_days: int)
     )  # fmt: skip
     session.add(monitor)
     session.flush()
+    session.commit()
     return monitor
 
 
@@ -110,4 +112,41 @@ def update_monitor(session: Session, monitor: Monitor, patch: MonitorPatch) -> M
     if patch.enabled is not None:
         monitor.enabled = patch.enabled
     session.flush()
+    session.commit()
     return monitor
+
+
+def list_monitors(session: Session, *, project: int | None, model: str | None) -> list[Monitor]:
+    """The monitors a caller bound to ``project`` sees (every project's: None), optionally of
+    one model, oldest first."""
+    stmt = select(Monitor).order_by(Monitor.id)
+    if project is not None:
+        stmt = stmt.where(Monitor.project_id == project)
+    if model:
+        stmt = stmt.where(Monitor.model == model)
+    return list(session.scalars(stmt))
+
+
+def get_monitor(session: Session, monitor_id: int, *, project: int | None) -> Monitor:
+    """The monitor of that id the caller may see; 404 otherwise (another project's monitor
+    answers like a missing one)."""
+    monitor = session.get(Monitor, monitor_id)
+    if monitor is None or (project is not None and monitor.project_id != project):
+        raise DriftlineError(404, "not_found", f"no monitor {monitor_id}")
+    return monitor
+
+
+def delete_monitor(session: Session, monitor: Monitor) -> None:
+    """Delete a monitor with its runs, reports and metric values."""
+    session.delete(monitor)
+    session.commit()
+
+
+def request_windows(
+    session: Session, monitor: Monitor, start: datetime, end: datetime, *, max_pending: int
+) -> list[MonitorRun]:
+    """Queue every window of ``monitor`` overlapping [start, end) (a backfill, or a
+    recompute of finished ones) and commit; the queued runs."""
+    queued = runs.queue_windows(session, monitor, start, end, max_pending=max_pending)
+    session.commit()
+    return queued

@@ -5,22 +5,21 @@ operator's) manages every project's and creates projects. Another project's key 
 """
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from app.api.deps import AdminCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.keys.schemas import KeyIn, KeyList, KeyOut, ProjectIn, ProjectList, ProjectOut
 from app.api.params import Int4Id
-from app.db.models import ApiKey, Project
+from app.db.models import ApiKey
 from app.errors import DriftlineError
-from app.projects import create_project, list_projects, project_named
+from app.projects import create_project, list_projects, project_by_id, project_named
 from app.security import Caller, create_key, list_keys, revoke_key, validate_scopes
 
 router = APIRouter(prefix="/v1", tags=["keys"], responses=ERROR_RESPONSES)
 
 
 def _key_out(session: SessionDep, row: ApiKey, key: str | None = None) -> KeyOut:
-    project = session.get(Project, row.project_id) if row.project_id else None
+    project = project_by_id(session, row.project_id) if row.project_id else None
     return KeyOut(
         id=row.id, name=row.name, prefix=row.prefix, scopes=list(row.scopes),
         project=project.name if project else None, created_at=row.created_at,
@@ -49,7 +48,6 @@ def post_key(body: KeyIn, session: SessionDep, caller: AdminCaller) -> KeyOut:
             raise DriftlineError(404, "not_found", f"no project {body.project!r}")
         project_id = project.id
     row, key = create_key(session, name=body.name, scopes=scopes, project_id=project_id)
-    session.commit()
     return _key_out(session, row, key)
 
 
@@ -69,7 +67,6 @@ def delete_key(
     row = revoke_key(session, key_id_or_prefix=str(key_id), project_id=caller.project_id)
     if row is None:
         raise DriftlineError(404, "not_found", f"no key {key_id}")
-    session.commit()
     state.keys.clear()
     return Response(status_code=204)
 
@@ -79,7 +76,6 @@ def post_project(body: ProjectIn, session: SessionDep, caller: AdminCaller) -> P
     """Operators only (a key without a project)."""
     _operator(caller)
     project = create_project(session, body.name)
-    session.commit()
     return ProjectOut.model_validate(project)
 
 
@@ -89,5 +85,6 @@ def get_projects(session: SessionDep, caller: AdminCaller) -> ProjectList:
     if caller.project_id is None:
         found = list_projects(session)
     else:
-        found = list(session.scalars(select(Project).where(Project.id == caller.project_id)))
+        own = project_by_id(session, caller.project_id)
+        found = [own] if own is not None else []
     return ProjectList(projects=[ProjectOut.model_validate(p) for p in found])
