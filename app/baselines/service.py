@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from app.baselines.records import BaselineRecordIn
@@ -18,6 +18,7 @@ from app.db.windows import WINDOW_FILTER, window_params
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError, invalid_input
 from app.predictions import Rule
+from app.projects import owner_of, visible_models
 
 MAX_RECORDS = 500_000
 
@@ -206,4 +207,25 @@ def create_window_baseline(
     )  # fmt: skip
     session.add(baseline)
     session.flush()
+    session.commit()
+    return baseline
+
+
+def list_baselines(session: Session, *, project: int | None, model: str | None) -> list[Baseline]:
+    """The baselines a caller bound to ``project`` sees (every project's: None), optionally
+    of one model, newest first."""
+    stmt = select(Baseline).order_by(Baseline.id.desc())
+    if (mine := visible_models(project)) is not None:
+        stmt = stmt.where(Baseline.model.in_(mine))
+    if model:
+        stmt = stmt.where(Baseline.model == model)
+    return list(session.scalars(stmt))
+
+
+def get_baseline(session: Session, baseline_id: int, *, project: int | None) -> Baseline:
+    """The baseline of that id the caller may see; 404 otherwise (another project's answers
+    like a missing one)."""
+    baseline = session.get(Baseline, baseline_id)
+    if baseline is None or (project is not None and owner_of(session, baseline.model) != project):
+        raise DriftlineError(404, "not_found", f"no baseline {baseline_id}")
     return baseline

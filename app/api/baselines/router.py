@@ -6,7 +6,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
 from app.api.baselines.schemas import (
@@ -19,6 +18,7 @@ from app.api.body import client_gone, read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.params import Int4Id, OptionalModelQuery
+from app.baselines import service as baselines
 from app.baselines.records import EMBEDDERS, BaselineRecordIn
 from app.baselines.service import (
     create_baseline,
@@ -28,7 +28,6 @@ from app.baselines.service import (
 )
 from app.db.models import Baseline
 from app.errors import DriftlineError, invalid_input
-from app.projects import visible_models
 
 router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
 
@@ -147,7 +146,6 @@ def baseline_from_window(
         session, model=body.model, version=body.model_version, name=body.name,
         embedder=body.embedder, start=body.start, end=body.end,
     )  # fmt: skip
-    session.commit()
     return BaselineOut.model_validate(baseline)
 
 
@@ -156,20 +154,13 @@ def list_baselines(
     session: SessionDep, caller: ReadCaller, model: OptionalModelQuery = None
 ) -> BaselineList:
     """Every baseline (of one model with ``?model=``) of the key's project, newest first."""
-    stmt = select(Baseline).order_by(Baseline.id.desc())
-    if (mine := visible_models(caller.project_id)) is not None:
-        stmt = stmt.where(Baseline.model.in_(mine))
-    if model:
-        stmt = stmt.where(Baseline.model == model)
-    return BaselineList(baselines=[BaselineOut.model_validate(b) for b in session.scalars(stmt)])
+    found = baselines.list_baselines(session, project=caller.project_id, model=model)
+    return BaselineList(baselines=[BaselineOut.model_validate(b) for b in found])
 
 
 @router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")
-def get_baseline(
-    baseline_id: Int4Id, session: SessionDep, state: StateDep, caller: ReadCaller
-) -> BaselineOut:
+def get_baseline(baseline_id: Int4Id, session: SessionDep, caller: ReadCaller) -> BaselineOut:
     """A baseline with its status and summary figures."""
-    baseline = session.get(Baseline, baseline_id)
-    if baseline is None or not state.owners.sees(session, caller.project_id, baseline.model):
-        raise DriftlineError(404, "not_found", f"no baseline {baseline_id}")
-    return BaselineOut.model_validate(baseline)
+    return BaselineOut.model_validate(
+        baselines.get_baseline(session, baseline_id, project=caller.project_id)
+    )
