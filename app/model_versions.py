@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Model
+from app.db.models import Event, Model
 from app.monitoring import runs
+from app.projects import visible_models
 
 # Versions shown per model (the newest): a pipeline that registers every build must not
 # grow the status answer without bound (the rows stay).
@@ -46,7 +47,33 @@ def report_metrics(
         for k, v in (("training_metrics", training), ("validation_metrics", validation))
         if v is not None
     }
-    return _upsert(session, name, version, values)
+    row = _upsert(session, name, version, values)
+    session.commit()
+    return row
+
+
+def list_models(
+    session: Session, *, project: int | None
+) -> list[tuple[str, list[Model], datetime | None]]:
+    """Every model a caller bound to ``project`` sees (every project's: None), by name: its
+    versions (oldest first) and the time of its latest event."""
+    stmt = select(Model).order_by(Model.name, Model.created_at)
+    if (mine := visible_models(project)) is not None:
+        stmt = stmt.where(Model.name.in_(mine))
+    by_name: dict[str, list[Model]] = {}
+    for m in session.scalars(stmt):
+        by_name.setdefault(m.name, []).append(m)
+    # One index probe per model on ix_events_model_ts, not a scan of events.
+    last_seen = select(func.max(Event.ts)).where(Event.model == Model.name).scalar_subquery()
+    latest = {
+        name: ts for name, ts in session.execute(select(Model.name, last_seen).group_by(Model.name))
+    }
+    return [(name, versions, latest.get(name)) for name, versions in by_name.items()]
+
+
+def is_known(session: Session, name: str) -> bool:
+    """Whether any version of the model has been seen or registered."""
+    return session.scalars(select(Model.id).where(Model.name == name)).first() is not None
 
 
 def record_dataset(session: Session, name: str, version: str, summary: dict[str, Any]) -> Model:

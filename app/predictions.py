@@ -111,7 +111,7 @@ def rule_of(session: Session, model: str) -> PredictionRule | None:
 
 
 def set_rule(session: Session, model: str, rule: Rule) -> PredictionRule:
-    """Store (or replace) the model's rule; the caller commits."""
+    """Store (or replace) the model's rule, and commit."""
     values = {"source": rule.source, "field": rule.field, "pattern": rule.pattern}
     stmt = (
         insert(PredictionRule)
@@ -122,15 +122,19 @@ def set_rule(session: Session, model: str, rule: Rule) -> PredictionRule:
         )
         .returning(PredictionRule)
     )
-    return session.scalars(stmt, execution_options={"populate_existing": True}).one()
+    row = session.scalars(stmt, execution_options={"populate_existing": True}).one()
+    session.commit()
+    return row
 
 
 def delete_rule(session: Session, model: str) -> bool:
-    """Remove the model's rule; whether there was one. The caller commits."""
+    """Remove the model's rule, and commit; whether there was one."""
     gone = session.execute(
         delete(PredictionRule).where(PredictionRule.model == model).returning(PredictionRule.model)
     )
-    return gone.first() is not None
+    found = gone.first() is not None
+    session.commit()
+    return found
 
 
 class RuleCache:

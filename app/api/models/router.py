@@ -1,7 +1,6 @@
 """``/v1/models``: models seen in traffic, their health, and their offline metrics."""
 
 from fastapi import APIRouter, Response
-from sqlalchemy import func, select
 
 from app import model_versions
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
@@ -18,12 +17,10 @@ from app.api.models.schemas import (
     VersionScoresOut,
 )
 from app.api.params import ModelName
-from app.db.models import Event, Model, Monitor
 from app.errors import DriftlineError
-from app.monitoring import runs
+from app.monitoring import monitors, runs
 from app.monitoring.results import worst_verdict
 from app.predictions import delete_rule, rule_of, set_rule
-from app.projects import visible_models
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -32,24 +29,17 @@ router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 def list_models(session: SessionDep, caller: ReadCaller) -> ModelList:
     """Every model (of the key's project) seen in traffic, its versions, and the time of its
     latest event."""
-    stmt = select(Model).order_by(Model.name, Model.created_at)
-    if (mine := visible_models(caller.project_id)) is not None:
-        stmt = stmt.where(Model.name.in_(mine))
-    versions = session.scalars(stmt).all()
-    # One index probe per model on ix_events_model_ts, not a scan of events.
-    last_seen = select(func.max(Event.ts)).where(Event.model == Model.name).scalar_subquery()
-    latest = {
-        name: ts for name, ts in session.execute(select(Model.name, last_seen).group_by(Model.name))
-    }
-    by_name: dict[str, list[ModelVersionOut]] = {}
-    for m in versions:
-        by_name.setdefault(m.name, []).append(ModelVersionOut.model_validate(m))
     return ModelList(
         models=[
-            ModelOut(name=name, versions=vs, last_event_at=latest.get(name))
-            for name, vs in by_name.items()
+            ModelOut(
+                name=name, versions=[ModelVersionOut.model_validate(v) for v in versions],
+                last_event_at=last_event_at,
+            )
+            for name, versions, last_event_at in model_versions.list_models(
+                session, project=caller.project_id
+            )
         ]
-    )
+    )  # fmt: skip
 
 
 @router.get(
@@ -62,10 +52,10 @@ def model_status(
     and the model's worst verdict across them; per version (the newest ten), training,
     validation and production F1 and the dataset exported for it."""
     state.owners.check(session, caller.project_id, name)
-    monitors = session.scalars(select(Monitor).where(Monitor.model == name).order_by(Monitor.id))
+    found = monitors.list_monitors(session, project=None, model=name)
     latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=name)}
     out = []
-    for m in monitors:
+    for m in found:
         run = latest.get(m.id)
         out.append(
             MonitorStatus(
@@ -80,8 +70,7 @@ def model_status(
                 checks=run.results.check_statuses() if run else {},
             )
         )
-    known = session.scalars(select(Model.id).where(Model.name == name)).first()
-    if not out and known is None:
+    if not out and not model_versions.is_known(session, name):
         raise DriftlineError(404, "not_found", f"no model {name!r}")
     return ModelStatus(
         model=name,
@@ -116,7 +105,6 @@ def report_metrics(
     row = model_versions.report_metrics(
         session, name, body.version, training=body.training, validation=body.validation
     )
-    session.commit()
     return ModelVersionOut.model_validate(row)
 
 
@@ -152,7 +140,6 @@ def put_prediction_rule(
     window of the model measures."""
     state.owners.claim(session, caller.project_id, [name])
     row = set_rule(session, name, body.rule())
-    session.commit()
     state.prediction_rules.forget(name)
     return PredictionRuleOut.model_validate(row)
 
@@ -169,7 +156,6 @@ def delete_prediction_rule(
     state.owners.check(session, caller.project_id, name)
     if not delete_rule(session, name):
         raise _no_rule(name)
-    session.commit()
     state.prediction_rules.forget(name)
     return Response(status_code=204)
 
