@@ -71,6 +71,22 @@ def list_models(
     return [(name, versions, latest.get(name)) for name, versions in by_name.items()]
 
 
+def model_names(session: Session, *, project: int | None) -> list[str]:
+    """The names of every model a caller bound to ``project`` sees."""
+    stmt = select(Model.name).distinct()
+    if (mine := visible_models(project)) is not None:
+        stmt = stmt.where(Model.name.in_(mine))
+    return list(session.scalars(stmt))
+
+
+def versions_of(session: Session, name: str, *, project: int | None) -> list[Model]:
+    """The model's versions, oldest first (none when the caller may not see it)."""
+    stmt = select(Model).where(Model.name == name).order_by(Model.created_at)
+    if (mine := visible_models(project)) is not None:
+        stmt = stmt.where(Model.name.in_(mine))
+    return list(session.scalars(stmt))
+
+
 def is_known(session: Session, name: str) -> bool:
     """Whether any version of the model has been seen or registered."""
     return session.scalars(select(Model.id).where(Model.name == name)).first() is not None

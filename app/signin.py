@@ -43,8 +43,8 @@ class SignInRefused(Exception):
 def sign_in(
     session: Session, keys: KeyVerifier, key: str, *, lifetime: timedelta
 ) -> tuple[str, SignedIn]:
-    """Check ``key`` and open a session for it; returns the cookie token and the session.
-    Expired sessions are swept on the way (bounded: one indexed delete per sign-in)."""
+    """Check ``key`` and open a session for it (committed); returns the cookie token and the
+    session. Expired sessions are swept on the way (bounded: one indexed delete per sign-in)."""
     caller = keys.verify(session, key.strip())
     if caller is None:
         raise SignInRefused("That key is not valid (unknown, mistyped or revoked).")
@@ -62,7 +62,7 @@ def sign_in(
         expires_at=now + lifetime,
     )
     session.add(row)
-    session.flush()
+    session.commit()
     return token, SignedIn(caller=caller, csrf_token=row.csrf_token, expires_at=row.expires_at)
 
 
@@ -91,8 +91,9 @@ def signed_in(session: Session, token: str) -> SignedIn | None:
 
 
 def sign_out(session: Session, token: str) -> None:
-    """End the session a cookie token stands for (nothing if there is none)."""
+    """End the session a cookie token stands for (nothing if there is none), and commit."""
     session.execute(delete(BrowserSession).where(BrowserSession.token_sha256 == _digest(token)))
+    session.commit()
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

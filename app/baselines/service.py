@@ -222,6 +222,14 @@ def list_baselines(session: Session, *, project: int | None, model: str | None) 
     return list(session.scalars(stmt))
 
 
+def baselines_by_id(session: Session, ids: Iterable[int]) -> dict[int, Baseline]:
+    """The baselines of those ids, by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {b.id: b for b in session.scalars(select(Baseline).where(Baseline.id.in_(wanted)))}
+
+
 def get_baseline(session: Session, baseline_id: int, *, project: int | None) -> Baseline:
     """The baseline of that id the caller may see; 404 otherwise (another project's answers
     like a missing one)."""

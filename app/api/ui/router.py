@@ -122,7 +122,6 @@ async def login(
         def open_session() -> str:
             with state.sessions() as session:
                 token, _ = sign_in(session, state.keys, key, lifetime=lifetime)
-                session.commit()
                 return token
 
         try:
@@ -152,7 +151,6 @@ async def logout(
     def end() -> None:
         with state.sessions() as session:
             sign_out(session, token)
-            session.commit()
 
     await run_in_threadpool(end)
     response = RedirectResponse("/login", status_code=303)

@@ -6,17 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import model_versions
+from app.baselines.service import baselines_by_id
 from app.db.models import Baseline, Model, Monitor
 from app.engine.results import SEVERITY, VERDICT_STATUSES, Status
 from app.exports.retraining import retraining_examples
 from app.model_versions import VersionScores
-from app.monitoring import runs
+from app.monitoring import monitors, runs
 from app.monitoring.results import NO_DATA, RunResults, worst_verdict
-from app.projects import visible_models
 
 # Windows in a fleet row's verdict strip, and the most a model page charts per monitor.
 STRIP_WINDOWS = 24
@@ -80,29 +79,17 @@ class ModelRow:
         return labels / events if events else None
 
 
-def _visible_monitors(session: Session, project: int | None, model: str | None) -> list[Monitor]:
-    stmt = select(Monitor).order_by(Monitor.model, Monitor.id)
-    if model is not None:
-        stmt = stmt.where(Monitor.model == model)
-    if (mine := visible_models(project)) is not None:
-        stmt = stmt.where(Monitor.model.in_(mine))
-    return list(session.scalars(stmt))
-
-
-def _monitor_rows(session: Session, monitors: list[Monitor], model: str | None) -> list[MonitorRow]:
+def _monitor_rows(session: Session, found: list[Monitor], model: str | None) -> list[MonitorRow]:
     latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=model)}
-    strips = runs.recent_runs(session, [m.id for m in monitors], per_monitor=STRIP_WINDOWS)
-    return [MonitorRow(m, latest.get(m.id), strips.get(m.id, [])) for m in monitors]
+    strips = runs.recent_runs(session, [m.id for m in found], per_monitor=STRIP_WINDOWS)
+    return [MonitorRow(m, latest.get(m.id), strips.get(m.id, [])) for m in found]
 
 
 def fleet(session: Session, project: int | None, verdict: str | None = None) -> list[ModelRow]:
     """Every model the caller sees (from traffic, registrations or monitors), worst first."""
-    names_stmt = select(Model.name).distinct()
-    if (mine := visible_models(project)) is not None:
-        names_stmt = names_stmt.where(Model.name.in_(mine))
-    rows = {name: ModelRow(name) for name in session.scalars(names_stmt)}
-    monitors = _visible_monitors(session, project, None)
-    for row in _monitor_rows(session, monitors, None):
+    rows = {name: ModelRow(name) for name in model_versions.model_names(session, project=project)}
+    found = monitors.list_monitors(session, project=project, model=None)
+    for row in _monitor_rows(session, found, None):
         rows.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
     models = sorted(rows.values(), key=lambda r: (-severity(r.verdict), r.name))
     if verdict:
@@ -269,21 +256,13 @@ def model_page(
     session: Session, project: int | None, name: str, *, windows: int = DEFAULT_CHART_WINDOWS
 ) -> ModelPage | None:
     """A model's page, or None when the caller sees no such model."""
-    monitors = _visible_monitors(session, project, name)
-    versions_stmt = select(Model).where(Model.name == name).order_by(Model.created_at)
-    if (mine := visible_models(project)) is not None:
-        versions_stmt = versions_stmt.where(Model.name.in_(mine))
-    versions = list(session.scalars(versions_stmt))
-    if not monitors and not versions:
+    found = monitors.list_monitors(session, project=project, model=name)
+    versions = model_versions.versions_of(session, name, project=project)
+    if not found and not versions:
         return None
-    rows = _monitor_rows(session, monitors, name)
-    history = runs.recent_runs(session, [m.id for m in monitors], per_monitor=windows)
-    baselines = {
-        b.id: b
-        for b in session.scalars(
-            select(Baseline).where(Baseline.id.in_([m.baseline_id for m in monitors]))
-        )
-    }
+    rows = _monitor_rows(session, found, name)
+    history = runs.recent_runs(session, [m.id for m in found], per_monitor=windows)
+    baselines = baselines_by_id(session, [m.baseline_id for m in found])
     panels = []
     for row in rows:
         briefs = history.get(row.monitor.id, [])
@@ -376,8 +355,7 @@ def _judge_views(
 
 def window_page(session: Session, run: Any) -> WindowPage:
     """A window's page for a run the caller may see."""
-    monitor = session.get(Monitor, run.monitor_id)
-    assert monitor is not None  # runs are deleted with their monitor
+    monitor = monitors.get_monitor(session, run.monitor_id, project=None)
     results = RunResults.load(run.results)
     previous, following = runs.neighbour_runs(session, run)
     novel: list[dict[str, Any]] = []
