@@ -1,0 +1,154 @@
+"""Claiming: one run at a time, live windows first, history round-robin; and what a claimed
+run needs to be computed (its monitor, baseline profile, history, judges' past summaries)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from app.monitoring.results import (
+    JUDGE_SUMMARIES_PATH,
+)
+from app.monitoring.runs.common import FINISHED_VALUES, PENDING, RUNNING, WORKER_ID
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker owns until its lease ends (identified by its attempt number)."""
+
+    run_id: int
+    attempt: int
+    monitor_id: int
+
+
+# Per enabled monitor, two candidates found by index probe (ix_monitor_runs_claimable): its
+# newest claimable window if that is the newest closed window (lane 0, "live": it ended less
+# than a window plus the delay ago, so the next one has not closed yet), and its oldest
+# claimable window (lane 1, history). Live windows go first; history goes to the monitor
+# served longest ago, so one monitor's year-long backfill cannot starve another's.
+_CLAIMABLE_OF_M = """
+    r.monitor_id = m.id AND r.status IN (:pending, :running)
+    AND (r.status = :pending OR r.lease_until < now())
+"""
+_CLAIM = text(
+    f"""
+    WITH candidates AS (
+        SELECT m.last_claim_at, live.id AS live_id, live.window_start AS live_start,
+               old.id AS old_id, old.window_start AS old_start
+        FROM monitors m
+        LEFT JOIN LATERAL (
+            SELECT r.id, r.window_start FROM monitor_runs r
+            WHERE {_CLAIMABLE_OF_M}
+              AND r.window_end >= now() - make_interval(secs => m.window_seconds + m.delay_seconds)
+            ORDER BY r.window_start DESC LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+        ) live ON true
+        LEFT JOIN LATERAL (
+            SELECT r.id, r.window_start FROM monitor_runs r
+            WHERE {_CLAIMABLE_OF_M}
+            ORDER BY r.window_start LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+        ) old ON true
+        WHERE m.enabled AND (live.id IS NOT NULL OR old.id IS NOT NULL)
+    ), pick AS (
+        SELECT coalesce(live_id, old_id) AS id FROM candidates
+        ORDER BY live_id IS NULL, last_claim_at NULLS FIRST,
+                 coalesce(live_start, old_start)
+        LIMIT 1
+    ), claimed AS (
+        UPDATE monitor_runs r SET status = :running, attempts = r.attempts + 1,
+            worker = :worker, started_at = now(),
+            lease_until = now() + make_interval(secs => :lease)
+        FROM pick WHERE r.id = pick.id
+        RETURNING r.id, r.attempts, r.monitor_id
+    ), touched AS (
+        UPDATE monitors SET last_claim_at = clock_timestamp()
+        FROM claimed WHERE monitors.id = claimed.monitor_id
+    )
+    SELECT id, attempts, monitor_id FROM claimed
+    """
+)
+
+
+def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) -> Claim | None:
+    """Take the next run (live windows first, then history round-robin), or None."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            _CLAIM,
+            {"worker": worker, "lease": lease_seconds, "pending": PENDING, "running": RUNNING},
+        ).first()
+    return Claim(row.id, row.attempts, row.monitor_id) if row else None
+
+
+# ---- what a claimed run needs --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedWindow:
+    """Everything the worker needs to compute a claimed run."""
+
+    run_id: int
+    window_start: datetime
+    window_end: datetime
+    monitor_id: int
+    baseline_id: int
+    monitor_name: str
+    model: str
+    model_version: str | None
+    min_events: int
+    thresholds: dict[str, Any]
+    profile_blob: bytes
+    drift_history: tuple[bool, ...]
+    previously_recommended: bool
+    judges: tuple[str, ...] = ()
+
+
+def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWindow:
+    """The run, its monitor and baseline profile, and the last ``history`` finished windows'
+    drift signals (oldest first) for the persistence rule."""
+    row = conn.execute(
+        text(
+            "SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end, "
+            "m.name, m.model, m.model_version, m.min_events, m.thresholds, m.judges, b.profile "
+            "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
+            "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
+        ),
+        {"id": claim.run_id},
+    ).one()
+    if row.profile is None:
+        raise ValueError(f"baseline {row.baseline_id} has no profile (not ready or failed)")
+    past = conn.execute(
+        text(
+            "SELECT drift_signal, retraining_recommended FROM monitor_runs "
+            "WHERE monitor_id = :m AND baseline_id = :b AND window_start < :s "
+            "AND status = ANY(:finished) ORDER BY window_start DESC LIMIT :n"
+        ),
+        {"m": row.monitor_id, "b": row.baseline_id, "s": row.window_start, "n": history,
+         "finished": FINISHED_VALUES},
+    ).all()  # fmt: skip
+    return ClaimedWindow(
+        run_id=row.id, window_start=row.window_start, window_end=row.window_end,
+        monitor_id=row.monitor_id, baseline_id=row.baseline_id, monitor_name=row.name,
+        model=row.model, model_version=row.model_version,
+        min_events=row.min_events, thresholds=row.thresholds or {}, profile_blob=row.profile,
+        drift_history=tuple(bool(r.drift_signal) for r in reversed(past)),
+        previously_recommended=bool(past and past[0].retraining_recommended),
+        judges=tuple(row.judges or ()),
+    )  # fmt: skip
+
+
+def recent_judge_summaries(
+    conn: Connection, window: ClaimedWindow, judge: str, *, windows: int
+) -> list[dict[str, Any]]:
+    """One judge's stored summaries of the monitor's previous finished windows on the same
+    baseline, newest first (what the judge check pools with this window)."""
+    rows = conn.execute(
+        text(
+            f"SELECT results #> '{JUDGE_SUMMARIES_PATH}' -> :judge AS summary "
+            "FROM monitor_runs WHERE monitor_id = :m AND baseline_id = :b "
+            "AND window_start < :s AND status = ANY(:finished) "
+            "ORDER BY window_start DESC LIMIT :n"
+        ),
+        {"judge": judge, "m": window.monitor_id, "b": window.baseline_id,
+         "s": window.window_start, "n": windows, "finished": FINISHED_VALUES},
+    ).scalars().all()  # fmt: skip
+    return [r for r in rows if isinstance(r, dict)]
