@@ -152,9 +152,9 @@ def _dev_key(url: str, data_dir: Path) -> str:
     """The dev key kept in the data folder, recreated if missing or revoked."""
     from sqlalchemy import create_engine, select
 
+    from app.auth.keys import create_key, hash_key
     from app.db.models import ApiKey
     from app.db.session import make_sessionmaker, session_scope
-    from app.security import create_key, hash_key
 
     path = data_dir / DEV_KEY_FILE
     engine = create_engine(url)
@@ -421,8 +421,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    from app.projects import project_named
-    from app.security import create_key, validate_scopes
+    from app.auth.keys import create_key, validate_scopes
+    from app.auth.projects import project_named
 
     try:
         scopes = validate_scopes(scope or ["ingest"])
@@ -444,8 +444,8 @@ def keys_create(
 @projects_app.command("create")
 def projects_create(name: Annotated[str, typer.Argument(help="The project's name.")]) -> None:
     """Create a project; then `driftline keys create NAME --project PROJECT`."""
+    from app.auth.projects import create_project
     from app.errors import DriftlineError
-    from app.projects import create_project
 
     with _session() as session:
         try:
@@ -458,7 +458,7 @@ def projects_create(name: Annotated[str, typer.Argument(help="The project's name
 @projects_app.command("list")
 def projects_list() -> None:
     """List projects."""
-    from app.projects import list_projects
+    from app.auth.projects import list_projects
 
     with _session() as session:
         for project in list_projects(session):
@@ -468,7 +468,7 @@ def projects_list() -> None:
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (prefix, scopes, revoked) without their secrets."""
-    from app.security import list_keys
+    from app.auth.keys import list_keys
 
     with _session() as session:
         for row in list_keys(session):
@@ -479,7 +479,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix.")]) -> None:
     """Revoke a key (other api processes notice within DRIFTLINE_API_KEY_CACHE_SECONDS)."""
-    from app.security import revoke_key
+    from app.auth.keys import revoke_key
 
     with _session() as session:
         row = revoke_key(session, key_id_or_prefix=key)
@@ -509,9 +509,9 @@ def monitors_apply(
     from app.db.models import Baseline
     from app.errors import DriftlineError
     from app.judges.service import apply_judge
+    from app.models.ownership import project_or_default
     from app.monitoring.monitors import create_monitor, monitor_named, update_monitor
     from app.monitoring.specs import PATCHABLE, MonitorIn, MonitorPatch
-    from app.projects import project_or_default
 
     try:
         if file.stat().st_size > MAX_MONITORS_FILE_BYTES:
@@ -787,7 +787,7 @@ def export_dataset(
 
     _require_extra("engine", "export dataset")
     from app.exports.dataset import DatasetSpec, dataset_summary, export_dataset
-    from app.model_versions import record_dataset
+    from app.models.versions import record_dataset
 
     try:
         start = datetime.fromisoformat(since)

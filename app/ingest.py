@@ -42,8 +42,8 @@ from app.db.writers import (
     one_statement,
 )
 from app.errors import DriftlineError
-from app.predictions import RuleCache, fill_predictions
-from app.projects import ModelOwners
+from app.models.ownership import ModelOwners
+from app.models.predictions import RuleCache, fill_predictions
 
 log = logging.getLogger("driftline.ingest")
 

@@ -32,13 +32,13 @@ from app.api.otlp.router import router as otlp_router
 from app.api.runs.router import router as runs_router
 from app.api.server import tune_garbage_collector
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
+from app.auth.keys import KeyVerifier
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_ingest_engine, make_sessionmaker
 from app.ingest import GroupCommitter
 from app.metrics import INGEST_GROUP_EVENTS
-from app.predictions import RuleCache
-from app.projects import ModelOwners
-from app.security import KeyVerifier
+from app.models.ownership import ModelOwners
+from app.models.predictions import RuleCache
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
 
+from app.auth.keys import create_key
 from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
 from tests.pg import scratch_database
 from tests.processes import driftline_api, driftline_env
 

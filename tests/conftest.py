@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from app.auth.keys import create_key, revoke_key
 from app.config import Settings
 from app.db.session import make_sessionmaker, session_scope
 from app.main import create_app
-from app.security import create_key, revoke_key
 from tests.pg import PrivatePostgres, configured_server_url, migrated_database
 from tests.processes import driftline_api, driftline_env
 

@@ -139,8 +139,8 @@ def key_at(url: str, *scopes: str, name: str = "test") -> str:
     """A new API key with ``scopes`` in the (migrated) database at ``url``; its plaintext."""
     from sqlalchemy import create_engine
 
+    from app.auth.keys import create_key
     from app.db.session import make_sessionmaker, session_scope
-    from app.security import create_key
 
     engine = create_engine(url)
     try:

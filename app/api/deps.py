@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from app.auth.keys import Caller, KeyVerifier, scope_allows
 from app.config import Settings
 from app.errors import DriftlineError
 from app.ingest import GroupCommitter
-from app.predictions import RuleCache
-from app.projects import ModelOwners
-from app.security import Caller, KeyVerifier, scope_allows
+from app.models.ownership import ModelOwners
+from app.models.predictions import RuleCache
 
 
 @dataclass

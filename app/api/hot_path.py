@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.body import read_json_body
 from app.api.deps import AppState, ingest_context
-from app.security import Caller
+from app.auth.keys import Caller
 
 # What an ingest route does once its caller is known and its body read.
 Handler = Callable[[AppState, Caller, bytes], Awaitable[BaseModel]]

@@ -17,8 +17,8 @@ from app.db.storable import make_storable
 from app.db.windows import WINDOW_FILTER, window_params
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError, invalid_input
-from app.predictions import Rule
-from app.projects import owner_of, visible_models
+from app.models.ownership import owner_of, visible_models
+from app.models.predictions import Rule
 
 MAX_RECORDS = 500_000
 

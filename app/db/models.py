@@ -50,7 +50,7 @@ class ModelProject(Base):
 
 class PredictionRule(Base):
     """How a model's prediction is read from its output when an event carries none (one rule
-    per model name; see app.predictions)."""
+    per model name; see app.models.predictions)."""
 
     __tablename__ = "prediction_rules"
 
@@ -78,7 +78,7 @@ class ApiKey(Base):
 
 
 class BrowserSession(Base):
-    """A browser signed in to the UI with a key (``app/signin.py`` owns this table)."""
+    """A browser signed in to the UI with a key (``app/auth/sessions.py`` owns this table)."""
 
     __tablename__ = "browser_sessions"
 

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth.projects import default_project_id, project_named
 from app.db.models import Judge, Monitor, Project
 from app.errors import DriftlineError
 from app.judges.endpoint import Endpoint
 from app.judges.rubrics import BUILT_IN, CUSTOM, placeholders
 from app.judges.specs import DEFAULTS, VERSIONED, JudgeIn, JudgePatch
-from app.projects import default_project_id, owner_of, project_named
+from app.models.ownership import owner_of
 
 
 def _not_found(name: str) -> DriftlineError:

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from app.db.models import Baseline, Monitor, MonitorRun
 from app.errors import DriftlineError
 from app.judges.service import check_monitor_judges
+from app.models.ownership import project_or_default
 from app.monitoring import runs
 from app.monitoring.specs import MonitorIn, MonitorPatch, parse_duration
-from app.projects import project_or_default
 
 MIN_WINDOW_SECONDS = 10
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app import security
+from app.auth import keys as security
 from app.db.session import make_sessionmaker
 from tests.conftest import auth
 

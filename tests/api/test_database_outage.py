@@ -5,11 +5,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from app.auth.keys import create_key
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.db.session import make_sessionmaker, session_scope
 from app.main import create_app
-from app.security import create_key
 from tests.conftest import auth
 from tests.pg import PrivatePostgres
 

@@ -12,12 +12,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from app.auth.keys import create_key
+from app.auth.projects import create_project
 from app.config import Settings
 from app.db.session import make_sessionmaker, session_scope
 from app.db.writers import COPY_MIN_ROWS
 from app.main import create_app
-from app.projects import create_project
-from app.security import create_key
 from tests.conftest import auth
 
 

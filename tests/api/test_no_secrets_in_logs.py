@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from app.auth.keys import key_prefix
 from app.config import Settings
 from app.db.session import make_engine
-from app.security import key_prefix
 from tests.conftest import auth
 from tests.processes import driftline_api, driftline_env
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.predictions import MAX_PREDICTION_CHARS, Rule
+from app.models.predictions import MAX_PREDICTION_CHARS, Rule
 from tests.conftest import auth
 from tests.otlp.test_endpoint import PROTOBUF, URL, chat_span, export
 

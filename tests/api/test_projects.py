@@ -9,13 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.auth.keys import create_key
+from app.auth.projects import create_project
 from app.baselines.profiles import build_pending_profiles
 from app.datasets import health_tweets
 from app.db.session import make_sessionmaker, session_scope
 from app.errors import DriftlineError
-from app.predictions import RuleCache
-from app.projects import ModelOwners, create_project
-from app.security import create_key
+from app.models.ownership import ModelOwners
+from app.models.predictions import RuleCache
 from tests.conftest import auth
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -10,8 +10,8 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy
 
+from app.auth.keys import create_key
 from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
 from bench.soak import tree_rss_mb
 from tests.pg import migrated_database
 from tests.processes import driftline_api, driftline_env

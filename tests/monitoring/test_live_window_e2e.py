@@ -9,9 +9,9 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy
 
+from app.auth.keys import create_key
 from app.datasets import health_tweets
 from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
 from tests.pg import migrated_database
 from tests.processes import driftline_api, driftline_cli, driftline_env
 

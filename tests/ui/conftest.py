@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
+from app.auth.keys import create_key
 from app.datasets import chatterbot, health_tweets
 from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key
 from tests.conftest import auth
 from tests.jobs.test_monitoring_flow import (
     HOUR,

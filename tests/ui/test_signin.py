@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from app.api.ui.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from app.auth.keys import create_key, revoke_key
 from app.db.session import make_sessionmaker, session_scope
-from app.security import create_key, revoke_key
 from tests.ui.conftest import Site, new_key
 
 PAGES = [

@@ -19,11 +19,11 @@ from app.api.body import (
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import EventIn, EventStruct, IngestResult, check_event
+from app.auth.keys import Caller
 from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.metrics import INGEST_EVENTS
-from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 

@@ -12,9 +12,9 @@ from fastapi.responses import StreamingResponse
 from app.api.deps import AppState, ReadCaller, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.params import ModelQuery
+from app.auth.keys import Caller
 from app.errors import DriftlineError
 from app.exports.retraining import REASONS, retraining_examples
-from app.security import Caller
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=ERROR_RESPONSES)
 

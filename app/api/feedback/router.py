@@ -16,10 +16,10 @@ from app.api.body import (
 from app.api.deps import AppState, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.feedback.schemas import FeedbackIn, FeedbackResult
+from app.auth.keys import Caller
 from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.db.writers import upsert_feedback
 from app.metrics import INGEST_FEEDBACK
-from app.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=ERROR_RESPONSES)
 

@@ -10,10 +10,10 @@ from app.api.deps import AdminCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.keys.schemas import KeyIn, KeyList, KeyOut, ProjectIn, ProjectList, ProjectOut
 from app.api.params import Int4Id
+from app.auth.keys import Caller, create_key, list_keys, revoke_key, validate_scopes
+from app.auth.projects import create_project, list_projects, project_by_id, project_named
 from app.db.models import ApiKey
 from app.errors import DriftlineError
-from app.projects import create_project, list_projects, project_by_id, project_named
-from app.security import Caller, create_key, list_keys, revoke_key, validate_scopes
 
 router = APIRouter(prefix="/v1", tags=["keys"], responses=ERROR_RESPONSES)
 

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Response
 
-from app import model_versions
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
@@ -18,9 +17,10 @@ from app.api.models.schemas import (
 )
 from app.api.params import ModelName
 from app.errors import DriftlineError
+from app.models import versions as model_versions
+from app.models.predictions import delete_rule, rule_of, set_rule
 from app.monitoring import monitors, runs
 from app.monitoring.results import worst_verdict
-from app.predictions import delete_rule, rule_of, set_rule
 
 router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.predictions import Rule, compile_pattern
+from app.models.predictions import Rule, compile_pattern
 
 # Name the metrics as the quality check does (accuracy, precision, recall, f1) and the
 # dashboards line training, validation and production up side by side.

@@ -10,12 +10,12 @@ from app.api.deps import ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.monitors.schemas import RunOut, run_out
 from app.api.params import Int8Id
+from app.auth.keys import Caller
 from app.db.models import MonitorRun
 from app.errors import DriftlineError
 from app.exports.label_queue import as_csv, as_jsonl, label_queue
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
-from app.security import Caller
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 

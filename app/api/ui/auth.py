@@ -1,6 +1,6 @@
 """Browser sign-in for the UI pages: the session cookie, the CSRF checks, the page headers.
 
-The Bearer API is untouched; pages accept only the session cookie (``app/signin.py`` owns the
+The Bearer API is untouched; pages accept only the session cookie (``app/auth/sessions.py`` owns the
 sessions), so a page can never be driven by a stolen key in a URL.
 """
 
@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api.deps import StateDep
-from app.signin import SignedIn, csrf_matches, signed_in
+from app.auth.sessions import SignedIn, csrf_matches, signed_in
 
 SESSION_COOKIE = "driftline_session"
 # Before sign-in there is no session to hold a CSRF token: the login form's token is also set

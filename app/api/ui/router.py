@@ -39,10 +39,10 @@ from app.api.ui.auth import (
     set_login_csrf,
     set_session_cookie,
 )
+from app.auth.sessions import SignInRefused, csrf_matches, sign_in, sign_out
 from app.errors import DriftlineError
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
-from app.signin import SignInRefused, csrf_matches, sign_in, sign_out
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")

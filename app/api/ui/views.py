@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import model_versions
 from app.baselines.service import baselines_by_id
 from app.db.models import Baseline, Model, Monitor
 from app.engine.results import SEVERITY, VERDICT_STATUSES, Status
 from app.exports.retraining import retraining_examples
-from app.model_versions import VersionScores
+from app.models import versions as model_versions
+from app.models.versions import VersionScores
 from app.monitoring import monitors, runs
 from app.monitoring.results import NO_DATA, RunResults, worst_verdict
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.auth.keys import Caller, KeyVerifier, scope_allows
 from app.db.models import ApiKey, BrowserSession
-from app.security import Caller, KeyVerifier, scope_allows
 
 # The scope a key needs to sign in: every page only reads.
 SIGN_IN_SCOPE = "read"

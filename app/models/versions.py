@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Event, Model
+from app.models.ownership import visible_models
 from app.monitoring import runs
-from app.projects import visible_models
 
 # Versions shown per model (the newest): a pipeline that registers every build must not
 # grow the status answer without bound (the rows stay).
