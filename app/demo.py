@@ -37,6 +37,7 @@ MODEL = "health-news-bot"
 EVENTS_PER_MINUTE = 240
 SUMMARISER = "health-news-summariser"
 SUMMARIES_PER_MINUTE = 120
+SUMMARISER_BASELINE = 200
 
 
 def _summary(article: str, rng: np.random.Generator) -> str:
@@ -110,9 +111,9 @@ def _start_summariser(
     judge = f"faithful-{name[-6:]}"
     api.call("POST", "/v1/judges", {
         "name": judge, "base_url": server.base_url, "model": "local-rule",
-        "rubric": "faithfulness", "budget": 60, "baseline_sample": 300, "anchors": 20,
+        "rubric": "faithfulness", "budget": 60, "baseline_sample": 150, "anchors": 20,
     })  # fmt: skip
-    articles = list(tweets["text"].iloc[:400])
+    articles = list(tweets["text"].iloc[:SUMMARISER_BASELINE])
     records = [{"prompt": f"Summarise: {a}", "output": _summary(a, rng)} for a in articles]
     baseline = api.call("POST", "/v1/baselines", {
         "model": SUMMARISER, "name": name, "records": records,
@@ -128,7 +129,8 @@ def _summaries(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """A minute of summaries, ``share`` of them about another article than the one given."""
     n = SUMMARIES_PER_MINUTE
-    articles = tweets["text"].iloc[400 + minute * n : 400 + (minute + 1) * n].tolist()
+    first = SUMMARISER_BASELINE + minute * n
+    articles = tweets["text"].iloc[first : first + n].tolist()
     others = tweets["text"].sample(n, random_state=minute).tolist()
     return [
         {"model": SUMMARISER, "request_id": f"{name}-s{minute}-{i}",

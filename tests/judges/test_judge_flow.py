@@ -286,10 +286,10 @@ def test_reference_answers_reach_the_correctness_judge_and_the_reference_check(
 def test_server_errors_are_retried_by_the_client_and_cost_no_deferral(
     client: TestClient, admin: dict[str, str], engine: Engine, judge_server: LocalJudge
 ) -> None:
-    # A fifth of the calls answer 500; the client retries them with its backoff (4 tries:
-    # a call fails them all 0.16 % of the time, and then the window is deferred instead).
-    judge_server.behaviour.error_share = 0.2
-    monitor_id = setup(client, admin, judge_server, hours=[0.1], max_retries=3, budget=40,
+    # A tenth of the calls answer 500; the client retries them with its backoff (3 tries:
+    # a call fails them all 0.1 % of the time, and then the window is deferred instead).
+    judge_server.behaviour.error_share = 0.1
+    monitor_id = setup(client, admin, judge_server, hours=[0.1], max_retries=2, budget=40,
                        baseline_sample=40, anchors=0)  # fmt: skip
     work(engine, ORIGIN + HOUR)
     (run,) = runs_of(client, admin, monitor_id)
