@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, String, cast, func, select, text
+from sqlalchemy import Connection, Engine, String, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import Baseline, BaselineRecord
@@ -103,6 +103,29 @@ def _records(session: Session, baseline_id: int, cap: int) -> pd.DataFrame:
         stmt = stmt.order_by(func.md5(cast(BaselineRecord.id, String))).limit(cap)
         log.info("baseline %s: %d records, profiled on a sample of %d", baseline_id, total, cap)
     return pd.read_sql(stmt, session.connection())
+
+
+def sample_records(
+    conn: Connection, baseline_id: int, *, size: int, with_reference: bool
+) -> tuple[list[Any], int]:
+    """A deterministic sample of ``size`` of the baseline's records (id, prompt, output and
+    reference answer: ``reference``, else ``label``), drawn the way profiles are — a top-N
+    sort on md5 of the id in PostgreSQL — and how many it was drawn from. ``with_reference``:
+    only records that have one."""
+    reference = func.coalesce(BaselineRecord.reference, BaselineRecord.label)
+    eligible = [BaselineRecord.baseline_id == baseline_id]
+    if with_reference:
+        eligible.append(reference.is_not(None))
+    rows = conn.execute(
+        select(
+            BaselineRecord.id, BaselineRecord.prompt, BaselineRecord.output,
+            reference.label("reference"), func.count().over().label("population"),
+        )
+        .where(*eligible)
+        .order_by(func.md5(cast(BaselineRecord.id, String)))
+        .limit(size)
+    ).all()  # fmt: skip
+    return list(rows), int(rows[0].population) if rows else 0
 
 
 def build_pending_profiles(engine: Engine, *, profile_cap: int = 100_000) -> int:

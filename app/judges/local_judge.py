@@ -10,7 +10,6 @@ agrees with the truth 85 % of the time). It can misbehave on purpose: answer 429
 request is counted, so a test can assert how many calls were paid for.
 """
 
-import hashlib
 import json
 import re
 import threading
@@ -18,6 +17,8 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from app.engine.judged import unit_hash
 
 _WORD = re.compile(r"\w+")
 # A template's sections: a line "NAME (any words):" and the text below it.
@@ -37,11 +38,6 @@ class Behaviour:
     delay_seconds: float = 0.0
     tokens_per_call: int = 100
     reason: str = "rule"  # the one-line reason every answer gives
-
-
-def _share(text: str, salt: str) -> float:
-    digest = hashlib.blake2b(f"{salt}\x00{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 def truth(output: str, reference: str | None, *, fail_marker: str = "WRONG") -> bool:
@@ -118,20 +114,20 @@ class LocalJudge:
         content = next(
             (m["content"] for m in body.get("messages", []) if m.get("role") == "user"), ""
         )
-        if b.error_share and _share(content, f"500:{self.calls}") < b.error_share:
+        if b.error_share and unit_hash(f"500:{self.calls}", content) < b.error_share:
             return 500, {}, {"error": {"message": "upstream failed", "type": "server_error"}}
         sections = {k.strip().split(" ")[0]: v.strip() for k, v in _SECTION.findall(content)}
         output = sections.pop("ANSWER", "")
         grounds = sections.get("REFERENCE") or " ".join(sections.values())
         verdict = truth(output, grounds, fail_marker=b.fail_marker)
-        if _share(output, "agreement") >= b.agreement:
+        if unit_hash("agreement", output) >= b.agreement:
             verdict = not verdict
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
         if "score" in schema.get("properties", {}):
             answer: dict[str, Any] = {"score": 1.0 if verdict else 0.0, "reason": b.reason}
         else:
             answer = {"verdict": "pass" if verdict else "fail", "reason": b.reason}
-        if b.off_format_share and _share(output, "format") < b.off_format_share:
+        if b.off_format_share and unit_hash("format", output) < b.off_format_share:
             answer = {"judgement": "looks fine"}
         return 200, {}, {
             "id": f"local-{self.calls}", "object": "chat.completion", "created": int(time.time()),

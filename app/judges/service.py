@@ -150,14 +150,7 @@ def delete_judge(session: Session, judge: Judge) -> None:
 
 def check_monitor_judges(session: Session, model: str, names: list[str]) -> None:
     """Each judge a monitor names must exist in the project that owns its model (422)."""
-    if not names:
-        return
-    project = owner_of(session, model)
-    found = set(
-        session.scalars(
-            select(Judge.name).where(Judge.project_id == project, Judge.name.in_(names))
-        )
-    )
+    found = {j.name for j in _judges_named(session, model, names)}
     missing = [n for n in names if n not in found]
     if missing:
         raise DriftlineError(
@@ -206,11 +199,14 @@ def config_of(judge: Judge) -> JudgeConfig:
 
 def monitor_judges(session: Session, model: str, names: list[str]) -> list[JudgeConfig]:
     """The configurations of the judges a monitor names (those that still exist), in order."""
+    by_name = {j.name: j for j in _judges_named(session, model, names)}
+    return [config_of(by_name[n]) for n in names if n in by_name]
+
+
+def _judges_named(session: Session, model: str, names: list[str]) -> list[Judge]:
+    """The judges of those names in the project that owns ``model``."""
     if not names:
         return []
     project = owner_of(session, model)
-    rows = session.scalars(
-        select(Judge).where(Judge.project_id == project, Judge.name.in_(names))
-    ).all()
-    by_name = {j.name: j for j in rows}
-    return [config_of(by_name[n]) for n in names if n in by_name]
+    stmt = select(Judge).where(Judge.project_id == project, Judge.name.in_(names))
+    return list(session.scalars(stmt))

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from app.baselines.profiles import sample_records
 from app.engine.judged import Draw, JudgedRow, JudgeEvidence, draw_sample, unit_hash
 from app.judges import judgments
 from app.judges.client import Answer, JudgeClient, Transient, Unusable
@@ -61,12 +62,8 @@ class _Keepalive:
     def __init__(self, renew: Callable[[], object] | None) -> None:
         self.renew, self.last = renew, time.monotonic()
 
-    @property
-    def every(self) -> float:
-        return LEASE_RENEW_SECONDS
-
     def __call__(self) -> None:
-        if self.renew is not None and time.monotonic() - self.last >= self.every:
+        if self.renew is not None and time.monotonic() - self.last >= LEASE_RENEW_SECONDS:
             self.renew()
             self.last = time.monotonic()
 
@@ -129,30 +126,17 @@ def _judgment(key: str, answer: Answer) -> Judgment:
 def _baseline_items(
     engine: Engine, baseline_id: int, cfg: JudgeConfig
 ) -> tuple[dict[str, dict[str, str]], int]:
-    """The baseline records this judge version judges (a deterministic simple random sample
-    of ``baseline_sample``, of those with a reference answer when the rubric reads one) and
-    how many records it was drawn from."""
+    """The baseline records this judge version judges (``baseline_sample`` of them, of those
+    with a reference answer when the rubric reads one) and how many they were drawn from."""
     with engine.connect() as conn:
-        ids = conn.execute(
-            text(
-                "SELECT id FROM baseline_records WHERE baseline_id = :b "
-                "AND (coalesce(reference, label) IS NOT NULL OR NOT :needs_reference)"
-            ),
-            {"b": baseline_id, "needs_reference": cfg.needs_reference},
-        ).scalars().all()  # fmt: skip
-        chosen = sorted(ids, key=lambda i: unit_hash(SALT, str(i)))[: cfg.baseline_sample]
-        rows = conn.execute(
-            text(
-                "SELECT id, prompt, output, coalesce(reference, label) AS reference "
-                "FROM baseline_records WHERE id = ANY(:ids)"
-            ),
-            {"ids": chosen},
-        ).all()
+        rows, population = sample_records(
+            conn, baseline_id, size=cfg.baseline_sample, with_reference=cfg.needs_reference
+        )
     items = {
         str(r.id): {"prompt": r.prompt, "output": r.output, "reference": r.reference or ""}
         for r in rows
     }
-    return items, len(ids)
+    return items, population
 
 
 @dataclass(frozen=True)
@@ -200,9 +184,10 @@ def _uncertainty(frame: pd.DataFrame) -> list[float | None] | None:
 
 def judge_one(
     engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, cfg: JudgeConfig,
-    *, attempt: int, keepalive: _Keepalive,
+    *, attempt: int, keepalive: _Keepalive, pool_windows: int,
 ) -> tuple[JudgeEvidence, int]:  # fmt: skip
-    """One judge's evidence about the window, and how many calls did not get through."""
+    """One judge's evidence about the window (with the summaries of the ``pool_windows`` - 1
+    windows before it), and how many calls did not get through."""
     eligible = frame
     if cfg.needs_reference:
         eligible = frame[_reference(frame).notna()].reset_index(drop=True)
@@ -211,7 +196,7 @@ def judge_one(
         budget=cfg.budget, salt=SALT,
     )  # fmt: skip
     with engine.connect() as conn:
-        recent = runs.recent_judge_summaries(conn, window, cfg.name, windows=32)
+        recent = runs.recent_judge_summaries(conn, window, cfg.name, windows=pool_windows - 1)
     empty = np.zeros(0)
 
     def evidence(**kw: object) -> JudgeEvidence:
@@ -294,7 +279,7 @@ def _failed(cfg: JudgeConfig, population: int, why: str) -> JudgeEvidence:
 
 def judge_window(
     engine: Engine, window: runs.ClaimedWindow, frame: pd.DataFrame, *, attempt: int,
-    renew: Callable[[], object] | None = None,
+    pool_windows: int, renew: Callable[[], object] | None = None,
 ) -> list[JudgeEvidence]:  # fmt: skip
     """Every judge the monitor names; raises ``JudgeDeferred`` when a call did not get
     through and the window may still wait (the answers so far are kept). ``renew`` extends
@@ -309,8 +294,9 @@ def judge_window(
     for cfg in configs:
         try:
             evidence, transient = judge_one(
-                engine, window, frame, cfg, attempt=attempt, keepalive=keepalive
-            )
+                engine, window, frame, cfg, attempt=attempt, keepalive=keepalive,
+                pool_windows=pool_windows,
+            )  # fmt: skip
         except Exception as exc:  # one judge's failure must not take the window with it
             log.exception("run %s: judge %s failed", window.run_id, cfg.name)
             evidence, transient = _failed(cfg, len(frame), f"{type(exc).__name__}: {exc}"), 0

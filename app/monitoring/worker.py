@@ -129,6 +129,7 @@ def execute_run(
         t = time.perf_counter()
         judged = judge_window(
             engine, window, frame, attempt=claim.attempt,
+            pool_windows=thresholds.judge_pool_windows,
             renew=lambda: runs.renew_lease(engine, claim, lease_seconds),
         )  # fmt: skip
         timings["judges"] = round(time.perf_counter() - t, 3)

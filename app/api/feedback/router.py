@@ -66,7 +66,7 @@ async def store_feedback(
     sanitized = redacted = 0
     for fb in feedback:
         if state.settings.redact_pii:
-            refuse_pii_in_identifiers(fb.model_dump(), ("request_id",))
+            refuse_pii_in_identifiers({"request_id": fb.request_id}, ("request_id",))
         row, changed, n = make_storable(
             fb.model_dump(mode="json"),
             free_text=("label", "reference", "source"),
