@@ -366,7 +366,7 @@ def worker() -> None:
     signal.signal(signal.SIGINT, on_signal)
     if settings.worker_metrics_port:
         from app.jobs.health import serve
-        from app.metrics import LeaderModelHealth
+        from app.metrics.leader import LeaderModelHealth
 
         port = settings.worker_metrics_port
         leader = LeaderModelHealth(engine) if settings.model_health_exporter == "worker" else None

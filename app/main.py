@@ -36,7 +36,7 @@ from app.auth.keys import KeyVerifier
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_ingest_engine, make_sessionmaker
 from app.ingest import GroupCommitter
-from app.metrics import INGEST_GROUP_EVENTS
+from app.metrics.process import INGEST_GROUP_EVENTS
 from app.models.ownership import ModelOwners
 from app.models.predictions import RuleCache
 

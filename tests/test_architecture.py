@@ -155,3 +155,22 @@ def test_the_router_rule_would_catch_sql_and_commits() -> None:
     assert statements_run("m = session.get(Monitor, 1)")
     assert not statements_run("monitor = monitors.get_monitor(session, 1, project=None)")
     assert not statements_run("value = headers.get('x')")
+
+
+# ---- metrics read through the domain services ----------------------------------------------
+
+
+def test_metrics_read_model_health_through_the_domain_services() -> None:
+    """``app/metrics`` builds no statement: the collector asks ``runs``, ``versions`` and the
+    featuriser, so a rule about what a window or a version means lives in one place."""
+    offenders = {
+        str(p.relative_to(ROOT)): hits
+        for p in sorted((APP / "metrics").rglob("*.py"))
+        if (hits := statements_run(p.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_process_metrics_import_nothing_of_the_app() -> None:
+    """Bumping a counter on the ingest path imports no service (it once pulled in runs)."""
+    assert outside_imports((APP / "metrics" / "process.py").read_text(), "app.metrics") == []

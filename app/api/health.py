@@ -11,7 +11,7 @@ from app.api.deps import StateDep, require_scope
 from app.api.errors import database_cause
 from app.db.migrate import current_revision, head_revision
 from app.errors import DriftlineError
-from app.metrics import render
+from app.metrics.exposition import render
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("driftline.api")

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.deps import VERIFIED_CALLER, authenticate
 from app.api.errors import database_cause, database_unavailable, error_response
 from app.errors import DriftlineError
-from app.metrics import REQUEST_SECONDS, SLOW_CLIENTS
+from app.metrics.process import REQUEST_SECONDS, SLOW_CLIENTS
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Every route that takes a body needs a key: those bodies are read only for a known caller.

@@ -20,7 +20,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
-from app.metrics import SLOW_CLIENTS
+from app.metrics.process import SLOW_CLIENTS
 
 # Request line and headers together; nginx's default buffers hold 32 KiB, Node's 16 KiB. A
 # request with more is refused before any of it reaches the app.

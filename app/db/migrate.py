@@ -6,7 +6,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
+
+from app.db.locks import unlock, wait_for_lock
 
 # A fixed key for pg_advisory_lock so that replicas starting together migrate one at a time.
 _MIGRATION_LOCK_KEY = 0x44524946544C494E  # "DRIFTLIN"
@@ -42,14 +44,14 @@ def upgrade(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+            wait_for_lock(conn, _MIGRATION_LOCK_KEY)
             try:
                 cfg = alembic_config(url)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 conn.commit()
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                unlock(conn, _MIGRATION_LOCK_KEY)
                 conn.commit()
         ensure_day_partitions(engine)
     finally:

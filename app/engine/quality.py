@@ -9,8 +9,8 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import (
-    bootstrap_ci,
     finite_baseline_drop,
+    mean_ci,
     proportion_drop_p,
     relative_change,
     resampled,
@@ -324,12 +324,7 @@ def quality_check(
     if len(scored) >= thresholds.min_labels:
         values = scored.to_numpy(dtype=float)
         mean = float(values.mean())
-        _, hi = bootstrap_ci(
-            lambda idx: float(values[idx].mean()),
-            len(values),
-            confidence=thresholds.quality_confidence,
-            rounds=rounds,
-        )
+        _, hi = mean_ci(values, confidence=thresholds.quality_confidence, rounds=rounds)
         metrics += [MetricValue("score_mean", mean), MetricValue("score_ci_high", hi)]
         if len(base_scores) >= 2:
             base_mean = float(base_scores.mean())

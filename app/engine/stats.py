@@ -63,27 +63,28 @@ def floor_at(expected: float, sd: float, alpha: float) -> float:
     return float(expected - stats.norm.isf(alpha) * sd)
 
 
-def bootstrap_ci(
-    statistic: Callable[[np.ndarray], float],
-    n: int,
-    *,
-    confidence: float = 0.95,
-    rounds: int = 200,
-    seed: int = 0,
+def mean_ci(
+    values: np.ndarray, *, confidence: float = 0.95, rounds: int = 200, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile interval of ``statistic(indices)`` over ``rounds`` resamples of ``n`` rows."""
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(rounds)])
-    values = values[~np.isnan(values)]
-    if values.size == 0:
+    """Percentile bootstrap interval of the mean of ``values`` (scipy.stats.bootstrap)."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
         return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    # Resampled in batches of at most ~2M values, so a large window's interval costs no more
+    # memory than a small one's (scipy draws `batch` resamples of every value at once).
+    batch = max(1, 2_000_000 // values.size)
+    ci = stats.bootstrap(
+        (values,), np.mean, n_resamples=rounds, batch=batch, confidence_level=confidence,
+        method="percentile", rng=np.random.default_rng(seed),
+    ).confidence_interval  # fmt: skip
+    return float(ci.low), float(ci.high)
 
 
 # Resamples are drawn at most this large; above it their spread is scaled by sqrt(size ratio)
 # (the statistics resampled are averages over events), so a 1,000,000-event window costs
-# what a 20,000-event one does.
+# what a 20,000-event one does. This is why `resampled` is written here rather than being
+# scipy.stats.bootstrap: scipy resamples every row each round, and the checks need the raw
+# resampled statistics (a null at the window's size), not only an interval.
 RESAMPLE_MAX_SIZE = 20_000
 
 

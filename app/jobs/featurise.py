@@ -3,7 +3,7 @@
 import logging
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from app.engine.descriptors import FEATURE_COLUMNS, compute_descriptors
 
@@ -26,6 +26,15 @@ _CLAIM = text(
     FOR UPDATE OF e SKIP LOCKED
     """
 )
+_LAG = text(
+    "SELECT coalesce(extract(epoch FROM now() - min(e.received_at)), 0) FROM events e "
+    "WHERE e.id > coalesce((SELECT max(event_id) FROM event_features), 0)"
+)
+
+
+def lag_seconds(conn: Connection) -> float:
+    """Age of the oldest event not featurised yet (0 when the featuriser is caught up)."""
+    return float(conn.execute(_LAG).scalar_one())
 
 
 def featurise_batch(engine: Engine, *, batch: int = 2_000) -> int:

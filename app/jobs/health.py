@@ -16,7 +16,7 @@ from wsgiref.simple_server import make_server
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
-from app.metrics import Combined
+from app.metrics.exposition import Combined
 
 TICK_SECONDS = Histogram(
     "driftline_worker_tick_seconds",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,37 @@ from app.monitoring import runs
 VERSIONS_SHOWN = 10
 # The quality check's per-version macro-F1 (app.engine.quality), by version in `feature`.
 PRODUCTION_F1 = ("quality", "version_f1")
+
+_REPORTED = text(
+    """
+    SELECT v.name, v.version, s.split, m.key AS metric, m.value
+    FROM (SELECT name, version, training_metrics, validation_metrics,
+                 row_number() OVER (PARTITION BY name ORDER BY created_at DESC, id DESC) AS newest
+          FROM models
+          WHERE training_metrics IS NOT NULL OR validation_metrics IS NOT NULL) v,
+         LATERAL (VALUES ('training', v.training_metrics), ('validation', v.validation_metrics))
+             AS s(split, metrics),
+         jsonb_each(s.metrics) AS m
+    WHERE v.newest <= :versions AND jsonb_typeof(m.value) = 'number'
+    """
+)
+
+
+@dataclass(frozen=True)
+class ReportedMetric:
+    """One number a version's pipeline reported for a split (training or validation)."""
+
+    model: str
+    version: str
+    split: str
+    metric: str
+    value: float
+
+
+def reported_metrics(conn: Connection, *, newest_versions: int) -> list[ReportedMetric]:
+    """The numeric metrics reported for each model's ``newest_versions`` newest versions."""
+    rows = conn.execute(_REPORTED, {"versions": newest_versions})
+    return [ReportedMetric(n, v, s, m, float(x)) for n, v, s, m, x in rows]
 
 
 def _upsert(session: Session, name: str, version: str, values: dict[str, Any]) -> Model:

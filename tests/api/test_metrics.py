@@ -151,7 +151,7 @@ def names(families: object) -> set[str]:
 def test_with_workers_exporting_one_worker_leads_and_another_takes_over(
     engine: Engine, database_url: str
 ) -> None:
-    from app.metrics import LeaderModelHealth
+    from app.metrics.leader import LeaderModelHealth
 
     first, second = LeaderModelHealth(engine), LeaderModelHealth(engine)
     try:
@@ -179,7 +179,7 @@ def test_with_workers_exporting_one_worker_leads_and_another_takes_over(
 def test_a_worker_that_cannot_reach_the_database_says_so() -> None:
     from sqlalchemy import create_engine
 
-    from app.metrics import LeaderModelHealth
+    from app.metrics.leader import LeaderModelHealth
 
     # Nothing listens on port 1: the lock cannot be taken, and the scrape says why.
     dead = create_engine(

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from app.metrics import REPORTED_VERSIONS_EXPORTED
+from app.metrics.model_health import REPORTED_VERSIONS_EXPORTED
 from tests.conftest import auth
 
 

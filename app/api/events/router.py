@@ -23,7 +23,7 @@ from app.auth.keys import Caller
 from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
-from app.metrics import INGEST_EVENTS
+from app.metrics.process import INGEST_EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
 

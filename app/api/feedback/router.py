@@ -19,7 +19,7 @@ from app.api.feedback.schemas import FeedbackIn, FeedbackResult
 from app.auth.keys import Caller
 from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.db.writers import upsert_feedback
-from app.metrics import INGEST_FEEDBACK
+from app.metrics.process import INGEST_FEEDBACK
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=ERROR_RESPONSES)
 

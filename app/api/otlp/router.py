@@ -19,7 +19,7 @@ from app.api.events.schemas import EventIn
 from app.api.feedback.router import store_feedback
 from app.api.feedback.schemas import FeedbackIn
 from app.errors import DriftlineError
-from app.metrics import INGEST_EVENTS, OTLP_SPANS
+from app.metrics.process import INGEST_EVENTS, OTLP_SPANS
 from app.otlp.decode import (
     JSON,
     decode_request,
