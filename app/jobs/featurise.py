@@ -2,10 +2,7 @@
 
 import logging
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, text
-
-from app.engine.descriptors import FEATURE_COLUMNS, compute_descriptors
 
 log = logging.getLogger("driftline.featurise")
 
@@ -39,6 +36,12 @@ def lag_seconds(conn: Connection) -> float:
 
 def featurise_batch(engine: Engine, *, batch: int = 2_000) -> int:
     """Featurise up to ``batch`` events that have no features yet; returns how many."""
+    # Imported here, not above: the api's /metrics reads `lag_seconds` from this module, and
+    # the slim api (`pip install driftline`) has neither pandas nor the engine's descriptors.
+    import pandas as pd
+
+    from app.engine.descriptors import FEATURE_COLUMNS, compute_descriptors
+
     with engine.begin() as conn:
         # The floor is a value, not a subquery, so the planner sees how few rows lie above it
         # and probes event_features by key instead of hashing all of it.
