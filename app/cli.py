@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -178,6 +179,23 @@ def _dev_key(url: str, data_dir: Path) -> str:
     return key
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on; a port that is taken (or
+    not ours to take) stops the command with one line naming it and the setting."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _fail(
+            f"cannot listen on {host}:{port} ({exc.strerror}): set DRIFTLINE_PORT (or --port) "
+            "to a free port"
+        ) from None
+    return sock
+
+
 @app.command()
 def up(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
@@ -198,6 +216,9 @@ def up(
     log_config = _setup_logging(settings)
     host = host or settings.host
     port = port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})
+    # The port first: taken, it is one line and nothing started, printed or created.
+    listener = _listen(host, port)
     url, embedded = _database_url(settings)
     try:
         upgrade(url)
@@ -252,7 +273,7 @@ def up(
                         log_config=log_config,
                         http=HTTP_PROTOCOL,
                     )
-                ).run()
+                ).run(sockets=[listener])
         finally:
             with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while finishing
                 stop_gracefully(scheduler)
@@ -317,6 +338,12 @@ def api(
     """Serve the HTTP API against DRIFTLINE_DATABASE_URL (run `driftline migrate` first)."""
     import uvicorn
 
+    # The app is built by a factory reading the environment (in each worker process): the
+    # address given here is what it reports as its own (the public URL's default).
+    for variable, value in (("DRIFTLINE_HOST", host), ("DRIFTLINE_PORT", port)):
+        if value is not None:
+            os.environ[variable] = str(value)
+    get_settings.cache_clear()
     settings = get_settings()
     log_config = _setup_logging(settings)
     if not settings.database_url:
@@ -332,8 +359,8 @@ def api(
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_level=settings.log_level,
         log_config=log_config,
@@ -366,14 +393,17 @@ def worker() -> None:
     signal.signal(signal.SIGINT, on_signal)
     if settings.worker_metrics_port:
         from app.jobs.health import serve
+        from app.metrics.exposition import Combined, PublicURL
         from app.metrics.leader import LeaderModelHealth
 
         port = settings.worker_metrics_port
-        leader = LeaderModelHealth(engine) if settings.model_health_exporter == "worker" else None
+        extra: list[Any] = [PublicURL(settings.ui_url)]
+        if settings.model_health_exporter == "worker":
+            extra.append(LeaderModelHealth(engine))
         try:
             serve(
                 settings.worker_metrics_host, port,
-                max_silence_seconds=settings.run_lease_seconds, extra=leader,
+                max_silence_seconds=settings.run_lease_seconds, extra=Combined(*extra),
             )  # fmt: skip
         except OSError as exc:  # the work matters more than its telemetry: say so, go on
             typer.secho(

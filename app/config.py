@@ -32,7 +32,13 @@ class Settings(BaseSettings):
         description="Where the embedded PostgreSQL and the dev key live.",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the api listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address people open the UI at (behind an ingress, its https URL). "
+        "Alert and runbook links are built from it (exported as driftline_public_url_info); "
+        "unset: http://<host>:<port>, localhost for a wildcard host.",
+    )
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_events: int = 1000
@@ -167,6 +173,23 @@ class Settings(BaseSettings):
         if self.retention_days:
             return min(self.max_backfill_days, self.retention_days)
         return self.max_backfill_days
+
+    @property
+    def ui_url(self) -> str:
+        """Where the UI is reached: the public URL, else this process's own address."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or " " in value:
+            raise ValueError(f"DRIFTLINE_PUBLIC_URL must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _url_from_files(self) -> "Settings":

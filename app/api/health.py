@@ -66,6 +66,10 @@ async def metrics(request: Request, state: StateDep) -> Response:
                 "read key); a project's models are in its status API and UI",
             )  # fmt: skip
     body, content_type = await run_in_threadpool(
-        lambda: render(state.engine, model_health=state.settings.model_health_exporter == "api")
+        lambda: render(
+            state.engine,
+            public_url=state.settings.ui_url,
+            model_health=state.settings.model_health_exporter == "api",
+        )
     )
     return Response(body, media_type=content_type)

@@ -44,16 +44,35 @@ class _BuildInfo:
         yield _build_info()
 
 
-def render(engine: Engine, *, model_health: bool = True) -> tuple[bytes, str]:
-    """The /metrics body: process metrics (multiprocess-aware), plus model health unless the
-    workers export it (``DRIFTLINE_MODEL_HEALTH_EXPORTER=worker``)."""
+class PublicURL:
+    """``driftline_public_url_info{url}``: where people open the UI. The alert rules read it
+    to build their links, so they point at the address users reach (an ingress, say) rather
+    than at the scraped pod, and need no per-deployment edit."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "driftline_public_url_info",
+            "Always 1; the address of Driftline's UI (DRIFTLINE_PUBLIC_URL) as a label.",
+            labels=["url"],
+        )
+        info.add_metric([self.url], 1.0)
+        yield info
+
+
+def render(engine: Engine, *, public_url: str, model_health: bool = True) -> tuple[bytes, str]:
+    """The /metrics body: process metrics (multiprocess-aware), the build and the UI's
+    address, plus model health unless the workers export it
+    (``DRIFTLINE_MODEL_HEALTH_EXPORTER=worker``)."""
     process: Any = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         process = CollectorRegistry()
         multiprocess.MultiProcessCollector(process)  # type: ignore[no-untyped-call]
-    sources: list[Any] = [process, _BuildInfo()]
+    sources: list[Any] = [process, _BuildInfo(), PublicURL(public_url)]
     if model_health:
         sources.append(ModelHealthCollector(engine))
     return generate_latest(Combined(*sources)), CONTENT_TYPE_LATEST

@@ -1,4 +1,4 @@
-"""Write prometheusrule.yaml from the shipped rules file, so both always hold the same
+"""Write base/prometheusrule.yaml from the shipped rules file, so both always hold the same
 alerts: ``python deploy/kubernetes/generate_prometheusrule.py`` (a test checks they match)."""
 
 from pathlib import Path
@@ -23,4 +23,4 @@ if __name__ == "__main__":
     header = "# Generated from deploy/prometheus/rules/driftline.rules.yml by\n"
     header += "# deploy/kubernetes/generate_prometheusrule.py: edit the rules file, not this.\n"
     body = yaml.safe_dump(prometheus_rule(), sort_keys=False, width=100)
-    (HERE / "prometheusrule.yaml").write_text(header + body)
+    (HERE / "base" / "prometheusrule.yaml").write_text(header + body)

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -214,3 +215,26 @@ def test_two_workers_export_model_health_once_and_hand_it_over(database_url: str
             assert time.monotonic() < deadline
             time.sleep(0.3)
         assert "driftline_collector_up 1.0" in scrape(survivor)
+
+
+def test_a_taken_port_is_one_line_naming_it_and_the_setting_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    """`make run` with the port taken: no banner, no key, no database — one line on stderr
+    naming the port and DRIFTLINE_PORT, and a non-zero exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env["DRIFTLINE_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env["DRIFTLINE_PORT"] = str(port)  # the setting `make run` reads
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "up"], env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+    assert out.returncode != 0
+    assert out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert f"127.0.0.1:{port}" in line and "DRIFTLINE_PORT" in line, line
+    assert not (tmp_path / "data").exists()  # no database started, no key created
