@@ -4,8 +4,14 @@
 
 Every panel has a title, a description and a unit, and queries only metrics Driftline
 exports (tests/deploy/test_dashboards.py runs each query against a real Prometheus).
+
+Portable: no datasource uid is written anywhere — every panel reads the dashboard's
+``$datasource`` variable (any Prometheus, whatever its name), every query is narrowed by the
+``$job`` and ``$namespace`` variables (both "All" by default), and links into Driftline's UI
+use ``$driftline_url``, read from the ``driftline_public_url_info`` series Driftline exports.
 """
 
+import re
 from pathlib import Path
 
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
@@ -15,17 +21,31 @@ from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
     VariableRefresh,
 )
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 OUT = Path(__file__).resolve().parent
-DATASOURCE = DataSourceRef(type_val="prometheus", uid="driftline-prometheus")
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'model="$model", monitor="$monitor"'
+SCOPE = 'job=~"$job", namespace=~"$namespace"'
+_METRIC = re.compile(r"\b(driftline_[a-z_]+)(?:\{([^}]*)\})?")
+
+
+def scoped(expr: str) -> str:
+    """``expr`` with every Driftline selector narrowed to the chosen jobs and namespaces (a
+    regex that matches "" also matches series without the label, e.g. outside Kubernetes)."""
+
+    def narrow(m: re.Match[str]) -> str:
+        inner = f"{m.group(2)}, {SCOPE}" if m.group(2) else SCOPE
+        return f"{m.group(1)}{{{inner}}}"
+
+    return _METRIC.sub(narrow, expr)
 
 
 def query(
     expr: str, legend: str = "", *, instant: bool = False, ref: str = "A"
 ) -> prometheus.Dataquery:
-    """A PromQL target on the provisioned Prometheus datasource."""
-    q = prometheus.Dataquery().expr(expr).datasource(DATASOURCE).ref_id(ref)
+    """A PromQL target on the dashboard's ``$datasource``, scoped to ``$job``/``$namespace``."""
+    q = prometheus.Dataquery().expr(scoped(expr)).datasource(DATASOURCE).ref_id(ref)
     if legend:
         q = q.legend_format(legend)
     return q.instant() if instant else q.range()
@@ -34,43 +54,79 @@ def query(
 def series(
     title: str, description: str, unit: str, *targets: prometheus.Dataquery, width: int = 12
 ) -> timeseries.Panel:
-    """A time-series panel."""
+    """A time-series panel; on the model dashboard it links to the model's page."""
     panel = (
         timeseries.Panel().title(title).description(description).unit(unit).span(width).height(8)
     )
+    if "$model" in "".join(t.build().expr or "" for t in targets):
+        panel = panel.links([model_link()])
     for i, t in enumerate(targets):
         panel = panel.with_target(t.ref_id(chr(ord("A") + i)))
     return panel.datasource(DATASOURCE)
 
 
-def status_link(title: str = "Model page in Driftline") -> dashboard.DashboardLink:
-    """Link to the model's page in Driftline's UI (every window, its reasons and report)."""
+def model_link(
+    model: str = "${model}", title: str = "Model page in Driftline"
+) -> dashboard.DashboardLink:
+    """Link to a model's page in Driftline's UI (every window, its reasons and report)."""
     return (
         dashboard.DashboardLink(title)
         .type(DashboardLinkType.LINK)
-        .url("${driftline_url}/models/${model}")
+        .url(f"${{driftline_url}}/models/{model}")
         .target_blank(True)
     )
 
 
-def url_variable() -> dashboard.TextBoxVariable:
+def fleet_link() -> dashboard.DashboardLink:
+    """Link to Driftline's fleet page (every model, worst first)."""
     return (
-        dashboard.TextBoxVariable("driftline_url")
-        .label("Driftline URL")
-        .default_value("http://localhost:8000")
+        dashboard.DashboardLink("Fleet in Driftline")
+        .type(DashboardLinkType.LINK)
+        .url("${driftline_url}/")
+        .target_blank(True)
     )
+
+
+def variables() -> list[dashboard.DatasourceVariable | dashboard.QueryVariable]:
+    """What every dashboard asks first: which Prometheus, which Driftline jobs and namespaces,
+    and where Driftline's UI is (for the links)."""
+
+    def label_values(name: str, label: str) -> dashboard.QueryVariable:
+        return (
+            dashboard.QueryVariable(name).label(label.title()).datasource(DATASOURCE)
+            .query(f"label_values(driftline_public_url_info, {label})")
+            .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
+            .multi(True).include_all(True).all_value(".*")
+        )  # fmt: skip
+
+    return [
+        dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus"),
+        label_values("job", "job"),
+        label_values("namespace", "namespace"),
+        dashboard.QueryVariable("driftline_url").label("Driftline URL").datasource(DATASOURCE)
+        .query(scoped("label_values(driftline_public_url_info, url)"))
+        .refresh(VariableRefresh.ON_DASHBOARD_LOAD),
+    ]  # fmt: skip
+
+
+def with_variables(board: dashboard.Dashboard) -> dashboard.Dashboard:
+    for variable in variables():
+        board = board.with_variable(variable)
+    return board
 
 
 def fleet() -> dashboard.Dashboard:
     """Every model's verdict at a glance."""
     return (
-        dashboard.Dashboard("Driftline / Fleet overview")
-        .uid("driftline-fleet")
-        .tags(["driftline"])
-        .description("Verdict of every monitored model's latest window, and what needs action.")
-        .refresh("1m")
-        .time("now-24h", "now")
-        .with_variable(url_variable())
+        with_variables(
+            dashboard.Dashboard("Driftline / Fleet overview")
+            .uid("driftline-fleet")
+            .tags(["driftline"])
+            .description("Verdict of every monitored model's latest window, and what needs action.")
+            .refresh("1m")
+            .time("now-24h", "now")
+            .links([fleet_link()])
+        )
         .with_panel(
             stat.Panel().title("Monitors in drift").unit("short").span(6).height(5)
             .description("Monitors whose latest window was judged drift (persisted).")
@@ -97,8 +153,9 @@ def fleet() -> dashboard.Dashboard:
         )
         .with_panel(
             table.Panel().title("Latest verdict per monitor").unit("short").span(24).height(10)
-            .description("One row per monitor: its latest window's verdict (1 = current).")
-            .with_target(query("driftline_monitor_verdict == 1", "{{model}} / {{monitor}}: {{verdict}}", instant=True))
+            .description("One row per monitor: its latest window's verdict (1 = current). Click a row for the model's page in Driftline.")
+            .with_target(query("driftline_monitor_verdict == 1", "{{model}} / {{monitor}}: {{verdict}}", instant=True).format(PromQueryFormat.TABLE))
+            .data_links([model_link("${__data.fields.model}")])
             .datasource(DATASOURCE)
         )
         .with_panel(
@@ -114,28 +171,29 @@ def fleet() -> dashboard.Dashboard:
 def model_detail() -> dashboard.Dashboard:
     """One model and monitor: drift per check, quality vs baseline, long tail, data quality."""
     return (
-        dashboard.Dashboard("Driftline / Model detail")
-        .uid("driftline-model")
-        .tags(["driftline"])
-        .description("Drift, quality, perplexity, long tail, data quality and volume of one monitor.")
-        .refresh("1m")
-        .time("now-7d", "now")
-        .links([status_link()])
+        with_variables(
+            dashboard.Dashboard("Driftline / Model detail")
+            .uid("driftline-model")
+            .tags(["driftline"])
+            .description("Drift, quality, perplexity, long tail, data quality and volume of one monitor.")
+            .refresh("1m")
+            .time("now-7d", "now")
+            .links([model_link(), fleet_link()])
+        )
         .with_variable(
             dashboard.QueryVariable("model").label("Model").datasource(DATASOURCE)
-            .query("label_values(driftline_monitor_verdict, model)").refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .query(scoped("label_values(driftline_monitor_verdict, model)")).refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
         )
         .with_variable(
             dashboard.QueryVariable("monitor").label("Monitor").datasource(DATASOURCE)
-            .query('label_values(driftline_monitor_verdict{model="$model"}, monitor)').refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .query(scoped('label_values(driftline_monitor_verdict{model="$model"}, monitor)')).refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
         )
-        .with_variable(url_variable())
         .with_panel(
             series(
                 "Embedding drift", "Centroid shift of the window's prompt embeddings vs its threshold (baseline bootstrap).", "short",
                 query(f'driftline_check_value{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "shift"),
                 query(f'driftline_check_threshold{{{SEL}, check="embedding_drift", metric="centroid_shift"}}', "threshold"),
-            ).links([status_link("Windows and reports in Driftline")])
+            ).links([model_link(title="Windows and reports in Driftline")])
         )
         .with_panel(
             series(
@@ -195,12 +253,15 @@ def model_detail() -> dashboard.Dashboard:
 def service() -> dashboard.Dashboard:
     """The Driftline service itself: traffic, latency, errors, worker backlog."""
     return (
-        dashboard.Dashboard("Driftline / Service health")
-        .uid("driftline-service")
-        .tags(["driftline"])
-        .description("Requests, latency, ingest outcomes and the worker's backlog.")
-        .refresh("30s")
-        .time("now-6h", "now")
+        with_variables(
+            dashboard.Dashboard("Driftline / Service health")
+            .uid("driftline-service")
+            .tags(["driftline"])
+            .description("Requests, latency, ingest outcomes and the worker's backlog.")
+            .refresh("30s")
+            .time("now-6h", "now")
+            .links([fleet_link()])
+        )
         .with_panel(
             series(
                 "Requests per second", "By route and status class.", "reqps",

@@ -127,6 +127,8 @@ def substitute(expr: str) -> str:
         expr.replace("$__rate_interval", "1m")
         .replace("$model", "news-bot")
         .replace("$monitor", "news-hourly")
+        .replace("$job", ".*")  # the variables' "All"
+        .replace("$namespace", ".*")
     )
 
 
