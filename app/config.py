@@ -2,9 +2,21 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OidcGroup(BaseModel):
+    """What members of an identity-provider group may do in the UI."""
+
+    project: str | None = Field(
+        default=None, description="The project they see; unset: every project."
+    )
+    scopes: list[Literal["read", "ingest", "admin"]] = Field(
+        default=["read"], min_length=1, description="Their scopes ('read' at least to sign in)."
+    )
 
 
 class Settings(BaseSettings):
@@ -110,6 +122,35 @@ class Settings(BaseSettings):
         default=12.0,
         description="How long a browser stays signed in to the UI before it must sign in again.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer URL (OpenID Connect discovery at "
+        "<issuer>/.well-known/openid-configuration). Set: the UI's login page offers sign-in "
+        "through it; keys still work. Its redirect URI is "
+        "<DRIFTLINE_PUBLIC_URL>/login/oidc/callback.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Driftline's client id there.")
+    oidc_client_secret: str | None = Field(
+        default=None, description="Its client secret (unset: a public client, PKCE only)."
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None, description="A file holding the client secret (a mounted secret)."
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile", description="Scopes asked of the provider."
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="The ID token claim listing the person's groups."
+    )
+    oidc_groups: dict[str, OidcGroup] = Field(
+        default_factory=dict,
+        description='Groups mapped to a project and scopes, as JSON: {"ml-team": {"project": '
+        '"support", "scopes": ["read"]}, "sre": {"scopes": ["read", "admin"]}}. A person '
+        "in no mapped group cannot sign in.",
+    )
+    oidc_provider_name: str = Field(
+        default="your identity provider", description="How the login button names it."
+    )
     retention_days: int | None = Field(
         default=None, description="Delete events and feedback older than this; unset keeps all."
     )
@@ -190,6 +231,23 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")) or " " in value:
             raise ValueError(f"DRIFTLINE_PUBLIC_URL must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "Settings":
+        if self.oidc_client_secret is None and self.oidc_client_secret_file is not None:
+            secret = _read_secret("DRIFTLINE_OIDC_CLIENT_SECRET_FILE", self.oidc_client_secret_file)
+            self.oidc_client_secret = secret
+        if self.oidc_issuer:
+            if not self.oidc_issuer.startswith(("https://", "http://")):
+                raise ValueError("DRIFTLINE_OIDC_ISSUER must be an http(s) URL")
+            if not self.oidc_client_id:
+                raise ValueError("DRIFTLINE_OIDC_ISSUER is set: set DRIFTLINE_OIDC_CLIENT_ID too")
+            if not self.oidc_groups:
+                raise ValueError(
+                    "DRIFTLINE_OIDC_ISSUER is set: map at least one group in DRIFTLINE_OIDC_GROUPS "
+                    "(nobody could sign in otherwise)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _url_from_files(self) -> "Settings":

@@ -33,6 +33,7 @@ from app.api.runs.router import router as runs_router
 from app.api.server import tune_garbage_collector
 from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.auth.keys import KeyVerifier
+from app.auth.oidc import IdentityProvider
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_ingest_engine, make_sessionmaker
 from app.ingest import GroupCommitter
@@ -98,6 +99,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         owners=owners,
         prediction_rules=rules,
         ingest=ingest,
+        identity_provider=identity_provider(settings),
     )
     # Innermost of ours (added first): the ingest routes are served just inside the gate.
     api.add_middleware(
@@ -153,6 +155,18 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     api.openapi = openapi  # type: ignore[method-assign]
     return api
+
+
+def identity_provider(settings: Settings) -> IdentityProvider | None:
+    """The UI's OIDC provider when one is configured (``DRIFTLINE_OIDC_*``)."""
+    if not settings.oidc_issuer or not settings.oidc_client_id:
+        return None
+    return IdentityProvider(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        scopes=settings.oidc_scopes,
+    )
 
 
 def create_app_from_env() -> FastAPI:

@@ -12,6 +12,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from app.auth.keys import Caller, KeyVerifier, scope_allows
+from app.auth.oidc import IdentityProvider
 from app.config import Settings
 from app.errors import DriftlineError
 from app.ingest import GroupCommitter
@@ -31,6 +32,8 @@ class AppState:
     prediction_rules: RuleCache
     # Ingest writes: concurrent requests share transactions (app.ingest).
     ingest: GroupCommitter
+    # The UI's sign-in through an identity provider (None: keys only).
+    identity_provider: IdentityProvider | None = None
 
 
 async def get_state(request: Request) -> AppState:

@@ -1,5 +1,6 @@
-"""Browser sign-in for the UI: a key with the ``read`` scope buys a session (this module owns
-``browser_sessions``).
+"""Browser sign-in for the UI: a key with the ``read`` scope buys a session, and so does a
+person the identity provider vouches for (``app/auth/oidc.py``: their groups decide the
+project and scopes, fixed at sign-in). This module owns ``browser_sessions``.
 
 The cookie carries a random 256-bit token and nothing else; only its SHA-256 is stored, next
 to the key it stands for, a CSRF token and an expiry. A server-side row rather than a
@@ -52,15 +53,39 @@ def sign_in(
         raise SignInRefused(
             f"That key lacks the '{SIGN_IN_SCOPE}' scope; an ingest-only key cannot sign in."
         )
+    return _open(session, caller, BrowserSession(key_id=caller.key_id), lifetime)
+
+
+# Identity-provider sessions have no key; their caller's key id is this (no key has it).
+NO_KEY = 0
+
+
+def sign_in_person(
+    session: Session,
+    subject: str,
+    *,
+    project_id: int | None,
+    scopes: list[str],
+    lifetime: timedelta,
+) -> tuple[str, SignedIn]:
+    """Open a session (committed) for a person the identity provider signed in, with the
+    project (None: every project) and scopes their groups grant."""
+    if not scope_allows(scopes, SIGN_IN_SCOPE):
+        raise SignInRefused(f"Your groups grant no '{SIGN_IN_SCOPE}' access to Driftline.")
+    caller = Caller(NO_KEY, subject, tuple(scopes), project_id)
+    row = BrowserSession(subject=subject, project_id=project_id, scopes=scopes)
+    return _open(session, caller, row, lifetime)
+
+
+def _open(
+    session: Session, caller: Caller, row: BrowserSession, lifetime: timedelta
+) -> tuple[str, SignedIn]:
     now = datetime.now(UTC)
     session.execute(delete(BrowserSession).where(BrowserSession.expires_at < now))
     token = secrets.token_urlsafe(32)
-    row = BrowserSession(
-        token_sha256=_digest(token),
-        key_id=caller.key_id,
-        csrf_token=secrets.token_urlsafe(32),
-        expires_at=now + lifetime,
-    )
+    row.token_sha256 = _digest(token)
+    row.csrf_token = secrets.token_urlsafe(32)
+    row.expires_at = now + lifetime
     session.add(row)
     session.commit()
     return token, SignedIn(caller=caller, csrf_token=row.csrf_token, expires_at=row.expires_at)
@@ -73,21 +98,25 @@ def signed_in(session: Session, token: str) -> SignedIn | None:
         return None
     row = session.execute(
         select(BrowserSession, ApiKey)
-        .join(ApiKey, ApiKey.id == BrowserSession.key_id)
+        .outerjoin(ApiKey, ApiKey.id == BrowserSession.key_id)
         .where(
             BrowserSession.token_sha256 == _digest(token),
             BrowserSession.expires_at > datetime.now(UTC),
-            ApiKey.revoked_at.is_(None),
         )
     ).one_or_none()
     if row is None:
         return None
     browser, key = row
-    if not scope_allows(list(key.scopes), SIGN_IN_SCOPE):
+    if browser.subject is not None:  # a person: what their groups granted at sign-in
+        scopes = list(browser.scopes or [])
+        caller = Caller(NO_KEY, browser.subject, tuple(scopes), browser.project_id)
+    elif key is None or key.revoked_at is not None:
         return None
-    return SignedIn(
-        caller=Caller.of(key), csrf_token=browser.csrf_token, expires_at=browser.expires_at
-    )
+    else:
+        scopes, caller = list(key.scopes), Caller.of(key)
+    if not scope_allows(scopes, SIGN_IN_SCOPE):
+        return None
+    return SignedIn(caller=caller, csrf_token=browser.csrf_token, expires_at=browser.expires_at)
 
 
 def sign_out(session: Session, token: str) -> None:

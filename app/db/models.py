@@ -8,6 +8,7 @@ from sqlalchemy import (
     REAL,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -78,13 +79,25 @@ class ApiKey(Base):
 
 
 class BrowserSession(Base):
-    """A browser signed in to the UI with a key (``app/auth/sessions.py`` owns this table)."""
+    """A browser signed in to the UI, with a key or through the identity provider (OIDC)
+    (``app/auth/sessions.py`` owns this table)."""
 
     __tablename__ = "browser_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            "(key_id IS NULL) <> (subject IS NULL) AND (subject IS NULL OR scopes IS NOT NULL)",
+            name="key_or_subject",
+        ),
+    )
 
     # SHA-256 of the cookie's random token: a copy of the table signs nobody in.
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    # Signed in with a key: the key (its scopes and project apply, its revocation too).
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    # Signed in through the identity provider: who, and what their groups granted then.
+    subject: Mapped[str | None] = mapped_column(String(320))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    scopes: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -250,7 +250,8 @@ def fleet_view(prometheus: httpx.Client) -> dict[str, Any]:
     view: dict[str, Any] = {}
     for name, title, expr in dashboard_queries():
         if name == "fleet.json" and "rate(" not in expr:
-            result = prometheus.get("/api/v1/query", params={"query": expr}).json()["data"]
+            result = prometheus.get("/api/v1/query", params={"query": substitute(expr)})
+            result = result.json()["data"]
             view[f"{title}: {expr}"] = sorted(
                 (json.dumps({k: v for k, v in r["metric"].items() if k not in ("instance", "job")},
                             sort_keys=True), r["value"][1])

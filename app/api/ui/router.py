@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from app.api.deps import SessionDep, StateDep
+from app.api.deps import AppState, SessionDep, StateDep
 from app.api.exports.router import retraining_response
 from app.api.params import Int8Id
 from app.api.runbooks import runbook_text, runbooks_dir
@@ -36,9 +36,11 @@ from app.api.ui.auth import (
     login_csrf_ok,
     login_url,
     safe_next,
+    secure_cookies,
     set_login_csrf,
     set_session_cookie,
 )
+from app.auth.oidc import ATTEMPT_SECONDS, Grant, LoginAttempt, sign_in_with_claims
 from app.auth.sessions import SignInRefused, csrf_matches, sign_in, sign_out
 from app.errors import DriftlineError
 from app.monitoring import runs
@@ -92,7 +94,11 @@ def not_found(request: Request, browser: Any, what: str) -> HTMLResponse:
 
 def _login_page(request: Request, status: int, next: str | None, error: str | None) -> Response:
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", status, next=safe_next(next), error=error, csrf=token)
+    state: AppState = request.app.state.driftline
+    sso = state.settings.oidc_provider_name if state.identity_provider else None
+    response = page(
+        request, "login.html", status, next=safe_next(next), error=error, csrf=token, sso=sso
+    )
     set_login_csrf(response, request, token)
     return response
 
@@ -134,6 +140,84 @@ async def login(
             response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
             return response
     return _login_page(request, status, next, error)
+
+
+# The sign-in attempt (state, nonce, PKCE verifier, where to go) while the browser is at the
+# identity provider. SameSite=Lax: it must come back with the provider's redirect.
+OIDC_COOKIE = "driftline_oidc"
+OIDC_PATH = "/login/oidc"
+
+
+def _redirect_uri(state: AppState) -> str:
+    return f"{state.settings.ui_url}{OIDC_PATH}/callback"
+
+
+@router.get(OIDC_PATH)
+async def oidc_start(request: Request, state: StateDep, next: str | None = None) -> Response:
+    """Send the browser to the identity provider (OIDC authorization code flow with PKCE)."""
+    provider = state.identity_provider
+    if provider is None:
+        return _login_page(request, 404, next, "Sign-in through an identity provider is off.")
+    try:
+        url, attempt = await provider.start(_redirect_uri(state), safe_next(next))
+    except SignInRefused as refused:
+        return _login_page(request, 502, next, str(refused))
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        OIDC_COOKIE, attempt.to_cookie(), max_age=ATTEMPT_SECONDS, httponly=True,
+        samesite="lax", secure=secure_cookies(request), path=OIDC_PATH,
+    )  # fmt: skip
+    return response
+
+
+@router.get(f"{OIDC_PATH}/callback")
+async def oidc_callback(
+    request: Request,
+    state: StateDep,
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    returned_state: Annotated[str | None, Query(alias="state", max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The provider's answer: verify it, open a session with what the person's groups grant,
+    and go where they were headed."""
+    provider = state.identity_provider
+    attempt = LoginAttempt.from_cookie(request.cookies.get(OIDC_COOKIE, ""))
+    target = attempt.next if attempt else "/"
+    if provider is None:
+        return _login_page(request, 404, target, "Sign-in through an identity provider is off.")
+    if error:
+        return _login_page(request, 401, target, f"The identity provider said no ({error}).")
+    if attempt is None or not code or not returned_state:
+        return _login_page(
+            request, 400, target, "That sign-in expired or did not start in this browser."
+        )
+    settings = state.settings
+    groups = {name: Grant(g.project, tuple(g.scopes)) for name, g in settings.oidc_groups.items()}
+    lifetime = timedelta(hours=settings.ui_session_hours)
+    try:
+        claims = await provider.finish(
+            attempt, _redirect_uri(state), code=code, state=returned_state
+        )
+
+        def open_session() -> str:
+            with state.sessions() as session:
+                token, _ = sign_in_with_claims(
+                    session, claims, claim=settings.oidc_groups_claim, groups=groups,
+                    lifetime=lifetime,
+                )  # fmt: skip
+                return token
+
+        token = await run_in_threadpool(open_session)
+    except SignInRefused as refused:
+        response = _login_page(request, 403, target, str(refused))
+        response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH)
+        return response
+    # A page, not a redirect: the session cookie is SameSite=Strict, and a redirect chain
+    # that began at the provider is cross-site, so the next page would not get it.
+    response = page(request, "signed_in.html", next=safe_next(target))
+    set_session_cookie(response, request, token, int(lifetime.total_seconds()))
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_PATH)
+    return response
 
 
 @router.post("/logout")
