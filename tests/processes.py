@@ -2,6 +2,7 @@
 free loopback port, and waiting until a server is ready."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 
 
 def free_port() -> int:
@@ -78,3 +80,14 @@ def driftline_api(
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/readyz", proc)
         yield base, proc
+
+
+def need(binary: str, install: str = "") -> str:
+    """The path of an outside program a test needs. Missing: the test skips saying how to
+    install it — except under CI, where every such test must run (.ci/run installs them)."""
+    path = shutil.which(binary)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} must be installed under CI (.ci/run installs it)")
+        pytest.skip(f"{binary} not installed ({install or f'apt-get install {binary}'})")
+    return path

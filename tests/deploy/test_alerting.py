@@ -1,27 +1,17 @@
 """Alert rules pass promtool's checks and unit tests; Alertmanager's config passes amtool;
 every runbook an alert links to is served."""
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from tests.processes import need
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy/prometheus/rules"
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{binary} must be installed under CI (.ci/run installs it)")
-        pytest.skip(f"{binary} not installed (apt-get install prometheus prometheus-alertmanager)")
-    return path
 
 
 def run(*cmd: str, cwd: Path = ROOT) -> str:

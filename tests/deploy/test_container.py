@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.test_alerting import need
+from tests.processes import need
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,10 +19,9 @@ from sqlalchemy import Engine
 from app.datasets import chatterbot, health_tweets
 from app.db.migrate import upgrade
 from tests.conftest import auth
-from tests.deploy.test_alerting import need
 from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
 from tests.pg import PrivatePostgres
-from tests.processes import driftline_api, driftline_cli, driftline_env, free_port, wait_for
+from tests.processes import driftline_api, driftline_cli, driftline_env, free_port, need, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -5,7 +5,6 @@ changes only image tags, and the PrometheusRule the same alerts as the rules fil
 is tested with."""
 
 import importlib.util
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.processes import need
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 OVERLAYS = ("dev", "prod")
@@ -23,12 +24,7 @@ OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("kubectl must be installed under CI (.ci/run installs it)")
-        pytest.skip("kubectl not installed (apt-get install kubectl)")
-    return path
+    return need("kubectl")
 
 
 def render_text(folder: Path) -> str:

@@ -2,24 +2,16 @@
 node's test runner, after `npm ci` and the TypeScript build."""
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.processes import need
+
 SDK = Path(__file__).resolve().parents[2] / "sdk" / "typescript"
 pytestmark = pytest.mark.slow
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{binary} must be installed under CI (node 20 and npm)")
-        pytest.skip(f"{binary} not installed: the TypeScript client needs node 20 and npm")
-    return path
 
 
 def run(*cmd: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
@@ -31,7 +23,7 @@ def run(*cmd: str, env: dict[str, str] | None = None, timeout: float = 300) -> s
 def test_the_typescript_client_passes_its_tests_against_driftline(
     driftline: str, make_key: Callable[..., str]
 ) -> None:
-    node, npm = need("node"), need("npm")
+    node, npm = need("node", "node 20 and npm"), need("npm", "node 20 and npm")
     # The lockfile pins every package; `npm ci` installs exactly it (from the npm registry).
     if not (SDK / "node_modules" / ".package-lock.json").exists():
         run(npm, "ci", "--no-audit", "--no-fund")

@@ -6,8 +6,6 @@ emptied before every test): a model with a baseline, a monitor, three computed h
 prompts, labels and a model name; then ``driftline api`` serves it.
 """
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from tests.jobs.test_monitoring_flow import (
     work,
 )
 from tests.pg import migrated_database
-from tests.processes import as_slim_api, driftline_api, driftline_env
+from tests.processes import as_slim_api, driftline_api, driftline_env, need
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # Shown as text everywhere, never run: in a model name, a prompt and a label.
@@ -40,13 +38,8 @@ HOSTILE_LABEL = "<img src=x onerror=\"document.title='PWNED'\">"
 
 
 def chromium_path() -> str:
-    """Debian's Chromium; skips outside CI when it is missing (CI installs it)."""
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required under CI (.ci/run installs it)")
-        pytest.skip("chromium not installed (apt-get install chromium); CI always runs this")
-    return path
+    """Debian's Chromium (CI installs it)."""
+    return need("chromium")
 
 
 @dataclass
