@@ -1,5 +1,6 @@
 """Settings that need more than a type: the database URL and password from secret files."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,34 @@ def test_the_password_alone_can_come_from_the_postgres_images_secret_file(
     secret.write_text("")
     with pytest.raises(ValidationError, match=r"DRIFTLINE_DATABASE_PASSWORD_FILE: .* is empty"):
         Settings()
+
+
+def test_the_public_url_defaults_to_the_listening_address_and_must_be_http() -> None:
+    assert Settings(host="0.0.0.0", port=9000).ui_url == "http://localhost:9000"  # noqa: S104
+    assert Settings(host="10.1.2.3", port=8000).ui_url == "http://10.1.2.3:8000"
+    assert Settings(public_url="https://dl.example.com/").ui_url == "https://dl.example.com"
+    with pytest.raises(ValidationError, match="DRIFTLINE_PUBLIC_URL must be an http"):
+        Settings(public_url="dl.example.com")
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"oidc_issuer": "https://idp.example.com"}, "set DRIFTLINE_OIDC_CLIENT_ID too"),
+        (
+            {"oidc_issuer": "https://idp.example.com", "oidc_client_id": "driftline"},
+            "map at least one group",
+        ),
+        ({"oidc_issuer": "idp.example.com", "oidc_client_id": "x"}, "must be an http(s) URL"),
+        (
+            {"oidc_issuer": "https://i", "oidc_client_id": "x",
+             "oidc_groups": {"g": {"scopes": ["root"]}}},
+            "scopes",
+        ),
+    ],
+)  # fmt: skip
+def test_an_incomplete_identity_provider_setting_is_a_start_up_error(
+    settings: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        Settings(**settings)  # type: ignore[arg-type]
