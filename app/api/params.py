@@ -13,3 +13,7 @@ _NO_NUL = r"^[^\x00]*$"
 ModelName = Annotated[str, Path(min_length=1, max_length=200, pattern=_NO_NUL)]
 ModelQuery = Annotated[str, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
 OptionalModelQuery = Annotated[str | None, Query(max_length=200, pattern=_NO_NUL)]
+# A short text filter (a version, class or label) and a request id in a path.
+TextFilter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
+RequestIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=_NO_NUL)]
+NO_NUL = _NO_NUL

@@ -1,12 +1,12 @@
-"""``POST /v1/events``."""
+"""``POST /v1/events`` (ingest) and ``GET /v1/events`` (the events behind a verdict)."""
 
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Query, Request
+from pydantic import StringConstraints, TypeAdapter
 
 from app.api.body import (
     FastItems,
@@ -16,13 +16,23 @@ from app.api.body import (
     split_batch,
     validate_items,
 )
-from app.api.deps import AppState, ingest_context
+from app.api.deps import AppState, ReadCaller, SessionDep, StateDep, ingest_context
 from app.api.errors import ERROR_RESPONSES
-from app.api.events.schemas import EventIn, EventStruct, IngestResult, check_event
+from app.api.events.schemas import (
+    EventDetail,
+    EventIn,
+    EventPage,
+    EventStruct,
+    IngestResult,
+    StoredEvent,
+    check_event,
+)
+from app.api.params import NO_NUL, ModelName, ModelQuery, RequestIdPath, TextFilter
 from app.auth.keys import Caller
 from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
+from app.events import browse
 from app.metrics.process import INGEST_EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -173,3 +183,85 @@ async def store_events(
         redacted=redacted,
         request_ids=[r["request_id"] for r in rows],
     )
+
+
+_METADATA_PAIRS = Annotated[
+    list[Annotated[str, StringConstraints(max_length=400, pattern=NO_NUL)]] | None,
+    Query(
+        max_length=10,
+        description="key:value (repeatable): events whose metadata holds every pair, values "
+        "compared as text",
+    ),
+]
+_SEARCH = Annotated[
+    str | None,
+    Query(
+        min_length=2,
+        max_length=200,
+        pattern=NO_NUL,
+        description="Text in the prompt or output (case-insensitive, within the time range)",
+    ),
+]
+
+
+@router.get("/events", response_model=EventPage, summary="List and search a model's events")
+def list_events(
+    session: SessionDep,
+    state: StateDep,
+    caller: ReadCaller,
+    model: ModelQuery,
+    start: Annotated[datetime, Query(alias="from", description="Inclusive start.")],
+    end: Annotated[datetime, Query(alias="to", description="Exclusive end.")],
+    version: TextFilter = None,
+    prediction: TextFilter = None,
+    label: TextFilter = None,
+    has_label: bool | None = None,
+    has_score: bool | None = None,
+    metadata: _METADATA_PAIRS = None,
+    q: _SEARCH = None,
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = browse.DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+) -> EventPage:
+    """One model's events in ``from``..``to`` (at most 31 days), newest first, a page at a
+    time (``next_cursor``). Filters: version, predicted class, label, whether a label or a
+    score arrived, metadata pairs, and a text search. A search too broad to finish in 5 s is a
+    422 asking for a narrower range. Another project's model is a 404."""
+    state.owners.check(session, caller.project_id, model)
+    pairs = {}
+    for pair in metadata or []:
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            raise DriftlineError(
+                422, "invalid_metadata", f"metadata filter {pair!r}: use key:value"
+            )
+        pairs[key] = value
+    flt = browse.EventFilter(
+        model=model, start=_aware(start), end=_aware(end), version=version,
+        prediction=prediction, label=label, has_label=has_label, has_score=has_score,
+        metadata=pairs, search=q,
+    )  # fmt: skip
+    page = browse.list_events(session, flt, limit=limit, cursor=cursor)
+    return EventPage(
+        events=[StoredEvent.model_validate(e) for e in page.events], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/events/{model}/{request_id}", response_model=EventDetail, summary="One event in full")
+def get_event(
+    model: ModelName,
+    request_id: RequestIdPath,
+    session: SessionDep,
+    state: StateDep,
+    caller: ReadCaller,
+) -> EventDetail:
+    """The event, its feedback and the descriptors the worker computed for it."""
+    state.owners.check(session, caller.project_id, model)
+    event = browse.get_event(session, model, request_id)
+    if event is None:
+        raise DriftlineError(404, "not_found", f"no event {request_id!r} of model {model!r}")
+    return EventDetail.model_validate(event)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is UTC, as everywhere in the API."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

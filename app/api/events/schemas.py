@@ -117,3 +117,43 @@ class IngestResult(BaseModel):
         description="PII spans replaced by placeholders (only with DRIFTLINE_REDACT_PII).",
     )
     request_ids: list[str] = Field(description="The request_id of each event, in request order.")
+
+
+class StoredEvent(BaseModel):
+    """A stored event with its feedback (the latest for its request id), as listed."""
+
+    id: int
+    ts: datetime
+    received_at: datetime
+    model: str
+    model_version: str
+    request_id: str
+    prompt: str
+    output: str
+    prediction: str | None = None
+    confidence: float | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    perplexity: float | None = None
+    finish_reason: str | None = None
+    metadata: dict[str, Any] | None = None
+    label: str | None = Field(default=None, description="The feedback's label, if any.")
+    reference: str | None = Field(default=None, description="The feedback's reference answer.")
+    score: float | None = Field(default=None, description="The feedback's score (0-1).")
+    thumbs: int | None = Field(default=None, description="1 up, -1 down.")
+    feedback_source: str | None = None
+
+
+class EventPage(BaseModel):
+    """One page of events, newest first; pass ``next_cursor`` back as ``cursor`` for the next
+    (null: this was the last)."""
+
+    events: list[StoredEvent]
+    next_cursor: str | None
+
+
+class EventDetail(StoredEvent):
+    """One event with the descriptors the worker computed for it (null until featurised)."""
+
+    features: dict[str, Any] | None = None

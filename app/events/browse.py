@@ -1,0 +1,166 @@
+"""Events behind a verdict: list one model's events in a time range with filters and a text
+search, a page at a time, and read one event with its features and feedback.
+
+Every list is one index range scan (``ix_events_model_ts`` on each daily partition: the model
+and a bounded time range are required), newest first, paged by a keyset cursor on
+``(ts, id)`` — never OFFSET, so page 1,000 costs what page 1 does. Filters and the search run
+on that range under a statement timeout: a search too broad for it is a clear 422 asking for
+a narrower range, never a query left running.
+"""
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app.db.windows import WINDOW_FILTER, window_params
+from app.errors import DriftlineError
+
+# The widest time range one list may scan, and how long it may take.
+MAX_RANGE = timedelta(days=31)
+STATEMENT_TIMEOUT_MS = 5_000
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+_COLUMNS = """
+    e.id, e.ts, e.model, e.model_version, e.request_id, e.prompt, e.output, e.prediction,
+    e.confidence, e.latency_ms, e.prompt_tokens, e.completion_tokens, e.perplexity,
+    e.finish_reason, e.metadata, e.received_at,
+    f.label, f.reference, f.score, f.thumbs, f.source AS feedback_source
+"""
+_LIST = text(
+    f"""
+    SELECT {_COLUMNS}
+    FROM events e
+    LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
+    WHERE {WINDOW_FILTER}
+      AND (CAST(:prediction AS text) IS NULL OR e.prediction = :prediction)
+      AND (CAST(:label AS text) IS NULL OR f.label = :label)
+      AND (CAST(:has_label AS boolean) IS NULL OR (f.label IS NOT NULL) = :has_label)
+      AND (CAST(:has_score AS boolean) IS NULL
+           OR (f.score IS NOT NULL OR f.thumbs IS NOT NULL) = :has_score)
+      AND (CAST(:meta_keys AS text[]) IS NULL
+           OR (SELECT bool_and(e.metadata ->> m.k IS NOT DISTINCT FROM m.v)
+               FROM unnest(CAST(:meta_keys AS text[]), CAST(:meta_values AS text[])) AS m(k, v)))
+      AND (CAST(:pattern AS text) IS NULL
+           OR e.prompt ILIKE :pattern OR e.output ILIKE :pattern)
+      AND (CAST(:after_ts AS timestamptz) IS NULL OR (e.ts, e.id) < (:after_ts, :after_id))
+    ORDER BY e.ts DESC, e.id DESC
+    LIMIT :limit
+    """
+)
+_ONE = text(
+    f"""
+    SELECT {_COLUMNS}
+    FROM event_keys k
+    JOIN events e ON e.model = k.model AND e.request_id = k.request_id AND e.ts = k.ts
+    LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
+    WHERE k.model = :model AND k.request_id = :request_id
+    """
+)
+_FEATURES = text("SELECT * FROM event_features WHERE event_id = :id")
+_TIMEOUT = text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events: one model (and version) in ``start <= ts < end``, and the rest."""
+
+    model: str
+    start: datetime
+    end: datetime
+    version: str | None = None
+    prediction: str | None = None
+    label: str | None = None
+    has_label: bool | None = None
+    has_score: bool | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events (newest first) and the cursor of the next, if any."""
+
+    events: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(ts: datetime, event_id: int) -> str:
+    """An opaque cursor after the event ``(ts, id)``."""
+    return base64.urlsafe_b64encode(json.dumps([ts.isoformat(), event_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The ``(ts, id)`` a cursor stands for; 422 when it is not one of ours."""
+    try:
+        ts, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        moment, after = datetime.fromisoformat(ts), int(event_id)
+        if moment.tzinfo is None or not 0 <= after < 2**63:
+            raise ValueError(cursor)
+        return moment, after
+    except (ValueError, TypeError):
+        raise DriftlineError(422, "invalid_cursor", "cursor is not one this API returned") from None
+
+
+def _like(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_events(
+    session: Session, flt: EventFilter, *, limit: int = DEFAULT_PAGE, cursor: str | None = None
+) -> EventPage:
+    """A page of the filtered events, newest first."""
+    if flt.end <= flt.start:
+        raise DriftlineError(422, "invalid_range", "'to' must be after 'from'")
+    if flt.end - flt.start > MAX_RANGE:
+        raise DriftlineError(
+            422, "range_too_wide",
+            f"a list spans at most {MAX_RANGE.days} days: narrow 'from'..'to' (this one spans "
+            f"{(flt.end - flt.start).days} days)",
+        )  # fmt: skip
+    after_ts, after_id = decode_cursor(cursor) if cursor else (None, None)
+    params = {
+        **window_params(flt.model, flt.version, flt.start, flt.end),
+        "prediction": flt.prediction, "label": flt.label, "has_label": flt.has_label,
+        "has_score": flt.has_score,
+        "meta_keys": list(flt.metadata) or None,
+        "meta_values": list(flt.metadata.values()) or None,
+        "pattern": _like(flt.search) if flt.search else None,
+        "after_ts": after_ts, "after_id": after_id, "limit": limit + 1,
+    }  # fmt: skip
+    try:
+        session.execute(_TIMEOUT)
+        rows = [dict(r) for r in session.execute(_LIST, params).mappings()]
+    except OperationalError as exc:
+        if "statement timeout" not in str(exc.orig):
+            raise
+        session.rollback()
+        raise DriftlineError(
+            422, "query_too_broad",
+            f"that search ran past {STATEMENT_TIMEOUT_MS // 1000} s: narrow the time range "
+            "or add a filter",
+        ) from None  # fmt: skip
+    finally:
+        session.rollback()  # the timeout was for this read only
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
+    return EventPage(rows, encode_cursor(last["ts"], last["id"]) if last else None)
+
+
+def get_event(session: Session, model: str, request_id: str) -> dict[str, Any] | None:
+    """One event with its feedback and stored features (None when there is no such event)."""
+    row = session.execute(_ONE, {"model": model, "request_id": request_id}).mappings().first()
+    if row is None:
+        return None
+    event = dict(row)
+    features = session.execute(_FEATURES, {"id": event["id"]}).mappings().first()
+    event["features"] = {k: v for k, v in features.items() if k != "event_id"} if features else None
+    return event
