@@ -121,6 +121,13 @@ def test_untrusted_text_renders_as_text_everywhere(site: Site, open_page: Any) -
     assert mislabelled.count() == 1
     assert mislabelled.get_by_text(HOSTILE_PROMPT).count() == 1
     assert page.locator("img[src=x]").count() == 0 and page.title() != "PWNED"
+    # Each example links to its event, where the same text is still only text.
+    row = mislabelled.locator("tr", has_text=HOSTILE_PROMPT).first
+    row.locator("a[href^='/events/']").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#prompt").inner_text() == HOSTILE_PROMPT
+    assert page.locator("#label").inner_text() == HOSTILE_LABEL
+    assert page.locator("img[src=x]").count() == 0 and page.title() != "PWNED"
     page.goto(f"{site.base}/models/{HOSTILE_MODEL}")
     page.wait_for_load_state("networkidle")
     assert page.locator("h1", has_text=HOSTILE_MODEL).count() == 1
@@ -153,6 +160,17 @@ def test_pages_pass_axe_and_every_link_is_reachable_by_keyboard(site: Site, open
         )
         if found:
             serious[path] = found
+        if path.startswith("/windows/"):  # and the first example's event page
+            page.locator("a[href^='/events/']").first.click()
+            page.wait_for_load_state("networkidle")
+            page.add_script_tag(path=str(AXE))
+            found = page.evaluate(
+                "async () => (await axe.run(document)).violations"
+                ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                ".map(v => v.id + ': ' + v.nodes.length)"
+            )
+            if found:
+                serious[page.url] = found
     assert serious == {}
 
     page.goto(f"{site.base}/windows/{site.run_ids[-2]}")

@@ -43,6 +43,7 @@ from app.api.ui.auth import (
 from app.auth.oidc import ATTEMPT_SECONDS, Grant, LoginAttempt, sign_in_with_claims
 from app.auth.sessions import SignInRefused, csrf_matches, sign_in, sign_out
 from app.errors import DriftlineError
+from app.events import browse
 from app.monitoring import runs
 from app.monitoring.results import RunStatus
 
@@ -274,6 +275,27 @@ def model_view(
     if model is None:
         return not_found(request, browser, f"model {name!r}")
     return page(request, "model.html", browser=browser, model=model, windows=windows)
+
+
+@router.get("/events/{model:path}/{request_id}")
+def event_view(
+    request: Request,
+    model: str,
+    request_id: str,
+    session: SessionDep,
+    state: StateDep,
+    browser: Browser,
+) -> HTMLResponse:
+    """One event: prompt, output, prediction, feedback, metadata and descriptors."""
+    what = f"event {request_id!r} of {model!r}"
+    if "\x00" in model + request_id or not state.owners.sees(
+        session, browser.caller.project_id, model
+    ):
+        return not_found(request, browser, what)
+    event = browse.get_event(session, model, request_id)
+    if event is None:
+        return not_found(request, browser, what)
+    return page(request, "event.html", browser=browser, e=event)
 
 
 @router.get("/windows/{run_id}")
