@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.db.search import contains_pattern
 from app.db.windows import WINDOW_FILTER, window_params
 from app.errors import DriftlineError
 
@@ -108,11 +109,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise DriftlineError(422, "invalid_cursor", "cursor is not one this API returned") from None
 
 
-def _like(search: str) -> str:
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_events(
     session: Session, flt: EventFilter, *, limit: int = DEFAULT_PAGE, cursor: str | None = None
 ) -> EventPage:
@@ -132,7 +128,7 @@ def list_events(
         "has_score": flt.has_score,
         "meta_keys": list(flt.metadata) or None,
         "meta_values": list(flt.metadata.values()) or None,
-        "pattern": _like(flt.search) if flt.search else None,
+        "pattern": contains_pattern(flt.search) if flt.search else None,
         "after_ts": after_ts, "after_id": after_id, "limit": limit + 1,
     }  # fmt: skip
     try:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Event, Model
+from app.db.search import LIKE_ESCAPE, contains_pattern
 from app.models.ownership import visible_models
 from app.monitoring import runs
 
@@ -83,23 +84,47 @@ def report_metrics(
     return row
 
 
+# Models per page of GET /v1/models: a fleet of 50,000 names is pages, not one 18 MB answer.
+MODELS_PAGE = 100
+MAX_MODELS_PAGE = 1000
+
+
 def list_models(
-    session: Session, *, project: int | None
-) -> list[tuple[str, list[Model], datetime | None]]:
-    """Every model a caller bound to ``project`` sees (every project's: None), by name: its
-    versions (oldest first) and the time of its latest event."""
-    stmt = select(Model).order_by(Model.name, Model.created_at)
+    session: Session,
+    *,
+    project: int | None,
+    limit: int = MODELS_PAGE,
+    after: str | None = None,
+    search: str | None = None,
+) -> tuple[list[tuple[str, list[Model], datetime | None]], str | None]:
+    """A page of the models a caller bound to ``project`` sees (every project's: None), by
+    name after ``after``, optionally only names containing ``search`` (case-insensitive):
+    each with its versions (oldest first) and the time of its latest event; and the name to
+    continue after (None: the last page). Keyset on the name, so every page costs the same."""
+    names_stmt = select(Model.name).distinct().order_by(Model.name)
     if (mine := visible_models(project)) is not None:
-        stmt = stmt.where(Model.name.in_(mine))
-    by_name: dict[str, list[Model]] = {}
+        names_stmt = names_stmt.where(Model.name.in_(mine))
+    if after is not None:
+        names_stmt = names_stmt.where(Model.name > after)
+    if search:
+        pattern = contains_pattern(search)
+        names_stmt = names_stmt.where(Model.name.ilike(pattern, escape=LIKE_ESCAPE))
+    names = list(session.scalars(names_stmt.limit(limit + 1)))
+    more, names = len(names) > limit, names[:limit]
+    if not names:
+        return [], None
+    by_name: dict[str, list[Model]] = {name: [] for name in names}
+    stmt = select(Model).where(Model.name.in_(names)).order_by(Model.name, Model.created_at)
     for m in session.scalars(stmt):
-        by_name.setdefault(m.name, []).append(m)
+        by_name[m.name].append(m)
     # One index probe per model on ix_events_model_ts, not a scan of events.
     last_seen = select(func.max(Event.ts)).where(Event.model == Model.name).scalar_subquery()
-    latest = {
-        name: ts for name, ts in session.execute(select(Model.name, last_seen).group_by(Model.name))
-    }
-    return [(name, versions, latest.get(name)) for name, versions in by_name.items()]
+    rows = session.execute(
+        select(Model.name, last_seen).where(Model.name.in_(names)).group_by(Model.name)
+    )
+    latest = {name: ts for name, ts in rows}
+    page = [(name, versions, latest.get(name)) for name, versions in by_name.items()]
+    return page, (names[-1] if more else None)
 
 
 def model_names(session: Session, *, project: int | None) -> list[str]:

@@ -19,6 +19,8 @@ PROTECTED = [
     ("POST", "/v1/events", "ingest", {"model": "m", "prompt": "p", "output": "o"}),
     ("POST", "/v1/feedback", "ingest", {"model": "m", "request_id": "r", "label": "x"}),
     ("POST", "/v1/otlp/v1/traces", "ingest", {"resourceSpans": []}),
+    ("GET", "/v1/events?model=m&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z", "read", None),
+    ("GET", "/v1/events/{model}/{request_id}", "read", None),
     ("GET", "/v1/models", "read", None),
     ("GET", "/v1/models/{name}/status", "read", None),
     ("PUT", "/v1/models/{name}/metrics", "admin", {"training": {"f1": 0.9}}),
@@ -58,6 +60,8 @@ def concrete(path: str) -> str:
     """Fill path parameters with ids that do not exist (auth is checked before lookup)."""
     return (
         path.replace("{name}", "nope")
+        .replace("{model}", "nope")
+        .replace("{request_id}", "r")
         .replace("_id}", "}")
         .format(baseline=999999, monitor=999999, run=999999, key=999999)
     )

@@ -1,6 +1,9 @@
 """``/v1/models``: models seen in traffic, their health, and their offline metrics."""
 
-from fastapi import APIRouter, Response
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
@@ -15,7 +18,7 @@ from app.api.models.schemas import (
     PredictionRuleOut,
     VersionScoresOut,
 )
-from app.api.params import ModelName
+from app.api.params import NO_NUL, ModelName
 from app.errors import DriftlineError
 from app.models import versions as model_versions
 from app.models.predictions import delete_rule, rule_of, set_rule
@@ -26,20 +29,45 @@ router = APIRouter(prefix="/v1", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/models", response_model=ModelList, summary="List models and their versions")
-def list_models(session: SessionDep, caller: ReadCaller) -> ModelList:
-    """Every model (of the key's project) seen in traffic, its versions, and the time of its
-    latest event."""
+def list_models(
+    session: SessionDep,
+    caller: ReadCaller,
+    limit: Annotated[int, Query(ge=1, le=model_versions.MAX_MODELS_PAGE)] = (
+        model_versions.MODELS_PAGE
+    ),
+    cursor: Annotated[str | None, Query(max_length=400, pattern=NO_NUL)] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, pattern=NO_NUL, description="Name contains"),
+    ] = None,
+) -> ModelList:
+    """The models (of the key's project) seen in traffic, by name, a page at a time (default
+    100, at most 1,000; ``next_cursor``), optionally only names containing ``q``: each with
+    its versions and the time of its latest event."""
+    after = _name_after(cursor) if cursor else None
+    page, last = model_versions.list_models(
+        session, project=caller.project_id, limit=limit, after=after, search=q
+    )
     return ModelList(
         models=[
             ModelOut(
                 name=name, versions=[ModelVersionOut.model_validate(v) for v in versions],
                 last_event_at=last_event_at,
             )
-            for name, versions, last_event_at in model_versions.list_models(
-                session, project=caller.project_id
-            )
-        ]
+            for name, versions, last_event_at in page
+        ],
+        next_cursor=base64.urlsafe_b64encode(last.encode()).decode() if last else None,
     )  # fmt: skip
+
+
+def _name_after(cursor: str) -> str:
+    try:
+        name = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except ValueError:
+        name = ""
+    if not name or "\x00" in name:
+        raise DriftlineError(422, "invalid_cursor", "cursor is not one this API returned")
+    return name
 
 
 @router.get(

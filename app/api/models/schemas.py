@@ -56,9 +56,11 @@ class ModelOut(BaseModel):
 
 
 class ModelList(BaseModel):
-    """``GET /v1/models``."""
+    """``GET /v1/models``: a page of models by name; pass ``next_cursor`` back as ``cursor``
+    for the next (null: the last page)."""
 
     models: list[ModelOut]
+    next_cursor: str | None = None
 
 
 class MonitorStatus(BaseModel):
