@@ -252,13 +252,18 @@ def fleet_page(
     session: SessionDep,
     browser: Browser,
     verdict: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    page_number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0,
 ) -> HTMLResponse:
-    """Every model, worst first, with its recent windows."""
+    """The models, worst first, with their recent windows: a page at a time, searchable by
+    name."""
     chosen = verdict if verdict in views.VERDICTS else None
-    models = views.fleet(session, browser.caller.project_id, chosen)
+    search = (q or "").strip() or None
+    fleet = views.fleet(session, browser.caller.project_id, chosen, search=search, page=page_number)
     return page(
-        request, "fleet.html", browser=browser, models=models, chosen=chosen,
-        any_models=bool(models) or chosen is not None,
+        request, "fleet.html", browser=browser, models=fleet.models, chosen=chosen,
+        fleet=fleet, q=search or "", page_size=views.FLEET_PAGE,
+        any_models=bool(fleet.total) or chosen is not None or search is not None,
     )  # fmt: skip
 
 

@@ -85,16 +85,46 @@ def _monitor_rows(session: Session, found: list[Monitor], model: str | None) -> 
     return [MonitorRow(m, latest.get(m.id), strips.get(m.id, [])) for m in found]
 
 
-def fleet(session: Session, project: int | None, verdict: str | None = None) -> list[ModelRow]:
-    """Every model the caller sees (from traffic, registrations or monitors), worst first."""
-    rows = {name: ModelRow(name) for name in model_versions.model_names(session, project=project)}
-    found = monitors.list_monitors(session, project=project, model=None)
+# Models per fleet page: the page stays one bounded answer however large the fleet.
+FLEET_PAGE = 100
+
+
+@dataclass
+class FleetPage:
+    """One page of the fleet, worst first, and whether more follow."""
+
+    models: list[ModelRow]
+    page: int
+    more: bool
+    total: int
+
+
+def fleet(
+    session: Session,
+    project: int | None,
+    verdict: str | None = None,
+    *,
+    search: str | None = None,
+    page: int = 0,
+) -> FleetPage:
+    """The models the caller sees (from traffic, registrations or monitors), worst first,
+    optionally only names containing ``search``; one page of ``FLEET_PAGE``."""
+    wanted = (search or "").casefold()
+    names = model_versions.model_names(session, project=project)
+    rows = {name: ModelRow(name) for name in names if wanted in name.casefold()}
+    found = [
+        m for m in monitors.list_monitors(session, project=project, model=None)
+        if wanted in m.model.casefold()
+    ]  # fmt: skip
     for row in _monitor_rows(session, found, None):
         rows.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
     models = sorted(rows.values(), key=lambda r: (-severity(r.verdict), r.name))
     if verdict:
         models = [r for r in models if r.verdict == verdict]
-    return models
+    start = page * FLEET_PAGE
+    return FleetPage(
+        models[start : start + FLEET_PAGE], page, len(models) > start + FLEET_PAGE, len(models)
+    )
 
 
 @dataclass
