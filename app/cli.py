@@ -393,11 +393,11 @@ def worker() -> None:
     signal.signal(signal.SIGINT, on_signal)
     if settings.worker_metrics_port:
         from app.jobs.health import serve
-        from app.metrics.exposition import Combined, PublicURL
+        from app.metrics.exposition import Combined, public_url_info
         from app.metrics.leader import LeaderModelHealth
 
         port = settings.worker_metrics_port
-        extra: list[Any] = [PublicURL(settings.ui_url)]
+        extra: list[Any] = [public_url_info(settings.ui_url)]
         if settings.model_health_exporter == "worker":
             extra.append(LeaderModelHealth(engine))
         try:

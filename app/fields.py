@@ -81,11 +81,15 @@ def bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value``, a naive time taken as UTC (as everywhere in the API)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def plausible_ts(value: datetime) -> datetime:
     """``value`` in UTC if naive, when not before 2000 nor more than a day ahead; ValueError
     otherwise."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    value = as_utc(value)
     if value < EARLIEST_TS:
         raise ValueError("timestamp before 2000-01-01")
     if value > datetime.now(UTC) + MAX_FUTURE_SKEW:
@@ -95,5 +99,7 @@ def plausible_ts(value: datetime) -> datetime:
 
 # Free-form metadata: at most MAX_METADATA_KEYS keys and MAX_METADATA_DEPTH levels.
 Metadata = Annotated[dict[str, Any], AfterValidator(bounded_metadata)]
+# Any time a client sends: naive means UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 # A client's timestamp: naive means UTC; not before 2000, not more than a day ahead.
 PlausibleTs = Annotated[datetime, AfterValidator(plausible_ts)]

@@ -8,8 +8,6 @@ on that range under a statement timeout: a search too broad for it is a clear 42
 a narrower range, never a query left running.
 """
 
-import base64
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.db.paging import decode_cursor, encode_cursor, invalid_cursor
 from app.db.search import contains_pattern
 from app.db.windows import WINDOW_FILTER, window_params
 from app.errors import DriftlineError
@@ -92,21 +91,16 @@ class EventPage:
     next_cursor: str | None
 
 
-def encode_cursor(ts: datetime, event_id: int) -> str:
-    """An opaque cursor after the event ``(ts, id)``."""
-    return base64.urlsafe_b64encode(json.dumps([ts.isoformat(), event_id]).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The ``(ts, id)`` a cursor stands for; 422 when it is not one of ours."""
+def decode_event_cursor(cursor: str) -> tuple[datetime, int]:
+    """The ``(ts, id)`` an events cursor stands for; 422 when it is not one of ours."""
+    ts, event_id = decode_cursor(cursor, 2)
     try:
-        ts, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         moment, after = datetime.fromisoformat(ts), int(event_id)
-        if moment.tzinfo is None or not 0 <= after < 2**63:
-            raise ValueError(cursor)
-        return moment, after
     except (ValueError, TypeError):
-        raise DriftlineError(422, "invalid_cursor", "cursor is not one this API returned") from None
+        raise invalid_cursor() from None
+    if moment.tzinfo is None or not 0 <= after < 2**63:
+        raise invalid_cursor()
+    return moment, after
 
 
 def list_events(
@@ -121,7 +115,7 @@ def list_events(
             f"a list spans at most {MAX_RANGE.days} days: narrow 'from'..'to' (this one spans "
             f"{(flt.end - flt.start).days} days)",
         )  # fmt: skip
-    after_ts, after_id = decode_cursor(cursor) if cursor else (None, None)
+    after_ts, after_id = decode_event_cursor(cursor) if cursor else (None, None)
     params = {
         **window_params(flt.model, flt.version, flt.start, flt.end),
         "prediction": flt.prediction, "label": flt.label, "has_label": flt.has_label,
@@ -137,7 +131,6 @@ def list_events(
     except OperationalError as exc:
         if "statement timeout" not in str(exc.orig):
             raise
-        session.rollback()
         raise DriftlineError(
             422, "query_too_broad",
             f"that search ran past {STATEMENT_TIMEOUT_MS // 1000} s: narrow the time range "
@@ -148,7 +141,7 @@ def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None
-    return EventPage(rows, encode_cursor(last["ts"], last["id"]) if last else None)
+    return EventPage(rows, encode_cursor(last["ts"].isoformat(), last["id"]) if last else None)
 
 
 def get_event(session: Session, model: str, request_id: str) -> dict[str, Any] | None:

@@ -29,37 +29,36 @@ class Combined:
             yield from source.collect()
 
 
-def _build_info() -> GaugeMetricFamily:
-    info = GaugeMetricFamily(
+class Info:
+    """An always-1 gauge whose labels carry the facts (Prometheus' info-metric idiom)."""
+
+    def __init__(self, name: str, documentation: str, **labels: str) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        info.add_metric(list(self.labels.values()), 1.0)
+        yield info
+
+
+def build_info() -> Info:
+    """``driftline_build_info{version, commit}``."""
+    return Info(
         "driftline_build_info",
         "Always 1; the running Driftline's version and commit as labels.",
-        labels=["version", "commit"],
-    )
-    info.add_metric([app.__version__, app.build_commit()], 1.0)
-    return info
+        version=app.__version__, commit=app.build_commit(),
+    )  # fmt: skip
 
 
-class _BuildInfo:
-    def collect(self) -> Iterator[Metric]:
-        yield _build_info()
-
-
-class PublicURL:
+def public_url_info(url: str) -> Info:
     """``driftline_public_url_info{url}``: where people open the UI. The alert rules read it
     to build their links, so they point at the address users reach (an ingress, say) rather
     than at the scraped pod, and need no per-deployment edit."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def collect(self) -> Iterator[Metric]:
-        info = GaugeMetricFamily(
-            "driftline_public_url_info",
-            "Always 1; the address of Driftline's UI (DRIFTLINE_PUBLIC_URL) as a label.",
-            labels=["url"],
-        )
-        info.add_metric([self.url], 1.0)
-        yield info
+    return Info(
+        "driftline_public_url_info",
+        "Always 1; the address of Driftline's UI (DRIFTLINE_PUBLIC_URL) as a label.",
+        url=url,
+    )
 
 
 def render(engine: Engine, *, public_url: str, model_health: bool = True) -> tuple[bytes, str]:
@@ -72,7 +71,7 @@ def render(engine: Engine, *, public_url: str, model_health: bool = True) -> tup
 
         process = CollectorRegistry()
         multiprocess.MultiProcessCollector(process)  # type: ignore[no-untyped-call]
-    sources: list[Any] = [process, _BuildInfo(), PublicURL(public_url)]
+    sources: list[Any] = [process, build_info(), public_url_info(public_url)]
     if model_health:
         sources.append(ModelHealthCollector(engine))
     return generate_latest(Combined(*sources)), CONTENT_TYPE_LATEST

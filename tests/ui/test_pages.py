@@ -139,6 +139,18 @@ def test_untrusted_text_renders_as_text_everywhere(site: Site, open_page: Any) -
     assert_stayed_home(watched, site)
 
 
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page (the report's frame left out: it
+    is Evidently's page, sandboxed)."""
+    page.add_script_tag(path=str(AXE))
+    found: list[str] = page.evaluate(
+        "async () => (await axe.run(document, {exclude: [['iframe']]})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.nodes.length)"
+    )
+    return found
+
+
 def test_pages_pass_axe_and_every_link_is_reachable_by_keyboard(site: Site, open_page: Any) -> None:
     # axe is injected as a script, which the pages' CSP rightly refuses: bypass it here only.
     watched = open_page(bypass_csp=True)
@@ -152,24 +164,12 @@ def test_pages_pass_axe_and_every_link_is_reachable_by_keyboard(site: Site, open
             sign_in(watched, site, site.read_key)
         page.goto(site.base + path)
         page.wait_for_load_state("networkidle")
-        page.add_script_tag(path=str(AXE))
-        found = page.evaluate(
-            "async () => (await axe.run(document, {exclude: [['iframe']]})).violations"
-            ".filter(v => ['serious', 'critical'].includes(v.impact))"
-            ".map(v => v.id + ': ' + v.nodes.length)"
-        )
-        if found:
+        if found := serious_violations(page):
             serious[path] = found
         if path.startswith("/windows/"):  # and the first example's event page
             page.locator("a[href^='/events/']").first.click()
             page.wait_for_load_state("networkidle")
-            page.add_script_tag(path=str(AXE))
-            found = page.evaluate(
-                "async () => (await axe.run(document)).violations"
-                ".filter(v => ['serious', 'critical'].includes(v.impact))"
-                ".map(v => v.id + ': ' + v.nodes.length)"
-            )
-            if found:
+            if found := serious_violations(page):
                 serious[page.url] = found
     assert serious == {}
 

@@ -33,6 +33,7 @@ from app.db.storable import make_storable, refuse_pii_in_identifiers
 from app.engine.perplexity import perplexity_from_logprobs
 from app.errors import DriftlineError
 from app.events import browse
+from app.fields import UtcDatetime
 from app.metrics.process import INGEST_EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERROR_RESPONSES)
@@ -210,8 +211,8 @@ def list_events(
     state: StateDep,
     caller: ReadCaller,
     model: ModelQuery,
-    start: Annotated[datetime, Query(alias="from", description="Inclusive start.")],
-    end: Annotated[datetime, Query(alias="to", description="Exclusive end.")],
+    start: Annotated[UtcDatetime, Query(alias="from", description="Inclusive start.")],
+    end: Annotated[UtcDatetime, Query(alias="to", description="Exclusive end.")],
     version: TextFilter = None,
     prediction: TextFilter = None,
     label: TextFilter = None,
@@ -236,7 +237,7 @@ def list_events(
             )
         pairs[key] = value
     flt = browse.EventFilter(
-        model=model, start=_aware(start), end=_aware(end), version=version,
+        model=model, start=start, end=end, version=version,
         prediction=prediction, label=label, has_label=has_label, has_score=has_score,
         metadata=pairs, search=q,
     )  # fmt: skip
@@ -260,8 +261,3 @@ def get_event(
     if event is None:
         raise DriftlineError(404, "not_found", f"no event {request_id!r} of model {model!r}")
     return EventDetail.model_validate(event)
-
-
-def _aware(moment: datetime) -> datetime:
-    """A time without a zone is UTC, as everywhere in the API."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

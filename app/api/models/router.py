@@ -1,6 +1,5 @@
 """``/v1/models``: models seen in traffic, their health, and their offline metrics."""
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -19,6 +18,7 @@ from app.api.models.schemas import (
     VersionScoresOut,
 )
 from app.api.params import NO_NUL, ModelName
+from app.db.paging import decode_cursor, encode_cursor, invalid_cursor
 from app.errors import DriftlineError
 from app.models import versions as model_versions
 from app.models.predictions import delete_rule, rule_of, set_rule
@@ -56,17 +56,14 @@ def list_models(
             )
             for name, versions, last_event_at in page
         ],
-        next_cursor=base64.urlsafe_b64encode(last.encode()).decode() if last else None,
+        next_cursor=encode_cursor(last) if last else None,
     )  # fmt: skip
 
 
 def _name_after(cursor: str) -> str:
-    try:
-        name = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except ValueError:
-        name = ""
-    if not name or "\x00" in name:
-        raise DriftlineError(422, "invalid_cursor", "cursor is not one this API returned")
+    (name,) = decode_cursor(cursor, 1)
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise invalid_cursor()
     return name
 
 
