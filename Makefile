@@ -32,9 +32,10 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
-# One pytest-xdist worker per core (at most 4): each creates and drops its own database.
+# One pytest-xdist worker per core (at most 4): each creates and drops its own database;
+# tests that share a seeded site stay on one worker (loadgroup, tests/conftest.py).
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest --numprocesses=auto --maxprocesses=4
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist loadgroup
 
 ## audit: known vulnerabilities in the installed dependencies (pip-audit; needs pypi.org)
 audit: $(VENV)/.installed-dev
