@@ -439,7 +439,7 @@ def keys_create(
     name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", "-s", help="ingest, read or admin (repeatable)."),
+        typer.Option("--scope", "-s", help="ingest, read, annotate or admin (repeatable)."),
     ] = None,
     project: Annotated[
         str | None,

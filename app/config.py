@@ -14,7 +14,7 @@ class OidcGroup(BaseModel):
     project: str | None = Field(
         default=None, description="The project they see; unset: every project."
     )
-    scopes: list[Literal["read", "ingest", "admin"]] = Field(
+    scopes: list[Literal["read", "ingest", "annotate", "admin"]] = Field(
         default=["read"], min_length=1, description="Their scopes ('read' at least to sign in)."
     )
 

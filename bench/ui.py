@@ -1,36 +1,74 @@
-"""UI benchmark: server time of the fleet page with 200 models and of the model page of a
-monitor with 2,000 computed windows, on a real ``driftline api`` process and real PostgreSQL.
+"""UI benchmark: server time of every page with 1,000 models and 10 million events stored,
+on a real ``driftline api`` process and real PostgreSQL: the fleet page, the model page of a
+monitor with 2,000 computed windows, a window page, the events page with a filter and with a
+search, an event page, and ``GET /v1/events``; then with 50,000 models, ``GET /v1/models``
+and the fleet page (each one bounded page).
 
-Runs are written straight into the tables (computing 6,800 windows would take hours and
-measures the engine, not the pages): each with a verdict, check statuses, 40 window-level
-numbers and 60 per-column ones, as the worker stores them. The ceiling in the same run is a
-bare ``/healthz`` round trip on the same server.
+Runs and events are written straight into the tables (computing 25,000 windows would take
+hours and measures the engine, not the pages): each run with a verdict, check statuses, 40
+window-level numbers and 60 per-column ones, as the worker stores them; half the events
+belong to one busy model (500,000 a day over ten days), the rest spread over the others. The
+ceiling in the same run is a bare ``/healthz`` round trip on the same server.
 
-    python -m bench.ui
+    python -m bench.ui                      # 10 million events (about 10 minutes to seed)
+    python -m bench.ui --events 1000000     # a quicker look
     python -m bench.ui --screenshots URL KEY   # docs/img/ui-*.png from a running Driftline
                                                # (after `driftline demo`), in Chromium
-Last line: ``ui_fleet_ms=… ui_model_ms=… ui_ceiling_ms=…`` (medians of 30 requests).
+Last line: ``ui_events_page_ms=… ui_event_ms=… ui_fleet_1000_ms=… api_events_page_ms=…``
+and the rest (medians of 30 requests).
 """
 
+import argparse
 import re
 import shutil
 import statistics
-import sys
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
 
 from app.auth.keys import create_key
+from app.db.partitions import create_day_partition
 from app.db.session import make_sessionmaker, session_scope
 from tests.pg import scratch_database
 from tests.processes import driftline_api, driftline_env
 
-MODELS = 200
+MODELS = 1_000
+MANY_MODELS = 50_000  # names only: /v1/models and the fleet page must stay one page
 STRIP_RUNS = 24  # each fleet model's monitor
 HISTORY_RUNS = 2_000  # the big monitor
 REQUESTS = 30
+EVENTS = 10_000_000
+DAYS = 10
+FIRST_DAY = date(2026, 11, 1)
+BUSY = "model-1"  # half of all events
+
+# Events: half to the busy model, the rest round-robin over the others; a spread of ts
+# over the days; four classes, 50 tenants, a label on every 20th, a hash in each text so
+# that a search must read it. event_keys alongside, as ingest writes them.
+_MODEL_OF = "CASE WHEN i % 2 = 0 THEN :busy ELSE 'model-' || (2 + (i / 2) % (:models - 1)) END"
+_TS_OF = "CAST(:t0 AS timestamptz) + (i::float8 / :n) * (:days * interval '1 day')"
+_EVENTS = f"""
+INSERT INTO events (model, request_id, ts, prompt, output, prediction, confidence, metadata)
+SELECT {_MODEL_OF}, 'r' || i, {_TS_OF},
+       'question ' || i || ' about '
+           || (ARRAY['refunds', 'delivery', 'billing', 'login'])[1 + i % 4] || ' ' || md5(i::text),
+       'answer ' || md5((i * 7)::text),
+       (ARRAY['refund', 'shipping', 'invoice', 'account'])[1 + (i / 3) % 4],
+       ((i % 97) / 97.0)::float8,
+       jsonb_build_object('tenant', 'tenant-' || i % 50)
+FROM generate_series(:lo, :hi - 1) AS i;
+INSERT INTO event_keys (model, request_id, ts)
+SELECT {_MODEL_OF}, 'r' || i, {_TS_OF} FROM generate_series(:lo, :hi - 1) AS i;
+INSERT INTO feedback (model, request_id, label)
+SELECT {_MODEL_OF}, 'r' || i, (ARRAY['refund', 'shipping', 'invoice', 'account'])[1 + i % 4]
+FROM generate_series(:lo, :hi - 1) AS i WHERE i % 20 = 0;
+"""
+_EVENT_BATCH = 1_000_000
 
 _SEED = """
 INSERT INTO models (name, version) SELECT 'model-' || i, '' FROM generate_series(1, :models) i;
@@ -79,7 +117,35 @@ def median_ms(client: httpx.Client, path: str) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def seed_events(engine: Any, events: int) -> None:
+    """``events`` events over ``DAYS`` daily partitions, in batches (progress printed)."""
+    with engine.begin() as conn:
+        for day in range(DAYS):
+            create_day_partition(conn, FIRST_DAY + timedelta(days=day))
+    t0 = datetime.combine(FIRST_DAY, datetime.min.time(), UTC)
+    started = time.perf_counter()
+    for lo in range(0, events, _EVENT_BATCH):
+        hi = min(events, lo + _EVENT_BATCH)
+        with engine.begin() as conn:
+            for statement in filter(str.strip, _EVENTS.split(";")):
+                conn.execute(
+                    text(statement),
+                    {"busy": BUSY, "models": MODELS, "t0": t0, "n": events, "days": DAYS,
+                     "lo": lo, "hi": hi},
+                )  # fmt: skip
+        print(f"  {hi:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def sign_in(client: httpx.Client, key: str) -> None:
+    """A browser session for ``client`` (the login form and its CSRF token)."""
+    form = client.get("/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert token
+    signed = client.post("/login", data={"key": key, "csrf": token.group(1)})
+    assert signed.status_code == 303, signed.text[:300]
+
+
+def main(events: int) -> None:
     """Seed, serve, sign in, time the pages."""
     with scratch_database("driftline_bench_ui") as url:
         engine = create_engine(url)
@@ -91,30 +157,93 @@ def main() -> None:
                 )
             runs = conn.execute(text("SELECT count(*) FROM monitor_runs")).scalar_one()
             values = conn.execute(text("SELECT count(*) FROM metric_values")).scalar_one()
+            window = conn.execute(
+                text("SELECT max(id) FROM monitor_runs WHERE monitor_id = 1")
+            ).scalar_one()
+        seed_events(engine, events)
         # What autovacuum does to an insert-mostly table soon after: statistics, and the
         # visibility map that lets the charts' covering index answer without the heap.
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
         with session_scope(make_sessionmaker(engine)) as session:
             _, key = create_key(session, name="bench", scopes=["read"])
-        print(f"seeded {MODELS} models, {runs} runs, {values} metric values", flush=True)
+        print(
+            f"seeded {MODELS} models, {runs} runs, {values} metric values, {events:,} events",
+            flush=True,
+        )
+        # The busy model's last hour and last day, its newest event, a tenant.
+        end = datetime.combine(FIRST_DAY + timedelta(days=DAYS), datetime.min.time(), UTC)
+        hour = {"model": BUSY, "from": (end - timedelta(hours=1)).isoformat(),
+                "to": end.isoformat()}  # fmt: skip
+        day = {**hour, "from": (end - timedelta(days=1)).isoformat()}
+        with engine.connect() as conn:
+            newest = conn.execute(
+                text("SELECT request_id FROM events WHERE model = :m ORDER BY ts DESC LIMIT 1"),
+                {"m": BUSY},
+            ).scalar_one()
+        timed: dict[str, float] = {}
         with (
             driftline_api(driftline_env(url)) as (base, _),
             httpx.Client(base_url=base, timeout=60) as client,
+            httpx.Client(
+                base_url=base, timeout=60, headers={"Authorization": f"Bearer {key}"}
+            ) as api,
         ):
-            form = client.get("/login").text
-            token = re.search(r'name="csrf" value="([^"]+)"', form)
-            assert token
-            signed = client.post("/login", data={"key": key, "csrf": token.group(1)})
-            assert signed.status_code == 303, signed.text[:300]
-            ceiling = median_ms(client, "/healthz")
-            fleet = median_ms(client, "/")
-            model = median_ms(client, "/models/model-1?windows=2000")
+            sign_in(client, key)
+            timed["ceiling"] = median_ms(client, "/healthz")
+            timed["fleet_1000"] = median_ms(client, "/")
+            timed["model"] = median_ms(client, f"/models/{BUSY}?windows=2000")
+            timed["window"] = median_ms(client, f"/windows/{window}")
+            timed["events_filter"] = median_ms(
+                client, "/events?" + urlencode({**day, "prediction": "invoice", "labelled": "yes"})
+            )
+            timed["events_search"] = median_ms(
+                client, "/events?" + urlencode({**hour, "q": "delivery 9"})
+            )
+            timed["events_search_day"] = median_ms(
+                client, "/events?" + urlencode({**day, "q": "billing", "metadata": "tenant:7"})
+            )
+            timed["event"] = median_ms(client, f"/events/{BUSY}/{newest}")
+            timed["api_events"] = median_ms(api, "/v1/events?" + urlencode(day))
+            cursor = api.get("/v1/events", params=day).json()["next_cursor"]
+            timed["api_events_next"] = median_ms(
+                api, "/v1/events?" + urlencode({**day, "cursor": cursor})
+            )
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO models (name, version) SELECT 'bulk-' || i, '' "
+                        "FROM generate_series(1, :n) i"
+                    ),
+                    {"n": MANY_MODELS - MODELS},
+                )
+            timed["api_models_50k"] = median_ms(api, "/v1/models")
+            models_page = api.get("/v1/models").content
+            timed["fleet_50k"] = median_ms(client, "/")
+            fleet_page = client.get("/").content
         engine.dispose()
-    print(f"fleet page, {MODELS} models:              {fleet:7.1f} ms")
-    print(f"model page, {HISTORY_RUNS} windows charted:    {model:7.1f} ms")
-    print(f"bare /healthz round trip (ceiling):   {ceiling:7.1f} ms")
-    print(f"ui_fleet_ms={fleet:.1f} ui_model_ms={model:.1f} ui_ceiling_ms={ceiling:.1f}")
+    print(f"fleet page, {MODELS} models:                 {timed['fleet_1000']:7.1f} ms")
+    print(f"model page, {HISTORY_RUNS} windows charted:       {timed['model']:7.1f} ms")
+    print(f"window page:                            {timed['window']:7.1f} ms")
+    print(f"events page, a day, class + labelled:   {timed['events_filter']:7.1f} ms")
+    print(f"events page, an hour, search:           {timed['events_search']:7.1f} ms")
+    print(f"events page, a day, search + tenant:    {timed['events_search_day']:7.1f} ms")
+    print(f"event page:                             {timed['event']:7.1f} ms")
+    print(f"GET /v1/events, a day, first page:      {timed['api_events']:7.1f} ms")
+    print(f"GET /v1/events, next page:              {timed['api_events_next']:7.1f} ms")
+    print(f"GET /v1/models, {MANY_MODELS} models:         {timed['api_models_50k']:7.1f} ms "
+          f"({len(models_page) / 1024:.0f} KB)")  # fmt: skip
+    print(f"fleet page, {MANY_MODELS} models:            {timed['fleet_50k']:7.1f} ms "
+          f"({len(fleet_page) / 1024:.0f} KB)")  # fmt: skip
+    print(f"bare /healthz round trip (ceiling):     {timed['ceiling']:7.1f} ms")
+    events_page = max(timed["events_filter"], timed["events_search"])
+    print(
+        f"ui_events_page_ms={events_page:.1f} ui_event_ms={timed['event']:.1f} "
+        f"ui_fleet_1000_ms={timed['fleet_1000']:.1f} api_events_page_ms={timed['api_events']:.1f} "
+        f"ui_model_ms={timed['model']:.1f} ui_window_ms={timed['window']:.1f} "
+        f"api_models_50k_ms={timed['api_models_50k']:.1f} ui_fleet_50k_ms={timed['fleet_50k']:.1f} "
+        f"ui_ceiling_ms={timed['ceiling']:.1f}"
+    )
 
 
 def screenshots(base: str, key: str, out: Path = Path("docs/img")) -> None:
@@ -145,7 +274,11 @@ def screenshots(base: str, key: str, out: Path = Path("docs/img")) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--screenshots":
-        screenshots(sys.argv[2], sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=EVENTS, help="events to store")
+    parser.add_argument("--screenshots", nargs=2, metavar=("URL", "KEY"))
+    args = parser.parse_args()
+    if args.screenshots:
+        screenshots(*args.screenshots)
     else:
-        main()
+        main(args.events)

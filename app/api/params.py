@@ -17,3 +17,10 @@ OptionalModelQuery = Annotated[str | None, Query(max_length=200, pattern=_NO_NUL
 TextFilter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_NO_NUL)]
 RequestIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=_NO_NUL)]
 NO_NUL = _NO_NUL
+# Every list: a bounded page and the cursor of the next (``app.db.paging``).
+DEFAULT_PAGE = 100
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="Rows per page (at most 1,000).")]
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=400, pattern=_NO_NUL, description="The previous page's next_cursor."),
+]

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.db.models import ApiKey
 
-SCOPES = ("ingest", "read", "admin")
+# ``annotate``: label, score and answer events from the UI's labelling view (with ``read``, which
+# every page needs); ``admin`` implies every scope.
+SCOPES = ("ingest", "read", "annotate", "admin")
 KEY_PREFIX = "dl_"
 _PREFIX_HEX = 12
 
@@ -70,9 +72,15 @@ def create_key(
     return row, key
 
 
-def list_keys(session: Session, *, project_id: int | None = None) -> list[ApiKey]:
-    """All keys (of one project when given), newest first, revoked ones included."""
-    stmt = select(ApiKey).order_by(ApiKey.id.desc())
+def list_keys(
+    session: Session, *, project_id: int | None = None, before: int | None = None,
+    limit: int | None = None,
+) -> list[ApiKey]:  # fmt: skip
+    """All keys (of one project when given), newest first, revoked ones included; a page of
+    ``limit`` older than the id ``before`` when given."""
+    stmt = select(ApiKey).order_by(ApiKey.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(ApiKey.id < before)
     if project_id is not None:
         stmt = stmt.where(ApiKey.project_id == project_id)
     return list(session.scalars(stmt))

@@ -211,10 +211,15 @@ def create_window_baseline(
     return baseline
 
 
-def list_baselines(session: Session, *, project: int | None, model: str | None) -> list[Baseline]:
+def list_baselines(
+    session: Session, *, project: int | None, model: str | None, before: int | None = None,
+    limit: int | None = None,
+) -> list[Baseline]:  # fmt: skip
     """The baselines a caller bound to ``project`` sees (every project's: None), optionally
-    of one model, newest first."""
-    stmt = select(Baseline).order_by(Baseline.id.desc())
+    of one model, newest first; a page of ``limit`` older than the id ``before`` when given."""
+    stmt = select(Baseline).order_by(Baseline.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(Baseline.id < before)
     if (mine := visible_models(project)) is not None:
         stmt = stmt.where(Baseline.model.in_(mine))
     if model:

@@ -214,8 +214,14 @@ def quality_check(
         samples["pooled"] = pd.concat([past, win], ignore_index=True)
     samples = {k: v for k, v in samples.items() if len(v) >= thresholds.min_labels}
     if samples and len(base) > 0:
-        every = pd.concat([base, *samples.values()])
-        names = sorted(set(every["prediction"].astype(str)) | set(every["label"].astype(str)))
+        # The classes seen anywhere (a union of sets: concatenating frames whose columns may
+        # be all-NA is deprecated in pandas and would only be read for these names).
+        names = sorted(
+            set().union(
+                *(set(f["prediction"].astype(str)) | set(f["label"].astype(str))
+                  for f in (base, *samples.values()))
+            )
+        )  # fmt: skip
         classes = {c: i for i, c in enumerate(names)}
         base_codes = _codes(base, classes)
         base_m = dict(

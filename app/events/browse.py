@@ -8,7 +8,7 @@ on that range under a statement timeout: a search too broad for it is a clear 42
 a narrower range, never a query left running.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,8 @@ from app.db.paging import decode_cursor, encode_cursor, invalid_cursor
 from app.db.search import contains_pattern
 from app.db.windows import WINDOW_FILTER, window_params
 from app.errors import DriftlineError
+from app.judges import judgments
+from app.monitoring import runs
 
 # The widest time range one list may scan, and how long it may take.
 MAX_RANGE = timedelta(days=31)
@@ -49,6 +51,8 @@ _LIST = text(
                FROM unnest(CAST(:meta_keys AS text[]), CAST(:meta_values AS text[])) AS m(k, v)))
       AND (CAST(:pattern AS text) IS NULL
            OR e.prompt ILIKE :pattern OR e.output ILIKE :pattern)
+      AND (CAST(:only_ids AS text[]) IS NULL OR e.request_id = ANY(:only_ids))
+      AND (CAST(:except_ids AS text[]) IS NULL OR NOT e.request_id = ANY(:except_ids))
       AND (CAST(:after_ts AS timestamptz) IS NULL OR (e.ts, e.id) < (:after_ts, :after_id))
     ORDER BY e.ts DESC, e.id DESC
     LIMIT :limit
@@ -81,6 +85,8 @@ class EventFilter:
     has_score: bool | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     search: str | None = None
+    # Whether a check singled the event out in a window (``runs.flagged_request_ids``).
+    flagged: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,19 @@ class EventPage:
 
     events: list[dict[str, Any]]
     next_cursor: str | None
+
+
+def metadata_pairs(pairs: list[str]) -> dict[str, str]:
+    """``["key:value", …]`` (the API's and the events page's metadata filter) as a dict; 422
+    naming the pair that is not one."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            message = f"metadata filter {pair!r}: use key:value"
+            raise DriftlineError(422, "invalid_metadata", message)
+        out[key] = value
+    return out
 
 
 def decode_event_cursor(cursor: str) -> tuple[datetime, int]:
@@ -124,9 +143,15 @@ def list_events(
         "meta_values": list(flt.metadata.values()) or None,
         "pattern": contains_pattern(flt.search) if flt.search else None,
         "after_ts": after_ts, "after_id": after_id, "limit": limit + 1,
+        "only_ids": None, "except_ids": None,
     }  # fmt: skip
     try:
         session.execute(_TIMEOUT)
+        if flt.flagged is not None:
+            flagged = runs.flagged_request_ids(
+                session, model=flt.model, since=flt.start, until=flt.end
+            )
+            params["only_ids" if flt.flagged else "except_ids"] = flagged
         rows = [dict(r) for r in session.execute(_LIST, params).mappings()]
     except OperationalError as exc:
         if "statement timeout" not in str(exc.orig):
@@ -145,11 +170,19 @@ def list_events(
 
 
 def get_event(session: Session, model: str, request_id: str) -> dict[str, Any] | None:
-    """One event with its feedback and stored features (None when there is no such event)."""
+    """One event with its feedback, stored features, its judges' answers and what the
+    windows holding it flagged it for (None when there is no such event)."""
     row = session.execute(_ONE, {"model": model, "request_id": request_id}).mappings().first()
     if row is None:
         return None
     event = dict(row)
     features = session.execute(_FEATURES, {"id": event["id"]}).mappings().first()
     event["features"] = {k: v for k, v in features.items() if k != "event_id"} if features else None
+    event["judgments"] = [
+        asdict(j) for j in judgments.of_event(session, model=model, request_id=request_id)
+    ]
+    event["flags"] = [
+        asdict(f)
+        for f in runs.event_flags(session, model=model, request_id=request_id, ts=event["ts"])
+    ]
     return event

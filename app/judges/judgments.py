@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 EVENT = "event"
 BASELINE = "baseline"
@@ -78,3 +79,33 @@ def tokens_today(conn: Connection, judge_id: int, *, now: datetime | None = None
             {"judge": judge_id, "since": midnight},
         ).scalar_one()
     )
+
+
+@dataclass(frozen=True)
+class EventJudgment:
+    """What one judge (at one version) said about an event."""
+
+    judge: str
+    version: int
+    score: float | None
+    passed: bool | None
+    reason: str | None
+    error: str | None
+    at: datetime
+
+
+# An event's answers, newest first: a few judges at a few versions, never more than this.
+MAX_EVENT_JUDGMENTS = 50
+
+
+def of_event(conn: Connection | Session, *, model: str, request_id: str) -> list[EventJudgment]:
+    """Every stored judge answer about one event (``(model, subject, key)`` index range)."""
+    rows = conn.execute(
+        text(
+            "SELECT j.name, a.judge_version, a.score, a.passed, a.reason, a.error, a.created_at "
+            "FROM judgments a JOIN judges j ON j.id = a.judge_id WHERE a.model = :model "
+            "AND a.subject = :subject AND a.key = :key ORDER BY a.created_at DESC LIMIT :n"
+        ),
+        {"model": model, "subject": EVENT, "key": request_id, "n": MAX_EVENT_JUDGMENTS},
+    )
+    return [EventJudgment(*r) for r in rows]

@@ -116,10 +116,15 @@ def update_monitor(session: Session, monitor: Monitor, patch: MonitorPatch) -> M
     return monitor
 
 
-def list_monitors(session: Session, *, project: int | None, model: str | None) -> list[Monitor]:
+def list_monitors(
+    session: Session, *, project: int | None, model: str | None, after: int | None = None,
+    limit: int | None = None,
+) -> list[Monitor]:  # fmt: skip
     """The monitors a caller bound to ``project`` sees (every project's: None), optionally of
-    one model, oldest first."""
-    stmt = select(Monitor).order_by(Monitor.id)
+    one model, oldest first; a page of ``limit`` after the id ``after`` when given."""
+    stmt = select(Monitor).order_by(Monitor.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Monitor.id > after)
     if project is not None:
         stmt = stmt.where(Monitor.project_id == project)
     if model:

@@ -39,6 +39,9 @@ TOP_NOVEL_PATH = "{checks,long_tail,details,top_novel}"
 # Each judge's summary of a window (``app.engine.judged.summary_of``), by judge name: the next
 # windows pool them.
 JUDGE_SUMMARIES_PATH = "{checks,judge,details,judges}"
+# The answers each judge failed (by judge name: ``[{"id", "reason"}, …]``), and the label queue.
+JUDGE_WORST_PATH = "{checks,judge,details,worst}"
+LABEL_QUEUE_PATH = "{label_queue}"
 
 
 # What a model with no computed window yet is said to be.

@@ -1,6 +1,7 @@
 """GET /v1/events and /v1/events/{model}/{request_id}: the events behind a verdict, filtered,
 searched and paged, project-scoped, with bounded scans."""
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -164,3 +165,59 @@ def test_hostile_parameters_are_4xx_never_5xx(client: TestClient, stored: dict[s
         r = client.get("/v1/events", params={"model": "shop-bot", **RANGE, **bad}, headers=stored)
         assert r.status_code == 422, (bad, r.status_code, r.text)
     assert client.get("/v1/events/shop-bot/r%00", headers=stored).status_code == 422
+
+
+def test_what_the_windows_flagged_is_a_filter_and_part_of_the_event(
+    client: TestClient, stored: dict[str, str], make_key: Callable[..., str], engine: Engine
+) -> None:
+    from sqlalchemy import text
+
+    admin = auth(make_key("admin"))
+    records = "\n".join('{"prompt": "p", "output": "o"}' for _ in range(5)).encode()
+    r = client.post(
+        "/v1/baselines", data={"model": "shop-bot", "name": "b"},
+        files={"file": ("b.jsonl", records, "application/x-ndjson")}, headers=admin,
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    r = client.post(
+        "/v1/monitors",
+        json={"name": "m", "model": "shop-bot", "baseline_id": r.json()["id"], "window": "1h",
+              "start_at": T0.isoformat()},
+        headers=admin,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    # A computed window's result as the worker stores it: the long tail's most novel events,
+    # the label queue and a judge's failures each name some events.
+    results = {
+        "checks": {
+            "long_tail": {"status": "ok", "details": {"top_novel": [{"id": "r003", "score": 4.5}]}},
+            "judge": {"status": "degraded", "details": {
+                "worst": {"polite": [{"id": "r007", "reason": "rude reply"}]}}},
+        },
+        "label_queue": [{"request_id": "r011", "score": 0.9, "reasons": ["novel", "uncertain"]},
+                        {"request_id": "r003", "score": 0.8, "reasons": []}],
+    }  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end, "
+                "status, results) VALUES (:m, 0, :s, :e, 'done', CAST(:r AS jsonb))"
+            ),
+            {"m": r.json()["id"], "s": T0, "e": T0 + timedelta(hours=1), "r": json.dumps(results)},
+        )
+    params = {"model": "shop-bot", **RANGE, "limit": 200}
+    flagged = client.get("/v1/events", params={**params, "flagged": "true"}, headers=stored)
+    assert sorted(ids(flagged.json())) == ["r003", "r007", "r011"]
+    rest = client.get("/v1/events", params={**params, "flagged": "false"}, headers=stored)
+    assert len(ids(rest.json())) == 57 and "r003" not in ids(rest.json())
+
+    flags = client.get("/v1/events/shop-bot/r003", headers=stored).json()["flags"]
+    assert sorted(f["check"] for f in flags) == ["label_queue", "long_tail"]
+    assert all(f["window_start"] == T0.isoformat().replace("+00:00", "Z") for f in flags)
+    why = {f["check"]: f["why"] for f in client.get(
+        "/v1/events/shop-bot/r007", headers=stored).json()["flags"]}  # fmt: skip
+    assert why == {"judge": "judge polite failed it: rude reply"}
+    queue = client.get("/v1/events/shop-bot/r011", headers=stored).json()["flags"]
+    assert queue[0]["why"] == "picked for a human label (novel, uncertain)"
+    # An event in no flagged list, or outside every window, has none.
+    assert client.get("/v1/events/shop-bot/r012", headers=stored).json()["flags"] == []

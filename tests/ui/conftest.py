@@ -2,8 +2,8 @@
 
 The site is built once per test run in a database of its own (the shared test database is
 emptied before every test): a model with a baseline, a monitor, three computed hourly windows
-(calm, then a new domain arriving), labels, training/validation metrics, hostile text in
-prompts, labels and a model name; then ``driftline api`` serves it.
+(calm, then a new domain arriving; the middle one without labels), labels, training/validation
+metrics, hostile text in prompts, labels and a model name; then ``driftline api`` serves it.
 """
 
 from collections.abc import Callable, Iterator
@@ -96,7 +96,8 @@ def site(pg_server_url: str) -> Iterator[Site]:
                 texts += list(chat.prompt[:150])
                 texts[0] = HOSTILE_PROMPT
                 outlets = list(tweets.outlet[900 + 150 * hour : 1050 + 150 * hour])
-                post_window(client, admin, texts, outlets + ["other"] * 150, hour)
+                # Hour 1 goes unlabelled: its window has a label queue to answer.
+                post_window(client, admin, texts, outlets + ["other"] * 150, hour, labels=hour == 2)
             # One labelled event disagrees with a hostile label (a "mislabelled" example).
             fb = {"model": "news-bot", "request_id": "h2-0", "label": HOSTILE_LABEL}
             assert client.post("/v1/feedback", json=fb, headers=admin).status_code == 202

@@ -52,7 +52,7 @@ def test_sign_in_and_click_through_fleet_model_window_report(site: Site, open_pa
     assert names[0] == "news-bot" and HOSTILE_MODEL in names
     assert row.locator(".strip a").count() == len(site.run_ids)
 
-    row.locator("th a").click()
+    row.locator("th a").first.click()
     page.wait_for_load_state("networkidle")
     assert page.url == site.base + "/models/news-bot"
     assert page.locator("h1 .badge").inner_text() == status["verdict"].replace("_", " ")
@@ -114,7 +114,7 @@ def test_untrusted_text_renders_as_text_everywhere(site: Site, open_page: Any) -
     page = watched.page
     sign_in(watched, site, site.read_key)
     title = page.title()
-    assert page.locator("table.fleet th a", has_text=HOSTILE_MODEL).count() == 1
+    assert page.locator("table.fleet th a:first-child", has_text=HOSTILE_MODEL).count() == 1
     page.goto(f"{site.base}/windows/{site.run_ids[-1]}")
     page.wait_for_load_state("networkidle")
     mislabelled = page.locator("table.examples", has_text=HOSTILE_LABEL)

@@ -17,7 +17,7 @@ from app.api.baselines.schemas import (
 from app.api.body import client_gone, read_json
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.params import Int4Id, OptionalModelQuery
+from app.api.params import DEFAULT_PAGE, Int4Id, OptionalModelQuery, PageCursor, PageLimit
 from app.baselines import service as baselines
 from app.baselines.records import EMBEDDERS, BaselineRecordIn
 from app.baselines.service import (
@@ -27,6 +27,7 @@ from app.baselines.service import (
     iter_jsonl,
 )
 from app.db.models import Baseline
+from app.db.paging import decode_id_cursor, page_of
 from app.errors import DriftlineError, invalid_input
 
 router = APIRouter(prefix="/v1/baselines", tags=["baselines"], responses=ERROR_RESPONSES)
@@ -151,11 +152,22 @@ def baseline_from_window(
 
 @router.get("", response_model=BaselineList, summary="List baselines")
 def list_baselines(
-    session: SessionDep, caller: ReadCaller, model: OptionalModelQuery = None
+    session: SessionDep,
+    caller: ReadCaller,
+    model: OptionalModelQuery = None,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
 ) -> BaselineList:
-    """Every baseline (of one model with ``?model=``) of the key's project, newest first."""
-    found = baselines.list_baselines(session, project=caller.project_id, model=model)
-    return BaselineList(baselines=[BaselineOut.model_validate(b) for b in found])
+    """The baselines (of one model with ``?model=``) of the key's project, newest first, a
+    page at a time (``next_cursor``)."""
+    found = baselines.list_baselines(
+        session, project=caller.project_id, model=model,
+        before=decode_id_cursor(cursor) if cursor else None, limit=limit + 1,
+    )  # fmt: skip
+    rows, next_cursor = page_of(found, limit, lambda b: (b.id,))
+    return BaselineList(
+        baselines=[BaselineOut.model_validate(b) for b in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{baseline_id}", response_model=BaselineOut, summary="One baseline")

@@ -56,3 +56,6 @@ class BaselineList(BaseModel):
     """``GET /v1/baselines``."""
 
     baselines: list[BaselineOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next page (null: the last)."
+    )

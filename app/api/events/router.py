@@ -218,6 +218,10 @@ def list_events(
     label: TextFilter = None,
     has_label: bool | None = None,
     has_score: bool | None = None,
+    flagged: Annotated[
+        bool | None,
+        Query(description="Only events a check singled out in a window (or only the others)"),
+    ] = None,
     metadata: _METADATA_PAIRS = None,
     q: _SEARCH = None,
     limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = browse.DEFAULT_PAGE,
@@ -225,21 +229,14 @@ def list_events(
 ) -> EventPage:
     """One model's events in ``from``..``to`` (at most 31 days), newest first, a page at a
     time (``next_cursor``). Filters: version, predicted class, label, whether a label or a
-    score arrived, metadata pairs, and a text search. A search too broad to finish in 5 s is a
+    score arrived, whether a check flagged it (the long tail's most novel, the label queue, a
+    judge's failures), metadata pairs, and a text search. A search too broad to finish in 5 s is a
     422 asking for a narrower range. Another project's model is a 404."""
     state.owners.check(session, caller.project_id, model)
-    pairs = {}
-    for pair in metadata or []:
-        key, sep, value = pair.partition(":")
-        if not sep or not key:
-            raise DriftlineError(
-                422, "invalid_metadata", f"metadata filter {pair!r}: use key:value"
-            )
-        pairs[key] = value
     flt = browse.EventFilter(
         model=model, start=start, end=end, version=version,
         prediction=prediction, label=label, has_label=has_label, has_score=has_score,
-        metadata=pairs, search=q,
+        metadata=browse.metadata_pairs(metadata or []), search=q, flagged=flagged,
     )  # fmt: skip
     page = browse.list_events(session, flt, limit=limit, cursor=cursor)
     return EventPage(

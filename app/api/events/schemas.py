@@ -153,7 +153,31 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
+class EventJudgmentOut(BaseModel):
+    """One LLM judge's answer about the event (``error``: it answered off-format)."""
+
+    judge: str
+    version: int
+    score: float | None
+    passed: bool | None
+    reason: str | None
+    error: str | None
+    at: datetime
+
+
+class EventFlagOut(BaseModel):
+    """A window whose result singled the event out: which check, and why."""
+
+    run_id: int
+    window_start: datetime
+    check: str = Field(description="long_tail, label_queue or judge")
+    why: str
+
+
 class EventDetail(StoredEvent):
-    """One event with the descriptors the worker computed for it (null until featurised)."""
+    """One event with the descriptors the worker computed for it (null until featurised),
+    its judges' answers, and what the windows holding it flagged it for."""
 
     features: dict[str, Any] | None = None
+    judgments: list[EventJudgmentOut] = []
+    flags: list[EventFlagOut] = []

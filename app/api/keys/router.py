@@ -9,10 +9,11 @@ from fastapi import APIRouter, Response
 from app.api.deps import AdminCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.keys.schemas import KeyIn, KeyList, KeyOut, ProjectIn, ProjectList, ProjectOut
-from app.api.params import Int4Id
+from app.api.params import DEFAULT_PAGE, Int4Id, PageCursor, PageLimit
 from app.auth.keys import Caller, create_key, list_keys, revoke_key, validate_scopes
 from app.auth.projects import create_project, list_projects, project_by_id, project_named
 from app.db.models import ApiKey
+from app.db.paging import decode_id_cursor, page_of
 from app.errors import DriftlineError
 
 router = APIRouter(prefix="/v1", tags=["keys"], responses=ERROR_RESPONSES)
@@ -52,10 +53,18 @@ def post_key(body: KeyIn, session: SessionDep, caller: AdminCaller) -> KeyOut:
 
 
 @router.get("/keys", response_model=KeyList, summary="List API keys")
-def get_keys(session: SessionDep, caller: AdminCaller) -> KeyList:
-    """The keys the caller manages (its project's; every key for an operator's key)."""
-    rows = list_keys(session, project_id=caller.project_id)
-    return KeyList(keys=[_key_out(session, r) for r in rows])
+def get_keys(
+    session: SessionDep, caller: AdminCaller, limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
+) -> KeyList:  # fmt: skip
+    """The keys the caller manages (its project's; every key for an operator's key), newest
+    first, a page at a time (``next_cursor``)."""
+    found = list_keys(
+        session, project_id=caller.project_id,
+        before=decode_id_cursor(cursor) if cursor else None, limit=limit + 1,
+    )  # fmt: skip
+    rows, next_cursor = page_of(found, limit, lambda k: (k.id,))
+    return KeyList(keys=[_key_out(session, r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")

@@ -13,7 +13,9 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    scopes: list[str] = Field(min_length=1, max_length=3, description="ingest, read, admin")
+    scopes: list[str] = Field(
+        min_length=1, max_length=4, description="ingest, read, annotate, admin"
+    )
     project: Name | None = Field(
         default=None,
         description="The project the key sees; omitted: the caller's own project (a key "
@@ -40,6 +42,9 @@ class KeyList(BaseModel):
     """``GET /v1/keys``."""
 
     keys: list[KeyOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next page (null: the last)."
+    )
 
 
 class ProjectIn(BaseModel):

@@ -1,8 +1,6 @@
 """``/v1/monitors``."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
@@ -16,7 +14,8 @@ from app.api.monitors.schemas import (
     monitor_out,
     run_out,
 )
-from app.api.params import Int4Id, OptionalModelQuery
+from app.api.params import DEFAULT_PAGE, Int4Id, OptionalModelQuery, PageCursor, PageLimit
+from app.db.paging import decode_id_cursor, decode_time_cursor, page_of
 from app.monitoring import monitors, runs
 
 router = APIRouter(prefix="/v1/monitors", tags=["monitors"], responses=ERROR_RESPONSES)
@@ -35,11 +34,20 @@ def post_monitor(
 
 @router.get("", response_model=MonitorList, summary="List monitors")
 def list_monitors(
-    session: SessionDep, caller: ReadCaller, model: OptionalModelQuery = None
+    session: SessionDep,
+    caller: ReadCaller,
+    model: OptionalModelQuery = None,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
 ) -> MonitorList:
-    """All monitors of the key's project, or one model's with ``?model=``."""
-    found = monitors.list_monitors(session, project=caller.project_id, model=model)
-    return MonitorList(monitors=[monitor_out(m) for m in found])
+    """The monitors of the key's project, or one model's with ``?model=``, oldest first, a
+    page at a time (``next_cursor``)."""
+    found = monitors.list_monitors(
+        session, project=caller.project_id, model=model,
+        after=decode_id_cursor(cursor) if cursor else None, limit=limit + 1,
+    )  # fmt: skip
+    rows, next_cursor = page_of(found, limit, lambda m: (m.id,))
+    return MonitorList(monitors=[monitor_out(m) for m in rows], next_cursor=next_cursor)
 
 
 @router.get("/{monitor_id}", response_model=MonitorOut, summary="One monitor")
@@ -92,8 +100,12 @@ def list_runs(
     monitor_id: Int4Id,
     session: SessionDep,
     caller: ReadCaller,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
 ) -> RunList:
-    """Newest windows first."""
+    """Newest windows first, a page at a time (``next_cursor``)."""
     monitors.get_monitor(session, monitor_id, project=caller.project_id)
-    return RunList(runs=[run_out(r) for r in runs.list_runs(session, monitor_id, limit=limit)])
+    before = decode_time_cursor(cursor) if cursor else None
+    found = runs.list_runs(session, monitor_id, limit=limit + 1, before=before)
+    rows, next_cursor = page_of(found, limit, lambda r: (r.window_start.isoformat(),))
+    return RunList(runs=[run_out(r) for r in rows], next_cursor=next_cursor)

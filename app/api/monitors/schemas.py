@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.db.models import Monitor, MonitorRun
 from app.monitoring.results import RunResults
@@ -43,6 +43,9 @@ class MonitorList(BaseModel):
     """``GET /v1/monitors``."""
 
     monitors: list[MonitorOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next page (null: the last)."
+    )
 
 
 class RunRequest(BaseModel):
@@ -79,6 +82,9 @@ class RunList(BaseModel):
     """``GET /v1/monitors/{id}/runs`` and the windows a backfill queued."""
 
     runs: list[RunOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass back as `cursor` for the next page (null: the last)."
+    )
 
 
 def monitor_out(m: Monitor) -> MonitorOut:

@@ -7,9 +7,10 @@ a page never makes a request that leaves Driftline.
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
@@ -20,10 +21,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from app.api.deps import AppState, SessionDep, StateDep
 from app.api.exports.router import retraining_response
-from app.api.params import Int8Id
+from app.api.feedback.router import store_feedback
+from app.api.params import NO_NUL, Int8Id
 from app.api.runbooks import runbook_text, runbooks_dir
 from app.api.runs.router import label_queue_response, report_response, visible_run
 from app.api.ui import views
@@ -40,8 +43,9 @@ from app.api.ui.auth import (
     set_login_csrf,
     set_session_cookie,
 )
+from app.auth.keys import scope_allows
 from app.auth.oidc import ATTEMPT_SECONDS, Grant, LoginAttempt, sign_in_with_claims
-from app.auth.sessions import SignInRefused, csrf_matches, sign_in, sign_out
+from app.auth.sessions import SignedIn, SignInRefused, csrf_matches, sign_in, sign_out
 from app.errors import DriftlineError
 from app.events import browse
 from app.monitoring import runs
@@ -274,12 +278,79 @@ def model_view(
     session: SessionDep,
     browser: Browser,
     windows: Annotated[int, Query(ge=1, le=views.MAX_CHART_WINDOWS)] = views.DEFAULT_CHART_WINDOWS,
+    start: Annotated[str, Query(alias="from", max_length=40)] = "",
+    end: Annotated[str, Query(alias="to", max_length=40)] = "",
 ) -> HTMLResponse:
-    """One model: its monitors, baselines, charts over windows, offline metrics."""
-    model = views.model_page(session, browser.caller.project_id, name, windows=windows)
+    """One model: its monitors, baselines, charts over windows (the newest ``windows``, of
+    a time range with ``from``/``to``), offline metrics."""
+    try:
+        since = views.parse_moment(start, "from") if start else None
+        until = views.parse_moment(end, "to") if end else None
+    except DriftlineError as invalid:
+        since = until = None
+        error: str | None = invalid.message
+    else:
+        error = None
+    model = views.model_page(
+        session, browser.caller.project_id, name, windows=windows, since=since, until=until
+    )
     if model is None:
         return not_found(request, browser, f"model {name!r}")
-    return page(request, "model.html", browser=browser, model=model, windows=windows)
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return page(
+        request, "model.html", 422 if error else 200, browser=browser, model=model,
+        windows=windows, since=since, until=until, error=error, now=now,
+        ranges=views.EVENT_RANGES,
+    )  # fmt: skip
+
+
+_FILTER = Annotated[str, Query(max_length=200)]
+
+
+@router.get("/events")
+def events_view(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    browser: Browser,
+    model: _FILTER = "",
+    start: Annotated[str, Query(alias="from", max_length=40)] = "",
+    end: Annotated[str, Query(alias="to", max_length=40)] = "",
+    version: _FILTER = "",
+    prediction: _FILTER = "",
+    label: _FILTER = "",
+    labelled: Annotated[str, Query(max_length=3)] = "",
+    scored: Annotated[str, Query(max_length=3)] = "",
+    flagged: Annotated[str, Query(max_length=3)] = "",
+    metadata: Annotated[str, Query(max_length=400)] = "",
+    q: _FILTER = "",
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """A model's events in a time range (the last day by default), filtered and searched as
+    ``GET /v1/events`` does, newest first, a page at a time."""
+    form = views.EventsForm(
+        model=model, start=start, end=end, version=version, prediction=prediction,
+        label=label, labelled=labelled, scored=scored, flagged=flagged, metadata=metadata, q=q,
+    )  # fmt: skip
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    context: dict[str, Any] = {
+        "form": form, "ranges": views.EVENT_RANGES, "cursor": cursor, "now": now,
+    }  # fmt: skip
+    if not model:
+        return page(request, "events.html", browser=browser, **context)
+    if "\x00" in "".join(form.__dict__.values()) + cursor:
+        return not_found(request, browser, f"events of {model!r}")
+    if not state.owners.sees(session, browser.caller.project_id, model):
+        return not_found(request, browser, f"model {model!r}")
+    try:
+        flt = views.event_filter(form, now)
+        found = browse.list_events(session, flt, cursor=cursor or None)
+    except DriftlineError as refused:
+        return page(request, "events.html", 422, browser=browser, error=refused.message, **context)
+    return page(
+        request, "events.html", browser=browser, flt=flt, found=found,
+        excerpt=views.excerpt, **context,
+    )  # fmt: skip
 
 
 @router.get("/events/{model:path}/{request_id}")
@@ -345,6 +416,97 @@ def window_label_queue(
 ) -> Response:
     """This window's label queue (CSV for an annotation tool, PII-scrubbed)."""
     return label_queue_response(session, visible_run(session, state, browser.caller, run_id), "csv")
+
+
+# ---- labelling in the browser ------------------------------------------------------------
+
+ANNOTATE_SCOPE = "annotate"
+
+
+def _label_page(
+    request: Request, session: Session, state: AppState, browser: SignedIn, run_id: int,
+    after: str | None, status: int = 200, *, at: str | None = None, **extra: Any,
+) -> HTMLResponse:  # fmt: skip
+    try:
+        run = visible_run(session, state, browser.caller, run_id)
+    except DriftlineError:
+        return not_found(request, browser, f"window {run_id}")
+    allowed = scope_allows(list(browser.caller.scopes), ANNOTATE_SCOPE)
+    view = views.label_view(session, run, runs.model_of(session, run), after=after, at=at)
+    return page(
+        request, "label.html", status if allowed else 403, browser=browser, v=view,
+        allowed=allowed, **extra,
+    )  # fmt: skip
+
+
+@router.get("/windows/{run_id}/label")
+def label_form(
+    request: Request,
+    run_id: Int8Id,
+    session: SessionDep,
+    state: StateDep,
+    browser: Browser,
+    after: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    saved: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+) -> HTMLResponse:
+    """The window's label queue, one event at a time, for a key with the ``annotate`` scope."""
+    return _label_page(request, session, state, browser, run_id, after, saved=saved)
+
+
+@router.post("/windows/{run_id}/label")
+async def label_answer(
+    request: Request,
+    run_id: Int8Id,
+    state: StateDep,
+    browser: Browser,
+    request_id: Annotated[str, Form(max_length=200, pattern=NO_NUL)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    action: Annotated[str, Form(max_length=8)] = "save",
+    choice: Annotated[str, Form(max_length=200)] = "",
+    label_text: Annotated[str, Form(max_length=2000)] = "",
+    reference: Annotated[str, Form(max_length=20_000)] = "",
+    score: Annotated[str, Form(max_length=20)] = "",
+    thumbs: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """Store one answer from the labelling view as feedback (its source: the signed-in name)
+    and show the next event; ``action=skip`` stores nothing. The window is recomputed with
+    the answer like any late label."""
+    if not csrf_matches(browser.csrf_token, csrf):
+        raise DriftlineError(403, "forbidden", "missing or wrong CSRF token")
+    if not scope_allows(list(browser.caller.scopes), ANNOTATE_SCOPE):
+        raise DriftlineError(403, "forbidden", f"this sign-in lacks the '{ANNOTATE_SCOPE}' scope")
+
+    def queued_model() -> str:
+        with state.sessions() as session:
+            run = visible_run(session, state, browser.caller, run_id)
+            if not views.in_label_queue(run, request_id):
+                raise DriftlineError(
+                    422, "not_queued", f"{request_id!r} is not in window {run_id}'s label queue"
+                )
+            return runs.model_of(session, run)
+
+    model = await run_in_threadpool(queued_model)
+    next_page = f"/windows/{run_id}/label?{urlencode({'after': request_id})}"
+    if action == "skip":
+        return RedirectResponse(next_page, status_code=303)
+    try:
+        answer = views.label_answer(
+            model, request_id, choice=choice, label_text=label_text, reference=reference,
+            score=score, thumbs=thumbs, source=browser.caller.name,
+        )  # fmt: skip
+    except ValueError as invalid:
+        message = str(invalid)
+
+        def again() -> HTMLResponse:
+            with state.sessions() as session:
+                return _label_page(
+                    request, session, state, browser, run_id, None, 422, at=request_id,
+                    error=message,
+                )  # fmt: skip
+
+        return await run_in_threadpool(again)
+    await store_feedback(state, browser.caller, [answer])
+    return RedirectResponse(f"{next_page}&{urlencode({'saved': request_id})}", status_code=303)
 
 
 # ---- runbooks and API docs (no sign-in: they hold no data) ----------------------------------

@@ -3,15 +3,21 @@
 its size, a model's history through two index range scans per monitor."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from app.api.feedback.schemas import FeedbackIn
 from app.baselines.service import baselines_by_id
 from app.db.models import Baseline, Model, Monitor
 from app.engine.results import SEVERITY, VERDICT_STATUSES, Status
+from app.errors import DriftlineError
+from app.events import browse
+from app.exports.label_queue import label_queue
 from app.exports.retraining import retraining_examples
+from app.fields import as_utc
 from app.models import versions as model_versions
 from app.models.versions import VersionScores
 from app.monitoring import monitors, runs
@@ -79,10 +85,21 @@ class ModelRow:
         return labels / events if events else None
 
 
-def _monitor_rows(session: Session, found: list[Monitor], model: str | None) -> list[MonitorRow]:
+def _monitor_rows(
+    session: Session, found: list[Monitor], model: str | None, *, strips: bool = True
+) -> list[MonitorRow]:
     latest = {r.monitor_id: r for r in runs.latest_per_monitor(session, model=model)}
-    strips = runs.recent_runs(session, [m.id for m in found], per_monitor=STRIP_WINDOWS)
-    return [MonitorRow(m, latest.get(m.id), strips.get(m.id, [])) for m in found]
+    rows = [MonitorRow(m, latest.get(m.id), []) for m in found]
+    if strips:
+        _add_strips(session, rows)
+    return rows
+
+
+def _add_strips(session: Session, rows: list[MonitorRow]) -> None:
+    """Each row's recent windows (one index range per monitor: only for rows shown)."""
+    recent = runs.recent_runs(session, [r.monitor.id for r in rows], per_monitor=STRIP_WINDOWS)
+    for row in rows:
+        row.strip = recent.get(row.monitor.id, [])
 
 
 # Models per fleet page: the page stays one bounded answer however large the fleet.
@@ -116,15 +133,16 @@ def fleet(
         m for m in monitors.list_monitors(session, project=project, model=None)
         if wanted in m.model.casefold()
     ]  # fmt: skip
-    for row in _monitor_rows(session, found, None):
+    # The order needs each monitor's latest window only; strips are read for the page shown.
+    for row in _monitor_rows(session, found, None, strips=False):
         rows.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
     models = sorted(rows.values(), key=lambda r: (-severity(r.verdict), r.name))
     if verdict:
         models = [r for r in models if r.verdict == verdict]
     start = page * FLEET_PAGE
-    return FleetPage(
-        models[start : start + FLEET_PAGE], page, len(models) > start + FLEET_PAGE, len(models)
-    )
+    shown = models[start : start + FLEET_PAGE]
+    _add_strips(session, [m for row in shown for m in row.monitors])
+    return FleetPage(shown, page, len(models) > start + FLEET_PAGE, len(models))
 
 
 @dataclass
@@ -283,15 +301,19 @@ def _latest_judges(session: Session, row: MonitorRow) -> list["JudgeView"]:
 
 
 def model_page(
-    session: Session, project: int | None, name: str, *, windows: int = DEFAULT_CHART_WINDOWS
-) -> ModelPage | None:
-    """A model's page, or None when the caller sees no such model."""
+    session: Session, project: int | None, name: str, *, windows: int = DEFAULT_CHART_WINDOWS,
+    since: datetime | None = None, until: datetime | None = None,
+) -> ModelPage | None:  # fmt: skip
+    """A model's page (its charts: the newest ``windows`` windows overlapping [since, until)
+    when given), or None when the caller sees no such model."""
     found = monitors.list_monitors(session, project=project, model=name)
     versions = model_versions.versions_of(session, name, project=project)
     if not found and not versions:
         return None
     rows = _monitor_rows(session, found, name)
-    history = runs.recent_runs(session, [m.id for m in found], per_monitor=windows)
+    history = runs.recent_runs(
+        session, [m.id for m in found], per_monitor=windows, since=since, until=until
+    )
     baselines = baselines_by_id(session, [m.baseline_id for m in found])
     panels = []
     for row in rows:
@@ -330,6 +352,11 @@ class WindowPage:
     novel: list[dict[str, Any]]
     mislabelled: list[dict[str, Any]]
     judges: list["JudgeView"] = field(default_factory=list)
+
+    @property
+    def events_query(self) -> str:
+        """The events page's query for this window's events."""
+        return window_events_query(self.monitor.model, self.run.window_start, self.run.window_end)
 
 
 @dataclass
@@ -405,3 +432,146 @@ def window_page(session: Session, run: Any) -> WindowPage:
                 if e["request_id"] in wanted
             ][:EXAMPLES_SHOWN]
     return WindowPage(run, monitor, results, previous, following, novel, mislabelled, judges)
+
+
+# ---- the events page -------------------------------------------------------------------------
+
+# The events page's quick time ranges (the default is the first that is a day).
+EVENT_RANGES = (
+    ("last hour", timedelta(hours=1)), ("last 24 hours", timedelta(days=1)),
+    ("last 7 days", timedelta(days=7)), ("last 31 days", browse.MAX_RANGE),
+)  # fmt: skip
+DEFAULT_EVENT_RANGE = timedelta(days=1)
+# How much of a prompt or an output a row of the events table shows.
+EXCERPT_CHARS = 160
+# The form's time fields: minutes in UTC, as <input type="datetime-local"> writes them.
+FORM_MINUTE = "%Y-%m-%dT%H:%M"
+
+
+@dataclass
+class EventsForm:
+    """The events page's filters as typed (kept in the form and the pager's links)."""
+
+    model: str = ""
+    start: str = ""
+    end: str = ""
+    version: str = ""
+    prediction: str = ""
+    label: str = ""
+    labelled: str = ""  # "", "yes" or "no"
+    scored: str = ""
+    flagged: str = ""
+    metadata: str = ""  # key:value
+    q: str = ""
+
+    def query(self, **changes: str) -> str:
+        """The page's query string for these filters (empty ones left out)."""
+        values = {**self.__dict__, **changes}
+        values["from"], values["to"] = values.pop("start"), values.pop("end")
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def parse_moment(value: str, field_name: str) -> datetime:
+    """A time from the form (``datetime-local`` minutes or ISO 8601; naive is UTC); 422
+    naming the field otherwise."""
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        raise DriftlineError(
+            422, "invalid_time", f"{field_name!r} is not a time: use YYYY-MM-DDTHH:MM (UTC)"
+        ) from None
+
+
+def _yes_no(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+def event_filter(form: EventsForm, now: datetime) -> browse.EventFilter:
+    """The filter the form asks for: by default the day before ``now``."""
+    end = parse_moment(form.end, "to") if form.end else now
+    start = parse_moment(form.start, "from") if form.start else end - DEFAULT_EVENT_RANGE
+    metadata = browse.metadata_pairs([form.metadata.strip()]) if form.metadata.strip() else {}
+    search = form.q.strip() or None
+    if search is not None and len(search) < 2:
+        raise DriftlineError(422, "invalid_search", "search for at least 2 characters")
+    return browse.EventFilter(
+        model=form.model, start=start, end=end, version=form.version or None,
+        prediction=form.prediction or None, label=form.label or None,
+        has_label=_yes_no(form.labelled), has_score=_yes_no(form.scored),
+        flagged=_yes_no(form.flagged), metadata=metadata, search=search,
+    )  # fmt: skip
+
+
+def excerpt(text: str | None) -> str:
+    """The start of a prompt or output for a table cell."""
+    if text is None:
+        return ""
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "\u2026"
+
+
+def window_events_query(model: str, start: datetime, end: datetime) -> str:
+    """The events page's query string for one window's events."""
+    form = EventsForm(model=model, start=start.strftime(FORM_MINUTE), end=end.strftime(FORM_MINUTE))
+    return form.query()
+
+
+# ---- labelling in the browser ----------------------------------------------------------------
+
+
+@dataclass
+class LabelView:
+    """The label queue's next event for a person to answer, and where it stands."""
+
+    run: Any  # the MonitorRun
+    monitor: Monitor
+    item: dict[str, Any] | None  # None: nothing left after ``after``
+    position: int  # 1-based place of ``item`` among the open ones
+    remaining: int  # open items in all
+    classes: list[str]  # the classes to pick from: the queue's predicted classes
+
+
+def label_view(
+    session: Session, run: Any, model: str, *, after: str | None = None, at: str | None = None
+) -> LabelView:
+    """The first still-unlabelled event of the run's label queue after ``after`` (a request
+    id already answered or skipped; None: from the start), or ``at`` itself while it is
+    open (an answer to correct)."""
+    monitor = monitors.get_monitor(session, run.monitor_id, project=None)
+    queue = label_queue(session, run, model)  # open items, in the queue's order
+    # Ranks in the whole queue: ``after`` may have just been labelled (and left the open ones).
+    rank = {p["request_id"]: i for i, p in enumerate(RunResults.load(run.results).label_queue)}
+    passed = rank.get(at, 0) - 1 if at else rank.get(after, -1) if after else -1
+    later = [i for i, row in enumerate(queue) if rank.get(row["request_id"], -1) > passed]
+    start = later[0] if later else len(queue)
+    item = queue[start] if start < len(queue) else None
+    classes = sorted({str(r["prediction"]) for r in queue if r["prediction"] is not None})
+    return LabelView(run, monitor, item, start + 1, len(queue), classes)
+
+
+def in_label_queue(run: Any, request_id: str) -> bool:
+    """Whether the run's label queue holds the event (answers are taken for those only)."""
+    return any(p["request_id"] == request_id for p in RunResults.load(run.results).label_queue)
+
+
+def label_answer(
+    model: str, request_id: str, *, choice: str, label_text: str, reference: str, score: str,
+    thumbs: str, source: str,
+) -> FeedbackIn:  # fmt: skip
+    """The labelling form's answer as feedback: a typed label wins over a picked class; a
+    ValueError says in words what is wrong with it."""
+    label = label_text.strip() or choice.strip() or None
+    value: float | None = None
+    if score.strip():
+        try:
+            value = float(score)
+        except ValueError:
+            raise ValueError(f"the score {score!r} is not a number") from None
+        if not 0 <= value <= 1:
+            raise ValueError(f"the score must be between 0 and 1 (not {score})")
+    thumb = {"up": True, "down": False}.get(thumbs)
+    if label is None and not reference.strip() and value is None and thumb is None:
+        raise ValueError("pick a class, type a label or a reference, give a score or a thumb")
+    return FeedbackIn(
+        model=model, request_id=request_id, label=label, reference=reference.strip() or None,
+        score=value, thumbs=thumb, source=source[:200],
+    )  # fmt: skip

@@ -27,6 +27,7 @@ from app.monitoring.runs.claim import (
 from app.monitoring.runs.common import MAX_PLANNED_PER_TICK, WORKER_ID, record_monitor_error
 from app.monitoring.runs.plan import due_windows, plan_due_windows, queue_windows
 from app.monitoring.runs.read import (
+    Flag,
     LatestRun,
     MetricSeries,
     MonitorActivity,
@@ -34,6 +35,8 @@ from app.monitoring.runs.read import (
     StoredMetric,
     drifted_windows,
     drop_old_reports,
+    event_flags,
+    flagged_request_ids,
     get_run,
     latest_per_monitor,
     list_runs,
@@ -63,6 +66,7 @@ __all__ = [
     "WORKER_ID",
     "Claim",
     "ClaimedWindow",
+    "Flag",
     "LatestRun",
     "MetricSeries",
     "MonitorActivity",
@@ -74,7 +78,9 @@ __all__ = [
     "drifted_windows",
     "drop_old_reports",
     "due_windows",
+    "event_flags",
     "fail_run",
+    "flagged_request_ids",
     "get_run",
     "latest_per_monitor",
     "list_runs",

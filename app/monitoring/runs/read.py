@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -10,11 +10,16 @@ from sqlalchemy.orm import Session, undefer
 
 from app.db.models import Monitor, MonitorRun
 from app.monitoring.results import (
+    JUDGE_WORST_PATH,
+    LABEL_QUEUE_PATH,
     TOP_NOVEL_PATH,
     RunResults,
     RunStatus,
 )
 from app.monitoring.runs.common import DONE, FINISHED_VALUES, INSUFFICIENT, PENDING, RUNNING
+
+# The smallest span: windows holding an instant are those overlapping [ts, ts + 1 µs).
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -129,19 +134,23 @@ def _briefs(rows: Iterable[Any]) -> list[RunBrief]:
 
 
 def recent_runs(
-    conn: Connection | Session, monitor_ids: Sequence[int], *, per_monitor: int
-) -> dict[int, list[RunBrief]]:
-    """Each monitor's newest ``per_monitor`` windows (oldest first), one index range scan per
-    monitor on ``(monitor_id, window_start)`` however long its history."""
+    conn: Connection | Session, monitor_ids: Sequence[int], *, per_monitor: int,
+    since: datetime | None = None, until: datetime | None = None,
+) -> dict[int, list[RunBrief]]:  # fmt: skip
+    """Each monitor's newest ``per_monitor`` windows (oldest first), of those overlapping
+    [since, until) when given: one index range scan per monitor on ``(monitor_id,
+    window_start)`` however long its history."""
     if not monitor_ids:
         return {}
     rows = conn.execute(
         text(
             f"SELECT {_BRIEF_COLUMNS} FROM unnest(CAST(:ids AS int[])) AS m(id) "
             "CROSS JOIN LATERAL (SELECT * FROM monitor_runs WHERE monitor_id = m.id "
+            "AND (CAST(:until AS timestamptz) IS NULL OR window_start < :until) "
+            "AND (CAST(:since AS timestamptz) IS NULL OR window_end > :since) "
             "ORDER BY window_start DESC LIMIT :n) r ORDER BY r.monitor_id, r.window_start"
         ),
-        {"ids": list(monitor_ids), "n": per_monitor},
+        {"ids": list(monitor_ids), "n": per_monitor, "since": since, "until": until},
     )
     out: dict[int, list[RunBrief]] = {}
     for brief in _briefs(rows):
@@ -288,16 +297,20 @@ def model_of(session: Session, run: MonitorRun) -> str:
     return str(session.scalars(select(Monitor.model).where(Monitor.id == run.monitor_id)).one())
 
 
-def list_runs(session: Session, monitor_id: int, *, limit: int) -> list[MonitorRun]:
-    """A monitor's runs, newest window first."""
-    return list(
-        session.scalars(
-            select(MonitorRun)
-            .where(MonitorRun.monitor_id == monitor_id)
-            .order_by(MonitorRun.window_start.desc())
-            .limit(limit)
-        )
+def list_runs(
+    session: Session, monitor_id: int, *, limit: int, before: datetime | None = None
+) -> list[MonitorRun]:
+    """A monitor's runs, newest window first; those of windows starting before ``before``
+    when given (the next page: ``(monitor_id, window_start)`` is unique and indexed)."""
+    stmt = (
+        select(MonitorRun)
+        .where(MonitorRun.monitor_id == monitor_id)
+        .order_by(MonitorRun.window_start.desc())
+        .limit(limit)
     )
+    if before is not None:
+        stmt = stmt.where(MonitorRun.window_start < before)
+    return list(session.scalars(stmt))
 
 
 def drifted_windows(
@@ -328,6 +341,66 @@ def novel_request_ids(
             "'[]'::jsonb)) AS n WHERE m.model = :model AND r.window_start < :until "
             "AND r.window_end > :since AND n->>'id' IS NOT NULL"
         ),
+        {"model": model, "since": since, "until": until},
+    )
+    return [r[0] for r in rows]
+
+
+# What in a window's result can single out one event: the request ids, with why, of the
+# long tail's most novel events, the label queue's picks and the answers each judge failed.
+# One SQL over the overlapping windows reads only these parts of each result.
+_FLAGS = f"""
+    SELECT r.id AS run_id, r.window_start, 'long_tail' AS check_name, n->>'id' AS request_id,
+           'among the most novel events (score ' || coalesce(n->>'score', '?') || ')' AS why
+    FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
+    CROSS JOIN LATERAL jsonb_array_elements(
+        coalesce(r.results #> '{TOP_NOVEL_PATH}', '[]'::jsonb)) AS n
+    WHERE m.model = :model AND r.window_start < :until AND r.window_end > :since
+    UNION ALL
+    SELECT r.id, r.window_start, 'label_queue', q->>'request_id',
+           'picked for a human label (' || coalesce(
+               (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(q->'reasons') AS x),
+               'ranked') || ')'
+    FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
+    CROSS JOIN LATERAL jsonb_array_elements(
+        coalesce(r.results #> '{LABEL_QUEUE_PATH}', '[]'::jsonb)) AS q
+    WHERE m.model = :model AND r.window_start < :until AND r.window_end > :since
+    UNION ALL
+    SELECT r.id, r.window_start, 'judge', w->>'id',
+           'judge ' || j.key || ' failed it: ' || coalesce(w->>'reason', 'no reason given')
+    FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
+    CROSS JOIN LATERAL jsonb_each(coalesce(r.results #> '{JUDGE_WORST_PATH}', '{{}}'::jsonb)) AS j
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE jsonb_typeof(j.value) WHEN 'array' THEN j.value ELSE '[]'::jsonb END) AS w
+    WHERE m.model = :model AND r.window_start < :until AND r.window_end > :since
+"""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A window's result singling an event out: which check and why."""
+
+    run_id: int
+    window_start: datetime
+    check: str
+    why: str
+
+
+def event_flags(session: Session, *, model: str, request_id: str, ts: datetime) -> list[Flag]:
+    """What the windows holding the event (one per monitor of its model) said about it."""
+    rows = session.execute(
+        text(f"SELECT * FROM ({_FLAGS}) AS f WHERE request_id = :rid ORDER BY window_start"),
+        {"model": model, "since": ts, "until": ts + _INSTANT, "rid": request_id},
+    )
+    return [Flag(r.run_id, r.window_start, r.check_name, r.why) for r in rows]
+
+
+def flagged_request_ids(
+    session: Session, *, model: str, since: datetime, until: datetime
+) -> list[str]:
+    """Request ids any check singled out in the model's windows overlapping [since, until)."""
+    rows = session.execute(
+        text(f"SELECT DISTINCT request_id FROM ({_FLAGS}) AS f WHERE request_id IS NOT NULL"),
         {"model": model, "since": since, "until": until},
     )
     return [r[0] for r in rows]

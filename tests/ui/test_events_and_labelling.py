@@ -1,0 +1,223 @@
+"""The on-call trail in a real browser: a window → its events (filters, search and paging give
+what ``GET /v1/events`` gives) → an event; and the window's label queue answered with the
+keyboard alone, stored as feedback under the signed-in name, and the window recomputed."""
+
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import text
+
+from tests.jobs.test_monitoring_flow import HOUR, ORIGIN, work
+from tests.ui.conftest import HOSTILE_PROMPT, Site, new_key, sign_in
+
+
+def listed(page: Any) -> list[str]:
+    """The request ids in the events table, in order."""
+    ids: list[str] = page.locator("table.events tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.requestId)"
+    )
+    return ids
+
+
+def api_ids(site: Site, **query: Any) -> tuple[list[str], str | None]:
+    """``GET /v1/events`` for news-bot: the request ids and the next cursor."""
+    answer = site.api("/v1/events?" + urlencode({"model": "news-bot", **query}, doseq=True))
+    return [e["request_id"] for e in answer["events"]], answer["next_cursor"]
+
+
+def unexpected(problems: list[str]) -> list[str]:
+    """The console's complaints but the one a page answered with its own 422 (a refusal
+    shown in words is the point there)."""
+    return [p for p in problems if "status of 422" not in p]
+
+
+def submit(page: Any) -> None:
+    page.locator("form.event-filters button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_a_windows_events_filter_search_and_page_as_the_api_does(
+    site: Site, open_page: Any
+) -> None:
+    watched = open_page()
+    page = watched.page
+    sign_in(watched, site, site.read_key, f"/windows/{site.run_ids[-1]}")
+    page.locator("#window-events").click()
+    page.wait_for_load_state("networkidle")
+    run = site.api(f"/v1/runs/{site.run_ids[-1]}")
+    span = {"from": run["window_start"], "to": run["window_end"]}
+    # The window's events, newest first, 50 a page, then the older ones.
+    expected, cursor = api_ids(site, **span)
+    assert len(expected) == 50 and cursor
+    assert listed(page) == expected
+    page.locator("a[rel=next]").click()
+    page.wait_for_load_state("networkidle")
+    assert listed(page) == api_ids(site, **span, cursor=cursor)[0]
+
+    # A text search (case-insensitive, in prompt or output).
+    page.fill("#f-q", "PARCEL")
+    submit(page)
+    found = listed(page)
+    assert found == api_ids(site, **span, q="PARCEL")[0]
+    assert found == ["h2-0"]  # the hostile prompt, shown as text
+    assert page.locator("table.events td", has_text=HOSTILE_PROMPT).count() == 1
+    assert page.title() != "PWNED"
+
+    # Filters together: a class, labelled events only, a search that matches nothing.
+    page.fill("#f-q", "")
+    page.fill("#f-prediction", "other")
+    page.select_option("#f-labelled", "yes")
+    submit(page)
+    expected = api_ids(site, **span, prediction="other", has_label="true")[0]
+    assert expected and listed(page) == expected
+    page.fill("#f-q", "no such words anywhere")
+    submit(page)
+    assert listed(page) == [] and page.locator("#no-events").count() == 1
+
+    # An event from the list, then a range wider than a list may scan: said in words.
+    page.fill("#f-q", "")
+    submit(page)
+    first = listed(page)[0]
+    page.locator(f"tr[data-request-id='{first}'] a").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1 code").inner_text() == first
+    page.go_back()
+    page.fill("#f-from", "2026-01-01T00:00")
+    submit(page)
+    assert "at most 31 days" in page.locator("#events-error").inner_text()
+    assert unexpected(watched.problems) == []
+
+
+def test_the_events_page_shows_only_models_the_sign_in_sees(site: Site, open_page: Any) -> None:
+    from app.auth.keys import create_key
+    from app.auth.projects import create_project
+    from app.db.session import make_sessionmaker, session_scope
+
+    with session_scope(make_sessionmaker(site.engine)) as session:
+        project = create_project(session, "elsewhere")
+        _, key = create_key(session, name="elsewhere", scopes=["read"], project_id=project.id)
+    watched = open_page()
+    page = watched.page
+    sign_in(watched, site, key, "/events?model=news-bot&from=2026-11-01T00:00&to=2026-11-02T00:00")
+    assert page.locator("table.events").count() == 0
+    assert "not found" in page.locator("main").inner_text().casefold()
+
+
+def press_until_focused(page: Any, element_id: str) -> None:
+    """Tab through the page until the element has the focus (keyboard only)."""
+    for _ in range(60):
+        if page.evaluate("() => document.activeElement && document.activeElement.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_keyboard_only_labelling_stores_feedback_and_recomputes_the_window(
+    site: Site, open_page: Any
+) -> None:
+    unlabelled = site.run_ids[1]  # the window posted without labels
+    before = site.api(f"/v1/runs/{unlabelled}")
+    with site.engine.connect() as conn:
+        queue = conn.execute(
+            text("SELECT results->'label_queue' FROM monitor_runs WHERE id = :id"),
+            {"id": unlabelled},
+        ).scalar_one()
+    picks = [p["request_id"] for p in queue]
+    assert len(picks) >= 3
+
+    # A read-only sign-in may look but not label.
+    watched = open_page()
+    sign_in(watched, site, site.read_key, f"/windows/{unlabelled}/label")
+    assert watched.page.locator("#label-refused").count() == 1
+    assert watched.page.locator("form.annotate").count() == 0
+
+    key = new_key(site.engine, "read", "annotate")
+    watched = open_page()
+    page = watched.page
+    sign_in(watched, site, key, f"/windows/{unlabelled}")
+    page.locator("#label-here").click()
+    page.wait_for_load_state("networkidle")
+    first = page.locator("input[name=request_id]").input_value()
+    assert first == picks[0]
+    # Tab to the classes (one stop), Space picks the focused one; Tab to the score, type it,
+    # and Enter submits with the form's first button, "Save and next".
+    press_until_focused(page, "choice-0")
+    page.keyboard.press("Space")
+    chosen = page.locator("input[name=choice]:checked").input_value()
+    press_until_focused(page, "score")
+    page.keyboard.type("0.25")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert first in page.locator("#label-saved").inner_text()
+    second = page.locator("input[name=request_id]").input_value()
+    assert second == picks[1]
+    # Skip the second, type a label for the third.
+    press_until_focused(page, "label-skip")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("input[name=request_id]").input_value() == picks[2]
+    press_until_focused(page, "label_text")
+    page.keyboard.type("typed-class")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert picks[2] in page.locator("#label-saved").inner_text()
+    # Nothing answered: said, and nothing stored.
+    third_next = page.locator("input[name=request_id]").input_value()
+    press_until_focused(page, "label-save")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert "pick a class" in page.locator("#label-error").inner_text()
+    assert page.locator("input[name=request_id]").input_value() == third_next
+
+    name = "ui-read-annotate"
+    one = site.api(f"/v1/events/news-bot/{first}")
+    assert (one["label"], one["score"], one["feedback_source"]) == (chosen, 0.25, name)
+    assert site.api(f"/v1/events/news-bot/{picks[1]}")["label"] is None
+    three = site.api(f"/v1/events/news-bot/{picks[2]}")
+    assert (three["label"], three["feedback_source"]) == ("typed-class", name)
+
+    # The labels reach the window like any late label: recomputed with them.
+    work(site.engine, ORIGIN + 3 * HOUR)
+    after = site.api(f"/v1/runs/{unlabelled}")
+    assert after["n_labels"] == (before["n_labels"] or 0) + 2
+    assert after["revision"] > before["revision"]
+    assert unexpected(watched.problems) == []
+
+
+def test_labelling_refuses_a_forged_or_stray_answer(site: Site, open_page: Any) -> None:
+    unlabelled = site.run_ids[1]
+    key = new_key(site.engine, "read", "annotate")
+    watched = open_page()
+    page = watched.page
+    sign_in(watched, site, key, f"/windows/{unlabelled}/label")
+    csrf = page.locator("form.annotate input[name=csrf]").input_value()
+    url = f"{site.base}/windows/{unlabelled}/label"
+    forged = page.request.post(url, form={"request_id": "h1-0", "label_text": "x"})
+    assert forged.status == 403
+    stray = page.request.post(
+        url, form={"csrf": csrf, "request_id": "not-in-the-queue", "label_text": "x"}
+    )
+    assert stray.status == 422 and "label queue" in stray.text()
+    with site.engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM feedback WHERE label = 'x'")).scalar()
+    assert stored == 0
+
+
+def test_the_model_page_charts_a_time_range(site: Site, open_page: Any) -> None:
+    watched = open_page()
+    page = watched.page
+    sign_in(watched, site, site.read_key, "/models/news-bot")
+    assert page.locator("table.windows tbody tr").count() == len(site.run_ids)
+    # The form: the middle hour only.
+    page.fill("#m-from", (ORIGIN + HOUR).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#m-to", (ORIGIN + 2 * HOUR).strftime("%Y-%m-%dT%H:%M"))
+    page.locator("#time-range button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    shown = page.locator("table.windows tbody tr a").evaluate_all("as => as.map(a => a.href)")
+    assert shown == [f"{site.base}/windows/{site.run_ids[1]}"]
+    xs = page.evaluate("() => JSON.parse(document.querySelector('.panel-data').textContent).x")
+    assert xs == [(ORIGIN + HOUR).timestamp()]
+    assert page.locator("figure.chart[data-drawn=true]").count() >= 1
+    page.goto(f"{site.base}/models/news-bot?from=yesterday")
+    assert "not a time" in page.locator("#range-error").inner_text()
+    assert unexpected(watched.problems) == []
