@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, String, bindparam, cast, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Event, Model
@@ -133,6 +133,27 @@ def model_names(session: Session, *, project: int | None) -> list[str]:
     if (mine := visible_models(project)) is not None:
         stmt = stmt.where(Model.name.in_(mine))
     return list(session.scalars(stmt))
+
+
+def name_page(
+    session: Session, *, project: int | None, search: str | None, also: Sequence[str],
+    without: Sequence[str], offset: int, limit: int,
+) -> tuple[list[str], int]:  # fmt: skip
+    """One page (by offset, in name order) of the names a caller bound to ``project`` sees
+    together with ``also``, leaving out ``without``, optionally only those containing
+    ``search``; and how many there are in all. For the fleet page's tail of models with no
+    verdict: a bounded page however many models are registered."""
+    names = select(Model.name.label("name"))
+    if (mine := visible_models(project)) is not None:
+        names = names.where(Model.name.in_(mine))
+    extra = cast(bindparam("also", list(also) or [""], type_=ARRAY(String)), ARRAY(String))
+    pool = names.union(select(func.unnest(extra).label("name"))).subquery()
+    wanted = select(pool.c.name).where(pool.c.name != "", pool.c.name.not_in(list(without)))
+    if search:
+        wanted = wanted.where(pool.c.name.ilike(contains_pattern(search), escape=LIKE_ESCAPE))
+    total = session.scalar(select(func.count()).select_from(wanted.subquery())) or 0
+    page = session.scalars(wanted.order_by(pool.c.name).offset(offset).limit(limit))
+    return list(page), int(total)
 
 
 def versions_of(session: Session, name: str, *, project: int | None) -> list[Model]:

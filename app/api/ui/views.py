@@ -127,22 +127,38 @@ def fleet(
     """The models the caller sees (from traffic, registrations or monitors), worst first,
     optionally only names containing ``search``; one page of ``FLEET_PAGE``."""
     wanted = (search or "").casefold()
-    names = model_versions.model_names(session, project=project)
-    rows = {name: ModelRow(name) for name in names if wanted in name.casefold()}
     found = [
         m for m in monitors.list_monitors(session, project=project, model=None)
         if wanted in m.model.casefold()
     ]  # fmt: skip
     # The order needs each monitor's latest window only; strips are read for the page shown.
+    monitored: dict[str, ModelRow] = {}
     for row in _monitor_rows(session, found, None, strips=False):
-        rows.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
-    models = sorted(rows.values(), key=lambda r: (-severity(r.verdict), r.name))
-    if verdict:
-        models = [r for r in models if r.verdict == verdict]
+        monitored.setdefault(row.monitor.model, ModelRow(row.monitor.model)).monitors.append(row)
+    # Models with a verdict (at most one per monitor) sort worst first here; the rest — no
+    # window yet, or no monitor: most models of a large fleet — follow by name, a page read
+    # from the database, so the work stays one page's however many models are registered.
+    graded = sorted(
+        (r for r in monitored.values() if r.verdict != NO_DATA),
+        key=lambda r: (-severity(r.verdict), r.name),
+    )
+    if verdict and verdict != NO_DATA:
+        graded = [r for r in graded if r.verdict == verdict]
     start = page * FLEET_PAGE
-    shown = models[start : start + FLEET_PAGE]
+    shown = [] if verdict == NO_DATA else graded[start : start + FLEET_PAGE]
+    skipped = 0 if verdict == NO_DATA else len(graded)
+    tail_total = 0
+    if not verdict or verdict == NO_DATA:
+        names, tail_total = model_versions.name_page(
+            session, project=project, search=search,
+            also=[n for n, r in monitored.items() if r.verdict == NO_DATA],
+            without=[r.name for r in graded], offset=max(0, start - skipped),
+            limit=FLEET_PAGE - len(shown),
+        )  # fmt: skip
+        shown += [monitored.get(name) or ModelRow(name) for name in names]
+    total = skipped + tail_total
     _add_strips(session, [m for row in shown for m in row.monitors])
-    return FleetPage(shown, page, len(models) > start + FLEET_PAGE, len(models))
+    return FleetPage(shown, page, total > start + FLEET_PAGE, total)
 
 
 @dataclass
