@@ -169,6 +169,35 @@ def list_events(
     return EventPage(rows, encode_cursor(last["ts"].isoformat(), last["id"]) if last else None)
 
 
+_CLASS_MIX = text(
+    f"""
+    SELECT coalesce(e.prediction, '') AS prediction, count(*) AS n FROM events e
+    WHERE {WINDOW_FILTER} GROUP BY 1 ORDER BY 2 DESC LIMIT :classes
+    """
+)
+# The most classes a comparison lists (the rest are summed as "other").
+MAX_CLASSES = 50
+
+
+def class_mix(
+    session: Session, model: str, version: str | None, start: datetime, end: datetime
+) -> dict[str, int]:
+    """How many events of the window predicted each class (the ``MAX_CLASSES`` commonest;
+    ``""``: no prediction), under the list's statement timeout."""
+    try:
+        session.execute(_TIMEOUT)
+        rows = session.execute(
+            _CLASS_MIX, {**window_params(model, version, start, end), "classes": MAX_CLASSES}
+        )
+        return {r.prediction: int(r.n) for r in rows}
+    except OperationalError as exc:
+        if "statement timeout" not in str(exc.orig):
+            raise
+        return {}
+    finally:
+        session.rollback()
+
+
 def get_event(session: Session, model: str, request_id: str) -> dict[str, Any] | None:
     """One event with its feedback, stored features, its judges' answers and what the
     windows holding it flagged it for (None when there is no such event)."""

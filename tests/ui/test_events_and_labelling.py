@@ -134,8 +134,28 @@ def test_keyboard_only_labelling_stores_feedback_and_recomputes_the_window(
     key = new_key(site.engine, "read", "annotate")
     watched = open_page()
     page = watched.page
-    sign_in(watched, site, key, f"/windows/{unlabelled}")
-    page.locator("#label-here").click()
+    # The on-call trail: the model page (where an alert's link lands) → the window → its
+    # events flagged by a check → one of them → "label it".
+    sign_in(watched, site, key, "/models/news-bot")
+    page.locator(f"table.windows a[href='/windows/{unlabelled}']").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#label-here").count() == 1
+    page.locator("#window-events").click()
+    page.wait_for_load_state("networkidle")
+    page.select_option("#f-flagged", "yes")
+    submit(page)
+    span = {"from": before["window_start"], "to": before["window_end"]}
+    flagged = listed(page)
+    assert flagged == api_ids(site, **span, flagged="true")[0] and picks[0] in set(
+        api_ids(site, **span, flagged="true", limit=200)[0]
+    )
+    if picks[0] in flagged:
+        page.locator(f"tr[data-request-id='{picks[0]}'] a").click()
+        page.wait_for_load_state("networkidle")
+    else:  # further down the list than its first page
+        page.goto(f"{site.base}/events/news-bot/{picks[0]}")
+    assert page.locator("#flags", has_text="picked for a human label").count() == 1
+    page.locator("a.label-it").first.click()
     page.wait_for_load_state("networkidle")
     first = page.locator("input[name=request_id]").input_value()
     assert first == picks[0]
@@ -221,3 +241,50 @@ def test_the_model_page_charts_a_time_range(site: Site, open_page: Any) -> None:
     page.goto(f"{site.base}/models/news-bot?from=yesterday")
     assert "not a time" in page.locator("#range-error").inner_text()
     assert unexpected(watched.problems) == []
+
+
+def window_figures(run: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """A run's window-level numbers (no column's or class's), by check and name."""
+    return {
+        (check, m["name"]): m["value"]
+        for check, result in run["checks"].items()
+        for m in result.get("metrics", [])
+        if m["feature"] is None and m["value"] is not None
+    }
+
+
+def test_two_windows_side_by_side(site: Site, open_page: Any) -> None:
+    watched = open_page()
+    page = watched.page
+    newest, before = site.run_ids[-1], site.run_ids[-2]
+    sign_in(watched, site, site.read_key, f"/windows/{newest}")
+    page.locator("#compare-previous").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{site.base}/compare?a={before}&b={newest}"
+    a, b = site.api(f"/v1/runs/{before}"), site.api(f"/v1/runs/{newest}")
+    verdicts = page.locator("#compare-summary td.verdict").all_inner_texts()
+    assert verdicts == [a["verdict"].replace("_", " "), b["verdict"].replace("_", " ")]
+    for name in set(a["checks"]) | set(b["checks"]):
+        cells = page.locator(f"#compare-checks tr[data-check='{name}'] td").all_inner_texts()
+        for cell, run in zip(cells, (a, b), strict=True):
+            if name in run["checks"]:
+                assert run["checks"][name]["status"].replace("_", " ") in cell
+    # A figure of each, and the change between them, as the API has them.
+    figures = [window_figures(run) for run in (a, b)]
+    shared = sorted(set(figures[0]) & set(figures[1]))[0]
+    values = {before: figures[0][shared], newest: figures[1][shared]}
+    row = page.locator(f"#compare-figures tr[data-figure='{shared[0]}/{shared[1]}'] td")
+    cells = row.all_inner_texts()
+    assert cells[2] == f"{values[before]:.4g}" and cells[3] == f"{values[newest]:.4g}"
+    # Any other window by number: the calm first one. The class mix shows the new class
+    # "other" (half of the newest window) the calm window never predicted.
+    page.goto(f"{site.base}/windows/{newest}")
+    page.fill("#compare-a", str(site.run_ids[0]))
+    page.locator("form[action='/compare'] button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{site.base}/compare?b={newest}&a={site.run_ids[0]}"
+    mix = page.locator("#compare-classes tbody tr", has_text="other").locator("td")
+    assert mix.all_inner_texts()[:2] == ["0%", "50%"]
+    # Another project's window, or none, is not found.
+    page.goto(f"{site.base}/compare?a={before}&b=999999")
+    assert "not found" in page.locator("main").inner_text().casefold()

@@ -12,6 +12,7 @@ from tests.ui.conftest import (
     HOSTILE_PROMPT,
     Site,
     Watched,
+    new_key,
     sign_in,
 )
 
@@ -157,11 +158,16 @@ def test_pages_pass_axe_and_every_link_is_reachable_by_keyboard(site: Site, open
     page = watched.page
     page.goto(site.base + "/login")
     pages = ["/login", "/", "/models/news-bot", f"/windows/{site.run_ids[-1]}",
-             "/runbooks/drift-detected"]  # fmt: skip
+             "/runbooks/drift-detected",
+             "/events?model=news-bot&from=2026-11-01T00:00&to=2026-11-02T00:00",
+             f"/compare?a={site.run_ids[0]}&b={site.run_ids[-1]}",
+             f"/windows/{site.run_ids[1]}/label"]  # fmt: skip
     serious: dict[str, list[str]] = {}
+    # A key that may label too, so that the labelling form itself is checked.
+    labeller = new_key(site.engine, "read", "annotate")
     for i, path in enumerate(pages):
         if i == 1:
-            sign_in(watched, site, site.read_key)
+            sign_in(watched, site, labeller)
         page.goto(site.base + path)
         page.wait_for_load_state("networkidle")
         if found := serious_violations(page):

@@ -418,6 +418,27 @@ def window_label_queue(
     return label_queue_response(session, visible_run(session, state, browser.caller, run_id), "csv")
 
 
+@router.get("/compare")
+def compare_view(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    browser: Browser,
+    a: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    b: Annotated[int, Query(ge=1, le=2**63 - 1)],
+) -> HTMLResponse:
+    """Two windows side by side: verdicts, every check, every stored figure with the change,
+    the class mix; e.g. a window and the one before, or one version's window and another's."""
+    try:
+        run_a = visible_run(session, state, browser.caller, a)
+        run_b = visible_run(session, state, browser.caller, b)
+    except DriftlineError:
+        return not_found(request, browser, f"windows {a} and {b}")
+    return page(
+        request, "compare.html", browser=browser, c=views.compare_page(session, run_a, run_b)
+    )
+
+
 # ---- labelling in the browser ------------------------------------------------------------
 
 ANNOTATE_SCOPE = "annotate"
@@ -447,10 +468,12 @@ def label_form(
     state: StateDep,
     browser: Browser,
     after: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    at: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     saved: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
 ) -> HTMLResponse:
-    """The window's label queue, one event at a time, for a key with the ``annotate`` scope."""
-    return _label_page(request, session, state, browser, run_id, after, saved=saved)
+    """The window's label queue, one event at a time (``at``: that event first, as the event
+    page's "Label it" asks), for a key with the ``annotate`` scope."""
+    return _label_page(request, session, state, browser, run_id, after, at=at, saved=saved)
 
 
 @router.post("/windows/{run_id}/label")

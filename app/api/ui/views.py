@@ -591,3 +591,88 @@ def label_answer(
         model=model, request_id=request_id, label=label, reference=reference.strip() or None,
         score=value, thumbs=thumb, source=source[:200],
     )  # fmt: skip
+
+
+# ---- comparing two windows -------------------------------------------------------------------
+
+
+@dataclass
+class CompareSide:
+    """One of the two windows compared."""
+
+    run: Any  # the MonitorRun
+    monitor: Monitor
+    results: RunResults
+    classes: dict[str, int]
+
+    @property
+    def events_query(self) -> str:
+        """The events page's query for this window's events."""
+        return window_events_query(self.monitor.model, self.run.window_start, self.run.window_end)
+
+
+@dataclass
+class CompareRow:
+    """A figure of both windows: a check's metric (of a column or class when ``feature``)."""
+
+    check: str
+    metric: str
+    feature: str | None
+    a: float | None
+    b: float | None
+    threshold: float | None
+
+    @property
+    def change(self) -> float | None:
+        """B minus A, when both have it."""
+        return None if self.a is None or self.b is None else self.b - self.a
+
+
+@dataclass
+class ComparePage:
+    """Two windows side by side: checks, every stored figure, the class mix."""
+
+    a: CompareSide
+    b: CompareSide
+    checks: list[tuple[str, Any, Any]]  # name, A's outcome, B's outcome (None: not run)
+    rows: list[CompareRow]
+    classes: list[tuple[str, float, float]]  # class, A's share, B's share
+
+
+def compare_page(session: Session, run_a: Any, run_b: Any) -> ComparePage:
+    """Two runs the caller may see, side by side (any two: a window and the one before, the
+    same window of two monitors watching two versions, ...)."""
+    sides = []
+    for run in (run_a, run_b):
+        monitor = monitors.get_monitor(session, run.monitor_id, project=None)
+        mix = browse.class_mix(
+            session, monitor.model, monitor.model_version, run.window_start, run.window_end
+        )
+        sides.append(CompareSide(run, monitor, RunResults.load(run.results), mix))
+    a, b = sides
+    names = sorted(
+        set(a.results.checks) | set(b.results.checks),
+        key=lambda c: _chart_order((c, ""))[:2],
+    )
+    checks = [(n, a.results.checks.get(n), b.results.checks.get(n)) for n in names]
+    figures: dict[tuple[str, str, str | None], CompareRow] = {}
+    for m in runs.metric_values(session, [run_a.id, run_b.id]):
+        row = figures.setdefault(
+            (m.check, m.metric, m.feature),
+            CompareRow(m.check, m.metric, m.feature, None, None, None),
+        )
+        if m.run_id == run_a.id:
+            row.a = m.value
+        if m.run_id == run_b.id:
+            row.b = m.value
+        row.threshold = m.threshold if m.threshold is not None else row.threshold
+    rows = sorted(
+        figures.values(),
+        key=lambda r: (*_chart_order((r.check, r.metric)), r.feature is not None, r.feature or ""),
+    )
+    total_a, total_b = sum(a.classes.values()) or 1, sum(b.classes.values()) or 1
+    shares = [
+        (c, a.classes.get(c, 0) / total_a, b.classes.get(c, 0) / total_b)
+        for c in sorted(set(a.classes) | set(b.classes))
+    ]
+    return ComparePage(a, b, checks, rows, sorted(shares, key=lambda s: -max(s[1], s[2])))
