@@ -5,6 +5,7 @@ script for the charts (uPlot). Every asset is vendored under ``static/`` and ser
 a page never makes a request that leaves Driftline.
 """
 
+import inspect
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,9 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -274,7 +277,7 @@ def fleet_page(
 @router.get("/models/{name:path}")
 def model_view(
     request: Request,
-    name: str,
+    name: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
     session: SessionDep,
     browser: Browser,
     windows: Annotated[int, Query(ge=1, le=views.MAX_CHART_WINDOWS)] = views.DEFAULT_CHART_WINDOWS,
@@ -304,7 +307,7 @@ def model_view(
     )  # fmt: skip
 
 
-_FILTER = Annotated[str, Query(max_length=200)]
+_FILTER = Annotated[str, Query(max_length=200, pattern=NO_NUL)]
 
 
 @router.get("/events")
@@ -314,17 +317,17 @@ def events_view(
     state: StateDep,
     browser: Browser,
     model: _FILTER = "",
-    start: Annotated[str, Query(alias="from", max_length=40)] = "",
-    end: Annotated[str, Query(alias="to", max_length=40)] = "",
+    start: Annotated[str, Query(alias="from", max_length=40, pattern=NO_NUL)] = "",
+    end: Annotated[str, Query(alias="to", max_length=40, pattern=NO_NUL)] = "",
     version: _FILTER = "",
     prediction: _FILTER = "",
     label: _FILTER = "",
     labelled: Annotated[str, Query(max_length=3)] = "",
     scored: Annotated[str, Query(max_length=3)] = "",
     flagged: Annotated[str, Query(max_length=3)] = "",
-    metadata: Annotated[str, Query(max_length=400)] = "",
+    metadata: Annotated[str, Query(max_length=400, pattern=NO_NUL)] = "",
     q: _FILTER = "",
-    cursor: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str, Query(max_length=200, pattern=NO_NUL)] = "",
 ) -> HTMLResponse:
     """A model's events in a time range (the last day by default), filtered and searched as
     ``GET /v1/events`` does, newest first, a page at a time."""
@@ -338,8 +341,6 @@ def events_view(
     }  # fmt: skip
     if not model:
         return page(request, "events.html", browser=browser, **context)
-    if "\x00" in "".join(form.__dict__.values()) + cursor:
-        return not_found(request, browser, f"events of {model!r}")
     if not state.owners.sees(session, browser.caller.project_id, model):
         return not_found(request, browser, f"model {model!r}")
     try:
@@ -356,17 +357,15 @@ def events_view(
 @router.get("/events/{model:path}/{request_id}")
 def event_view(
     request: Request,
-    model: str,
-    request_id: str,
+    model: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
+    request_id: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
     session: SessionDep,
     state: StateDep,
     browser: Browser,
 ) -> HTMLResponse:
     """One event: prompt, output, prediction, feedback, metadata and descriptors."""
     what = f"event {request_id!r} of {model!r}"
-    if "\x00" in model + request_id or not state.owners.sees(
-        session, browser.caller.project_id, model
-    ):
+    if not state.owners.sees(session, browser.caller.project_id, model):
         return not_found(request, browser, what)
     event = browse.get_event(session, model, request_id)
     if event is None:
@@ -547,7 +546,10 @@ def runbook_page(request: Request, name: str) -> Response:
     """A runbook rendered as a page (``/runbooks/{name}.md`` serves the Markdown)."""
     if name.endswith(".md"):
         return Response(runbook_text(name[:-3]), media_type="text/markdown; charset=utf-8")
-    text = runbook_text(name)
+    try:
+        text = runbook_text(name)
+    except DriftlineError:
+        return not_found(request, None, f"runbook {name!r}")
     title = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
     return page(
         request, "runbook.html", browser=None, name=name,
@@ -600,3 +602,18 @@ def install_ui(api: FastAPI) -> None:
         return RedirectResponse(login_url(exc.path), status_code=303)
 
     api.add_exception_handler(SignInRequired, to_login)
+
+    # A page's address that fails its parameters' validation (a NUL byte, a number that is
+    # not one, a value too long) is answered with a page saying so; the API keeps its JSON.
+    pages = {getattr(route, "path", None) for route in router.routes}
+    api_answer = api.exception_handlers[RequestValidationError]
+
+    async def page_or_json(request: Request, exc: Exception) -> Response:
+        if getattr(request.scope.get("route"), "path", None) not in pages:
+            answer = api_answer(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        assert isinstance(exc, RequestValidationError)
+        fields = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        return page(request, "invalid.html", 400, browser=None, fields=fields)
+
+    api.add_exception_handler(RequestValidationError, page_or_json)
