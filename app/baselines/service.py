@@ -227,6 +227,23 @@ def list_baselines(
     return list(session.scalars(stmt))
 
 
+# The most classes a baseline's mix lists (the commonest).
+MAX_MIX_CLASSES = 50
+
+
+def prediction_mix(session: Session, baseline_id: int) -> dict[str, int]:
+    """How many of the baseline's records predicted each class (the ``MAX_MIX_CLASSES``
+    commonest; ``""``: no prediction); empty for a baseline kept as a profile only."""
+    rows = session.execute(
+        text(
+            "SELECT coalesce(prediction, '') AS prediction, count(*) AS n FROM baseline_records "
+            "WHERE baseline_id = :id GROUP BY 1 ORDER BY 2 DESC LIMIT :classes"
+        ),
+        {"id": baseline_id, "classes": MAX_MIX_CLASSES},
+    )
+    return {r.prediction: int(r.n) for r in rows}
+
+
 def baselines_by_id(session: Session, ids: Iterable[int]) -> dict[int, Baseline]:
     """The baselines of those ids, by id."""
     wanted = list(set(ids))

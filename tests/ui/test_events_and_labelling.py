@@ -288,3 +288,23 @@ def test_two_windows_side_by_side(site: Site, open_page: Any) -> None:
     # Another project's window, or none, is not found.
     page.goto(f"{site.base}/compare?a={before}&b=999999")
     assert "not found" in page.locator("main").inner_text().casefold()
+
+
+def test_a_window_beside_its_baseline(site: Site, open_page: Any) -> None:
+    watched = open_page()
+    page = watched.page
+    newest = site.run_ids[-1]
+    sign_in(watched, site, site.read_key, f"/windows/{newest}")
+    page.locator("#compare-baseline").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{site.base}/compare/baseline/{newest}"
+    run = site.api(f"/v1/runs/{newest}")
+    quality = {m["name"]: m["value"] for m in run["checks"]["quality"]["metrics"]
+               if m["feature"] is None}  # fmt: skip
+    row = page.locator("#compare-figures tr[data-figure='quality/f1'] td").all_inner_texts()
+    assert row[2:4] == [f"{quality['baseline_f1']:.4g}", f"{quality['f1']:.4g}"]
+    assert page.locator("#compare-figures tr[data-figure='quality/baseline_f1']").count() == 0
+    # The baseline's class mix from its records: the holdout never predicted "other".
+    mix = page.locator("#compare-classes tbody tr", has_text="other").locator("td")
+    assert mix.all_inner_texts()[:2] == ["0%", "50%"]
+    assert unexpected(watched.problems) == []

@@ -161,6 +161,7 @@ def test_pages_pass_axe_and_every_link_is_reachable_by_keyboard(site: Site, open
              "/runbooks/drift-detected",
              "/events?model=news-bot&from=2026-11-01T00:00&to=2026-11-02T00:00",
              f"/compare?a={site.run_ids[0]}&b={site.run_ids[-1]}",
+             f"/compare/baseline/{site.run_ids[-1]}",
              f"/windows/{site.run_ids[1]}/label"]  # fmt: skip
     serious: dict[str, list[str]] = {}
     # A key that may label too, so that the labelling form itself is checked.

@@ -438,6 +438,20 @@ def compare_view(
     )
 
 
+@router.get("/compare/baseline/{run_id}")
+def compare_baseline_view(
+    request: Request, run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+) -> HTMLResponse:
+    """A window beside its monitor's baseline: class mix and every figure the window stored
+    the baseline's value of."""
+    try:
+        run = visible_run(session, state, browser.caller, run_id)
+    except DriftlineError:
+        return not_found(request, browser, f"window {run_id}")
+    compared = views.compare_with_baseline(session, run)
+    return page(request, "compare.html", browser=browser, c=compared)
+
+
 # ---- labelling in the browser ------------------------------------------------------------
 
 ANNOTATE_SCOPE = "annotate"

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from app.api.feedback.schemas import FeedbackIn
-from app.baselines.service import baselines_by_id
+from app.baselines.service import baselines_by_id, prediction_mix
 from app.db.models import Baseline, Model, Monitor
 from app.engine.results import SEVERITY, VERDICT_STATUSES, Status
 from app.errors import DriftlineError
@@ -598,22 +598,26 @@ def label_answer(
 
 @dataclass
 class CompareSide:
-    """One of the two windows compared."""
+    """One side of a comparison: a window, or (``run`` None) the baseline its monitor
+    compares with."""
 
-    run: Any  # the MonitorRun
     monitor: Monitor
+    run: Any | None  # the MonitorRun
     results: RunResults
     classes: dict[str, int]
+    baseline: Baseline | None = None
 
     @property
-    def events_query(self) -> str:
-        """The events page's query for this window's events."""
+    def events_query(self) -> str | None:
+        """The events page's query for this window's events (None for the baseline)."""
+        if self.run is None:
+            return None
         return window_events_query(self.monitor.model, self.run.window_start, self.run.window_end)
 
 
 @dataclass
 class CompareRow:
-    """A figure of both windows: a check's metric (of a column or class when ``feature``)."""
+    """A figure of both sides: a check's metric (of a column or class when ``feature``)."""
 
     check: str
     metric: str
@@ -630,7 +634,7 @@ class CompareRow:
 
 @dataclass
 class ComparePage:
-    """Two windows side by side: checks, every stored figure, the class mix."""
+    """Two sides: checks, every stored figure, the class mix."""
 
     a: CompareSide
     b: CompareSide
@@ -639,35 +643,23 @@ class ComparePage:
     classes: list[tuple[str, float, float]]  # class, A's share, B's share
 
 
-def compare_page(session: Session, run_a: Any, run_b: Any) -> ComparePage:
-    """Two runs the caller may see, side by side (any two: a window and the one before, the
-    same window of two monitors watching two versions, ...)."""
-    sides = []
-    for run in (run_a, run_b):
-        monitor = monitors.get_monitor(session, run.monitor_id, project=None)
-        mix = browse.class_mix(
-            session, monitor.model, monitor.model_version, run.window_start, run.window_end
-        )
-        sides.append(CompareSide(run, monitor, RunResults.load(run.results), mix))
-    a, b = sides
+def _window_side(session: Session, run: Any) -> CompareSide:
+    monitor = monitors.get_monitor(session, run.monitor_id, project=None)
+    mix = browse.class_mix(
+        session, monitor.model, monitor.model_version, run.window_start, run.window_end
+    )
+    return CompareSide(monitor, run, RunResults.load(run.results), mix)
+
+
+def _compare(
+    a: CompareSide, b: CompareSide, rows: dict[tuple[str, str, str | None], CompareRow]
+) -> ComparePage:
     names = sorted(
-        set(a.results.checks) | set(b.results.checks),
-        key=lambda c: _chart_order((c, ""))[:2],
+        set(a.results.checks) | set(b.results.checks), key=lambda c: _chart_order((c, ""))[:2]
     )
     checks = [(n, a.results.checks.get(n), b.results.checks.get(n)) for n in names]
-    figures: dict[tuple[str, str, str | None], CompareRow] = {}
-    for m in runs.metric_values(session, [run_a.id, run_b.id]):
-        row = figures.setdefault(
-            (m.check, m.metric, m.feature),
-            CompareRow(m.check, m.metric, m.feature, None, None, None),
-        )
-        if m.run_id == run_a.id:
-            row.a = m.value
-        if m.run_id == run_b.id:
-            row.b = m.value
-        row.threshold = m.threshold if m.threshold is not None else row.threshold
-    rows = sorted(
-        figures.values(),
+    ordered = sorted(
+        rows.values(),
         key=lambda r: (*_chart_order((r.check, r.metric)), r.feature is not None, r.feature or ""),
     )
     total_a, total_b = sum(a.classes.values()) or 1, sum(b.classes.values()) or 1
@@ -675,4 +667,49 @@ def compare_page(session: Session, run_a: Any, run_b: Any) -> ComparePage:
         (c, a.classes.get(c, 0) / total_a, b.classes.get(c, 0) / total_b)
         for c in sorted(set(a.classes) | set(b.classes))
     ]
-    return ComparePage(a, b, checks, rows, sorted(shares, key=lambda s: -max(s[1], s[2])))
+    return ComparePage(a, b, checks, ordered, sorted(shares, key=lambda s: -max(s[1], s[2])))
+
+
+def compare_page(session: Session, run_a: Any, run_b: Any) -> ComparePage:
+    """Two runs the caller may see, side by side (any two: a window and the one before, the
+    same window of two monitors watching two versions, ...)."""
+    a, b = _window_side(session, run_a), _window_side(session, run_b)
+    rows: dict[tuple[str, str, str | None], CompareRow] = {}
+    for m in runs.metric_values(session, [run_a.id, run_b.id]):
+        key = (m.check, m.metric, m.feature)
+        row = rows.setdefault(key, CompareRow(*key, a=None, b=None, threshold=None))
+        if m.run_id == run_a.id:
+            row.a = m.value
+        if m.run_id == run_b.id:
+            row.b = m.value
+        row.threshold = m.threshold if m.threshold is not None else row.threshold
+    return _compare(a, b, rows)
+
+
+# A window's figure measured on its baseline too is stored beside it under this prefix.
+BASELINE_PREFIX = "baseline_"
+
+
+def compare_with_baseline(session: Session, run: Any) -> ComparePage:
+    """A window beside the baseline its monitor compares with: the baseline's class mix (its
+    records) and, for each figure the window stored the baseline's value of
+    (``baseline_<figure>``), that value on the baseline's side."""
+    b = _window_side(session, run)
+    baseline = baselines_by_id(session, [b.monitor.baseline_id]).get(b.monitor.baseline_id)
+    mix = prediction_mix(session, baseline.id) if baseline is not None else {}
+    a = CompareSide(b.monitor, None, RunResults(), mix, baseline)
+    stored = runs.metric_values(session, [run.id])
+    of_baseline = {
+        (m.check, m.metric[len(BASELINE_PREFIX) :], m.feature): m.value
+        for m in stored
+        if m.metric.startswith(BASELINE_PREFIX)
+    }
+    rows = {
+        (m.check, m.metric, m.feature): CompareRow(
+            m.check, m.metric, m.feature, of_baseline.get((m.check, m.metric, m.feature)),
+            m.value, m.threshold,
+        )
+        for m in stored
+        if not m.metric.startswith(BASELINE_PREFIX)
+    }  # fmt: skip
+    return _compare(a, b, rows)
