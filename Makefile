@@ -32,10 +32,11 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no tests; make treats that as the failure it is.
-# One pytest-xdist worker per core (at most 4): each creates and drops its own database;
-# tests that share a seeded site stay on one worker (loadgroup, tests/conftest.py).
+# One pytest-xdist worker per core (at most 4): each creates and drops its own database.
+# (Each worker builds the UI's seeded site: --dist loadgroup would share it, but with pytest
+# 9.2 it silently stops grouping — pytest-dev/pytest-xdist#1386.)
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist loadgroup
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4
 
 ## audit: known vulnerabilities in the installed dependencies (pip-audit; needs pypi.org)
 audit: $(VENV)/.installed-dev

@@ -144,11 +144,5 @@ def driftline(database_url: str) -> Iterator[str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests (servers, subprocesses, the soak) first. Spread over pytest-xdist's workers,
     a long test collected last is the whole run's tail; started first, quick tests fill in
-    around it (longest first, the classic scheduling rule). Otherwise the order is kept.
-
-    Tests sharing an expensive session fixture (the UI's seeded site) run on one worker
-    (``--dist loadgroup``), so it is built once per run rather than once per worker."""
-    for item in items:
-        if "site" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("ui-site"))
+    around it (longest first, the classic scheduling rule). Otherwise the order is kept."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
