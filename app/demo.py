@@ -184,21 +184,30 @@ def run_demo(
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(minutes=minutes) if fast else now + timedelta(minutes=1)
-    monitor = api.call(
-        "POST",
-        "/v1/monitors",
-        {"name": f"{MODEL}-1m-{name[-6:]}", "model": MODEL, "baseline_id": baseline["id"],
-         "window": "1m", "delay": "5s", "min_events": 100, "start_at": start.isoformat()},
-    )  # fmt: skip
-    say(f"monitor {monitor['id']}: one-minute windows from {start:%H:%M} UTC")
-    summariser_monitor = 0
-    if judge:
-        summariser_monitor = api.call("POST", "/v1/monitors", {
-            "name": f"{SUMMARISER}-1m-{name[-6:]}", "model": SUMMARISER,
-            "baseline_id": summaries_baseline, "window": "1m", "delay": "5s",
-            "min_events": 100, "start_at": start.isoformat(), "judges": [judge_name],
-        })["id"]  # fmt: skip
-        say(f"monitor {summariser_monitor}: the {SUMMARISER}'s windows, scored by an LLM judge")
+
+    def create_monitors() -> tuple[dict[str, Any], int]:
+        monitor = api.call(
+            "POST",
+            "/v1/monitors",
+            {"name": f"{MODEL}-1m-{name[-6:]}", "model": MODEL, "baseline_id": baseline["id"],
+             "window": "1m", "delay": "5s", "min_events": 100, "start_at": start.isoformat()},
+        )  # fmt: skip
+        say(f"monitor {monitor['id']}: one-minute windows from {start:%H:%M} UTC")
+        summariser_monitor = 0
+        if judge:
+            summariser_monitor = api.call("POST", "/v1/monitors", {
+                "name": f"{SUMMARISER}-1m-{name[-6:]}", "model": SUMMARISER,
+                "baseline_id": summaries_baseline, "window": "1m", "delay": "5s",
+                "min_events": 100, "start_at": start.isoformat(), "judges": [judge_name],
+            })["id"]  # fmt: skip
+            say(f"monitor {summariser_monitor}: the {SUMMARISER}'s windows, scored by an LLM judge")
+        return monitor, summariser_monitor
+
+    # Live, the monitors come first and each window is computed once it closes. Backdated
+    # (--fast), every window has already closed: the monitors come after the traffic, or the
+    # worker could compute a window while its events are still being posted.
+    if not fast:
+        monitor, summariser_monitor = create_monitors()
 
     pool = tweets.iloc[1500:].reset_index(drop=True)
     used = 0
@@ -239,6 +248,8 @@ def run_demo(
             summaries = _summaries(minute, window_start, share, tweets, rng, name)
             api.call("POST", "/v1/events", {"events": summaries})
 
+    if fast:
+        monitor, summariser_monitor = create_monitors()
     say("no labels yet: the worker estimates quality from the model's confidence…")
     runs = _follow(api, monitor["id"], minutes, say, deadline=180 if fast else 300)
     judged_runs: list[dict[str, Any]] = []
