@@ -31,7 +31,8 @@ def test_fast_demo_reaches_retraining_recommended(
     # their articles.
     judged = sorted(result["judged_runs"], key=lambda r: r["window_start"])
     judged_verdicts = [r["verdict"] for r in judged if r["status"] == "done"]
-    assert judged_verdicts[0] == "ok" and judged_verdicts[-1] == "degraded", "\n".join(lines)
+    why = [f"{r['window_start']} {r['verdict']}: {r.get('reasons')}" for r in judged]
+    assert judged_verdicts[0] == "ok" and judged_verdicts[-1] == "degraded", "\n".join(lines + why)
     assert any("pass rate" in line and "degraded" in line for line in lines), "\n".join(lines)
     report = httpx.get(
         driftline + result["status"]["report_url"], headers={"Authorization": f"Bearer {key}"}
