@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -129,6 +130,9 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        # ts because the table is partitioned by it; the model because a distributed
+        # PostgreSQL distributes the event tables by it (docs/scaling.md).
+        PrimaryKeyConstraint("id", "ts", "model"),
         # Window queries: one model's events in a time range.
         Index("ix_events_model_ts", "model", "ts"),
         # The featuriser walks new events in arrival order.
@@ -136,11 +140,11 @@ class Event(Base):
         {"postgresql_partition_by": "RANGE (ts)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger)
     model: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(200), server_default="")
     request_id: Mapped[str] = mapped_column(String(200))
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     prompt: Mapped[str] = mapped_column(Text)
     output: Mapped[str] = mapped_column(Text)
     prediction: Mapped[str | None] = mapped_column(Text)
@@ -188,7 +192,7 @@ class Feedback(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    model: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(200))
     label: Mapped[str | None] = mapped_column(Text)
     # The correct output text, for a model that writes text (a reference answer).
@@ -205,13 +209,15 @@ class Feedback(Base):
 class EventFeatures(Base):
     """Descriptors of one event, computed once by the worker's featuriser.
 
-    No foreign key: ``events`` is partitioned (its key is ``(id, ts)``); retention deletes an
-    event's features along with it.
+    No foreign key: ``events`` is partitioned (its key is ``(id, ts, model)``); retention
+    deletes an event's features along with it. The model is in the key so the table can be
+    distributed by it beside ``events`` (docs/scaling.md).
     """
 
     __tablename__ = "event_features"
 
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
     prompt_chars: Mapped[float] = mapped_column(Float)
     prompt_words: Mapped[float] = mapped_column(Float)
     prompt_nonletter_share: Mapped[float] = mapped_column(Float)

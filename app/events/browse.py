@@ -67,7 +67,7 @@ _ONE = text(
     WHERE k.model = :model AND k.request_id = :request_id
     """
 )
-_FEATURES = text("SELECT * FROM event_features WHERE event_id = :id")
+_FEATURES = text("SELECT * FROM event_features WHERE event_id = :id AND model = :model")
 _TIMEOUT = text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
@@ -205,8 +205,10 @@ def get_event(session: Session, model: str, request_id: str) -> dict[str, Any] |
     if row is None:
         return None
     event = dict(row)
-    features = session.execute(_FEATURES, {"id": event["id"]}).mappings().first()
-    event["features"] = {k: v for k, v in features.items() if k != "event_id"} if features else None
+    features = session.execute(_FEATURES, {"id": event["id"], "model": model}).mappings().first()
+    event["features"] = (
+        {k: v for k, v in features.items() if k not in ("event_id", "model")} if features else None
+    )
     event["judgments"] = [
         asdict(j) for j in judgments.of_event(session, model=model, request_id=request_id)
     ]

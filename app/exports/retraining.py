@@ -96,7 +96,7 @@ def retraining_examples(
         g AS (SELECT id, array_agg(DISTINCT reason ORDER BY reason) AS reasons FROM c GROUP BY id)
         SELECT e.request_id, e.model_version, e.ts, e.prompt, e.output, e.prediction,
                f.label, f.score, g.reasons
-        FROM g JOIN events e ON e.id = g.id
+        FROM g JOIN events e ON e.model = :model AND e.id = g.id
         LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
         ORDER BY e.ts, e.id
         """

@@ -14,10 +14,10 @@ log = logging.getLogger("driftline.featurise")
 LOOKBACK_IDS = 20_000
 _CLAIM = text(
     """
-    SELECT e.id, e.prompt, e.output, e.finish_reason
+    SELECT e.id, e.model, e.prompt, e.output, e.finish_reason
     FROM events e
     WHERE e.id > :floor
-      AND NOT EXISTS (SELECT 1 FROM event_features f WHERE f.event_id = e.id)
+      AND NOT EXISTS (SELECT 1 FROM event_features f WHERE f.event_id = e.id AND f.model = e.model)
     ORDER BY e.id
     LIMIT :n
     FOR UPDATE OF e SKIP LOCKED
@@ -53,12 +53,13 @@ def featurise_batch(engine: Engine, *, batch: int = 2_000) -> int:
         frame = pd.DataFrame(rows)
         d = compute_descriptors(frame)
         d["event_id"] = frame["id"].to_numpy()
-        records = d[["event_id", *FEATURE_COLUMNS]].to_dict("records")
+        d["model"] = frame["model"].to_numpy()
+        records = d[["event_id", "model", *FEATURE_COLUMNS]].to_dict("records")
         conn.execute(
             text(
-                f"INSERT INTO event_features (event_id, {', '.join(FEATURE_COLUMNS)}) "
-                f"VALUES (:event_id, {', '.join(':' + c for c in FEATURE_COLUMNS)}) "
-                "ON CONFLICT (event_id) DO NOTHING"
+                f"INSERT INTO event_features (event_id, model, {', '.join(FEATURE_COLUMNS)}) "
+                f"VALUES (:event_id, :model, {', '.join(':' + c for c in FEATURE_COLUMNS)}) "
+                "ON CONFLICT (event_id, model) DO NOTHING"
             ),
             records,
         )

@@ -28,7 +28,7 @@ _FORGET_KEYS_AND_FEATURES = """
         DELETE FROM event_keys k USING batch b
         WHERE k.model = b.model AND k.request_id = b.request_id
     ), features AS (
-        DELETE FROM event_features f USING batch b WHERE f.event_id = b.id
+        DELETE FROM event_features f USING batch b WHERE f.model = b.model AND f.event_id = b.id
     )
 """
 

@@ -40,7 +40,7 @@ _FRAME = f"""
            {", ".join(f"ef.{c}" for c in FEATURE_COLUMNS)}
     FROM events e
     LEFT JOIN feedback f ON f.model = e.model AND f.request_id = e.request_id
-    LEFT JOIN event_features ef ON ef.event_id = e.id
+    LEFT JOIN event_features ef ON ef.model = e.model AND ef.event_id = e.id
     WHERE {WINDOW_FILTER} AND {SAMPLE_FILTER}
     ORDER BY e.id
 """

@@ -16,7 +16,7 @@ def _events_with_features_for(engine: Engine, featurised: range) -> None:
         )  # fmt: skip
         conn.execute(
             text("INSERT INTO event_features SELECT g, 1, 1, 0, 1, 1, 0, false, false, false, "
-                 "false, false, 'en' "
+                 "false, false, 'en', now(), 'm' "
                  "FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) g"),
             {"a": featurised.start, "b": featurised.stop - 1},
         )  # fmt: skip
