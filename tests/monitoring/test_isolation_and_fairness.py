@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from app.baselines.profiles import build_pending_profiles
 from app.config import Settings
@@ -177,3 +177,36 @@ def test_a_failing_step_does_not_stop_the_tick(
     scheduler.worker_tick(engine, Settings())
     listed = client.get(f"/v1/monitors/{mid}/runs", headers=admin).json()["runs"]
     assert [r["status"] for r in listed] == [RunStatus.INSUFFICIENT_DATA.value] * 3
+
+
+def test_a_tick_costs_what_is_due_not_how_many_monitors_exist(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    start = floor_minute(datetime.now(UTC)) - 2 * MINUTE
+    for i in range(30):
+        monitor(client, admin, bid, f"m{i}", window="1m", start_at=start.isoformat())
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def tick(at: datetime) -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            return runs.plan_due_windows(engine, max_pending=300, now=at)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    at = start + 2 * MINUTE
+    assert tick(at) == 60  # every monitor's two closed windows
+    assert tick(at + timedelta(seconds=30)) == 0  # nothing closed since: one query, no more
+    assert len(statements) == 1, statements
+    assert tick(at + MINUTE) == 30  # the next minute closed for all of them
+    busy = len(statements)
+    # A monitor with a window closed is the only one a tick touches.
+    monitor(client, admin, bid, "late", window="1m", start_at=at.isoformat())
+    assert tick(at + MINUTE + timedelta(seconds=30)) == 1
+    assert len(statements) < busy / 10, statements

@@ -31,6 +31,17 @@ class _Plannable:
     planned_until: datetime | None
 
 
+# A monitor is due when the window starting at its cursor (where planning stopped; its start
+# when nothing is planned yet) has closed, its delay included: exactly when due_windows
+# would find something to plan.
+_DUE = text(
+    "SELECT m.id, m.baseline_id, m.window_seconds, m.delay_seconds, m.start_at, m.planned_until "
+    "FROM monitors m JOIN baselines b ON b.id = m.baseline_id "
+    "WHERE m.enabled AND b.status = 'ready' AND coalesce(m.planned_until, m.start_at) "
+    "+ make_interval(secs => m.window_seconds + m.delay_seconds) <= :now ORDER BY m.id"
+)
+
+
 def due_windows(
     m: _Plannable, now: datetime, *, budget: int
 ) -> tuple[list[datetime], datetime | None]:
@@ -53,19 +64,13 @@ def due_windows(
 
 def plan_due_windows(engine: Engine, *, max_pending: int, now: datetime | None = None) -> int:
     """Create a pending run for every due window of every enabled monitor (each monitor in
-    its own transaction; one that fails is recorded on it and the others go on)."""
+    its own transaction; one that fails is recorded on it and the others go on).
+
+    Only monitors with a window closed past their planning cursor are read, so a tick costs
+    one query plus one transaction per monitor that is due, however many monitors exist."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
-        monitors = [
-            _Plannable(**r._mapping)
-            for r in conn.execute(
-                text(
-                    "SELECT m.id, m.baseline_id, m.window_seconds, m.delay_seconds, m.start_at, "
-                    "m.planned_until FROM monitors m JOIN baselines b ON b.id = m.baseline_id "
-                    "WHERE m.enabled AND b.status = 'ready' ORDER BY m.id"
-                )
-            )
-        ]
+        monitors = [_Plannable(**r._mapping) for r in conn.execute(_DUE, {"now": now})]
     created = 0
     for m in monitors:
         try:
