@@ -11,6 +11,8 @@ False-alarm control, because the naive approach fires on everything:
 """
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,6 +230,22 @@ def class_share_metrics(reference: pd.Series, shares: pd.Series) -> list[MetricV
     return out
 
 
+@contextmanager
+def _global_rng(seed: int) -> Iterator[None]:
+    """NumPy's global RNG seeded for the block, and the caller's state put back after it.
+
+    Evidently's domain classifier (an SGDClassifier without ``random_state``) draws from the
+    global RNG and its chance level reseeds it: the check's answer must not hang on what ran
+    before it in the process, and what runs after must not find Evidently's seed.
+    """
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
 def text_drift(
     reference: pd.Series,
     current: pd.Series,
@@ -255,12 +273,12 @@ def text_drift(
     try:
         # Evidently's SGD stops at its own max_iter; on windows it separates easily it reports
         # "not converged" on every run, yet its AUC is exactly the signal we want: no log spam.
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _global_rng(seed):
             warnings.simplefilter("ignore", ConvergenceWarning)
             auc, _, pipeline = roc_auc_domain_classifier(x_train, x_test, y_train, y_test)
+            chance = roc_auc_random_classifier_percentile(np.asarray(y_test), p_value=0.01)
     except ValueError as exc:  # e.g. empty vocabulary: nothing to tell apart
         return CheckResult(check, Status.OK, f"no usable text ({exc})", [])
-    chance = roc_auc_random_classifier_percentile(np.asarray(y_test), p_value=0.01)
     words_cur, words_ref = get_typical_words(pipeline, words_num=15)
     drifted = auc >= thresholds.text_auc and auc > chance
     status = Status.DRIFT if drifted else (Status.WARNING if auc > max(chance, 0.6) else Status.OK)

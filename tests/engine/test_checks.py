@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.datasets import health_tweets
 from app.engine.drift import (
     MAX_CLASS_SERIES,
     OTHER_CLASSES,
     descriptor_drift,
     distribution_drift,
     embedding_drift,
+    text_drift,
 )
 from app.engine.embeddings import normalise
 from app.engine.longtail import longtail_check
@@ -141,3 +143,17 @@ def test_perplexity_rise() -> None:
     assert perplexity_check(base, pd.Series(rng.gamma(5, 1, 500)), thresholds=T).status is Status.OK
     high = perplexity_check(base, pd.Series(rng.gamma(5, 1.5, 500)), thresholds=T)
     assert high.status is Status.DEGRADED and high.metric("relative_rise") > 0.2
+
+
+def test_text_drift_gives_one_answer_whatever_ran_before_it() -> None:
+    # Two halves of the same news: any AUC is chance, and the same window must get the same
+    # figure however the process's global RNG was left by the code that ran before.
+    texts = health_tweets(without_urls=True)["text"].iloc[:400].reset_index(drop=True)
+    ref, cur = texts.iloc[:200], texts.iloc[200:]
+    aucs = set()
+    for state in (0, 1, 12345):
+        np.random.seed(state)
+        result = text_drift(ref, cur, thresholds=T)
+        aucs.add(result.summary)
+        assert np.random.randint(1 << 30) == np.random.RandomState(state).randint(1 << 30)
+    assert len(aucs) == 1, aucs
