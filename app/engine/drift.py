@@ -25,7 +25,6 @@ from evidently.legacy.core import ColumnType
 from evidently.legacy.utils.data_drift_utils import (
     get_typical_words,
     roc_auc_domain_classifier,
-    roc_auc_random_classifier_percentile,
 )
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
@@ -230,6 +229,21 @@ def class_share_metrics(reference: pd.Series, shares: pd.Series) -> list[MetricV
     return out
 
 
+def chance_auc(n_reference: int, n_current: int, *, p_value: float) -> float:
+    """The ROC AUC a classifier that cannot tell the two sets apart exceeds with probability
+    ``p_value`` on a test split of these sizes.
+
+    A score independent of the labels has AUC = U / (n1 n2), Mann-Whitney's U, whose null
+    distribution is known: mean 1/2, variance (n1 + n2 + 1) / (12 n1 n2), normal for the
+    sizes a window's text test sees. Evidently estimates the same quantile from 1,000
+    random classifiers (``roc_auc_random_classifier_percentile``): 1.3 s a window, every
+    window, and a Monte-Carlo error of its own; the closed form costs nothing.
+    """
+    n1, n2 = max(n_reference, 1), max(n_current, 1)
+    sd = np.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
+    return float(0.5 + stats.norm.isf(p_value) * sd)
+
+
 @contextmanager
 def _global_rng(seed: int) -> Iterator[None]:
     """NumPy's global RNG seeded for the block, and the caller's state put back after it.
@@ -276,9 +290,9 @@ def text_drift(
         with warnings.catch_warnings(), _global_rng(seed):
             warnings.simplefilter("ignore", ConvergenceWarning)
             auc, _, pipeline = roc_auc_domain_classifier(x_train, x_test, y_train, y_test)
-            chance = roc_auc_random_classifier_percentile(np.asarray(y_test), p_value=0.01)
     except ValueError as exc:  # e.g. empty vocabulary: nothing to tell apart
         return CheckResult(check, Status.OK, f"no usable text ({exc})", [])
+    chance = chance_auc(int(np.sum(y_test == 0)), int(np.sum(y_test == 1)), p_value=0.01)
     words_cur, words_ref = get_typical_words(pipeline, words_num=15)
     drifted = auc >= thresholds.text_auc and auc > chance
     status = Status.DRIFT if drifted else (Status.WARNING if auc > max(chance, 0.6) else Status.OK)

@@ -3,11 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from app.datasets import health_tweets
 from app.engine.drift import (
     MAX_CLASS_SERIES,
     OTHER_CLASSES,
+    chance_auc,
     descriptor_drift,
     distribution_drift,
     embedding_drift,
@@ -157,3 +159,14 @@ def test_text_drift_gives_one_answer_whatever_ran_before_it() -> None:
         aucs.add(result.summary)
         assert np.random.randint(1 << 30) == np.random.RandomState(state).randint(1 << 30)
     assert len(aucs) == 1, aucs
+
+
+@pytest.mark.parametrize(("n_reference", "n_current"), [(25, 25), (60, 400), (1000, 1000)])
+def test_the_text_tests_chance_level_is_exceeded_by_one_random_classifier_in_a_hundred(
+    n_reference: int, n_current: int
+) -> None:
+    rng = np.random.default_rng(7)
+    labels = np.r_[np.zeros(n_reference, int), np.ones(n_current, int)]
+    aucs = np.array([roc_auc_score(labels, rng.random(len(labels))) for _ in range(4000)])
+    above = float(np.mean(aucs > chance_auc(n_reference, n_current, p_value=0.01)))
+    assert 0.004 <= above <= 0.02, above
