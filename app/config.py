@@ -189,6 +189,13 @@ class Settings(BaseSettings):
         description="Windows with more events are computed on a deterministic sample of this "
         "size (hash of request_id); the event count stays exact.",
     )
+    window_reports: str = Field(
+        default="all",
+        description="Which windows get an HTML report: `all` with data, or only `flagged` "
+        "ones (any verdict but ok). A report costs about a second and 1-2 MB compressed per "
+        "window: a fleet of one-minute monitors sets `flagged` (docs/scaling.md).",
+        pattern="^(all|flagged)$",
+    )
     max_pending_runs: int = Field(
         default=2_000,
         description="Most windows one monitor may have waiting; the planner fills its backfill "

@@ -60,6 +60,7 @@ def _worker_steps(engine: Engine, settings: Settings) -> None:
             engine,
             lease_seconds=settings.run_lease_seconds,
             sample_cap=settings.window_sample_cap,
+            reports=settings.window_reports,
             stop=STOPPING,
             on_outcome=_window_done,
         ),

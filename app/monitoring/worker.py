@@ -103,10 +103,12 @@ def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
 
 
 def execute_run(
-    engine: Engine, claim: runs.Claim, *, sample_cap: int, lease_seconds: int = 600
-) -> str:
+    engine: Engine, claim: runs.Claim, *, sample_cap: int, lease_seconds: int = 600,
+    reports: str = "all",
+) -> str:  # fmt: skip
     """Compute a claimed run and store its result; returns the stored status (or ``lost``
-    when another worker took the run over meanwhile)."""
+    when another worker took the run over meanwhile). ``reports``: ``all`` windows with data
+    get their HTML report, or only ``flagged`` ones (any verdict but ok)."""
     started = time.perf_counter()
     with engine.connect() as conn:
         window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
@@ -145,7 +147,8 @@ def execute_run(
     )
     timings.update(result.timings)
     report = None
-    if result.status is not Status.INSUFFICIENT_DATA:
+    flagged = result.status not in (Status.OK, Status.INSUFFICIENT_DATA)
+    if result.status is not Status.INSUFFICIENT_DATA and (reports == "all" or flagged):
         t = time.perf_counter()
         try:
             html = render_report(
@@ -188,6 +191,7 @@ def run_pending(
     lease_seconds: int,
     sample_cap: int,
     max_runs: int = 20,
+    reports: str = "all",
     stop: threading.Event | None = None,
     on_outcome: Callable[[str], None] | None = None,
 ) -> int:
@@ -204,7 +208,10 @@ def run_pending(
         if claim is None:
             break
         try:
-            outcome = execute_run(engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds)
+            outcome = execute_run(
+                engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds,
+                reports=reports,
+            )  # fmt: skip
         except JudgeDeferred as exc:  # answers so far are cached; the rest later
             log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)
             runs.defer_run(engine, claim, exc.delay_seconds, str(exc))

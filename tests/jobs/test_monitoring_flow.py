@@ -93,12 +93,14 @@ PENDING_CAP = 2_000
 SAMPLE_CAP = 200_000
 
 
-def work(engine: Engine, now: datetime, *, sample_cap: int = SAMPLE_CAP) -> None:
+def work(
+    engine: Engine, now: datetime, *, sample_cap: int = SAMPLE_CAP, reports: str = "all"
+) -> None:
     featurise_pending(engine)
     build_pending_profiles(engine)
     requeue_late_labels(engine, settle_seconds=0)
     plan_due_windows(engine, now=now, max_pending=PENDING_CAP)
-    run_pending(engine, lease_seconds=300, sample_cap=sample_cap)
+    run_pending(engine, lease_seconds=300, sample_cap=sample_cap, reports=reports)
 
 
 def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
@@ -158,6 +160,29 @@ def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
             text("SELECT count(*) FROM metric_values WHERE run_id = :r"), {"r": last["id"]}
         ).scalar_one()
     assert n > 20
+
+
+def test_with_flagged_reports_only_flagged_windows_get_one(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
+    calm = tweets.iloc[600:900]
+    post_window(client, admin, list(calm.text), list(calm.outlet), 0)
+    chat = chatterbot().sample(300, random_state=0)
+    post_window(client, admin, list(chat.prompt), ["other"] * 300, 1)
+    work(engine, ORIGIN + 2 * HOUR, reports="flagged")
+    ok, flagged = sorted(
+        client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"],
+        key=lambda r: r["window_start"],
+    )
+    assert ok["verdict"] == "ok" and flagged["verdict"] != "ok", (ok, flagged)
+    missing = client.get(ok["report_url"], headers=admin)
+    assert missing.status_code == 404, missing.text
+    assert "DRIFTLINE_WINDOW_REPORTS=flagged" in missing.json()["error"]["message"]
+    assert client.get(flagged["report_url"], headers=admin).status_code == 200
+    # The second of rendering an ok window's report was not spent.
+    assert "report" not in client.get(f"/v1/runs/{ok['id']}", headers=admin).json()["timings"]
+    assert "report" in client.get(f"/v1/runs/{flagged['id']}", headers=admin).json()["timings"]
 
 
 def test_late_labels_change_the_windows_f1_and_history_is_kept(

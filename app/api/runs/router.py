@@ -98,7 +98,9 @@ def report_response(run: MonitorRun) -> Response:
         raise DriftlineError(
             409 if run.status in (RunStatus.PENDING, RunStatus.RUNNING) else 404,
             "no_report",
-            f"run {run.id} is {run.status}; reports exist for finished windows with data",
+            f"run {run.id} is {run.status} with verdict {run.verdict}; reports exist for "
+            "finished windows with data (only flagged ones when the worker runs with "
+            "DRIFTLINE_WINDOW_REPORTS=flagged)",
         )
     return Response(
         zlib.decompress(run.report),

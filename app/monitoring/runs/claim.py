@@ -49,6 +49,10 @@ _CLAIM = text(
             ORDER BY r.window_start LIMIT 1 FOR UPDATE OF r SKIP LOCKED
         ) old ON true
         WHERE m.enabled AND (live.id IS NOT NULL OR old.id IS NOT NULL)
+          -- Only monitors with a window waiting are probed (the partial index holds just
+          -- those), so a claim costs the backlog's monitors, not every monitor's.
+          AND m.id IN (SELECT DISTINCT monitor_id FROM monitor_runs
+                       WHERE status IN (:pending, :running))
     ), pick AS (
         SELECT coalesce(live_id, old_id) AS id FROM candidates
         ORDER BY live_id IS NULL, last_claim_at NULLS FIRST,

@@ -1,0 +1,315 @@
+"""Fleet benchmark: thousands of one-minute monitors on one machine's PostgreSQL.
+
+2,000 models, each with its own baseline and a monitor of one-minute windows, each window
+holding a little traffic (30 events of real health-news text), as a fleet of fine-tuned
+variants would. Measured on a real ``driftline api`` and real ``driftline worker`` processes:
+
+- planning: one scheduler tick when every monitor's window has just closed, and one when
+  none has (``fleet_tick_ms`` is the former, the worst a tick does);
+- claims per second (``claim_run`` against 2,000 pending windows);
+- windows computed per worker-minute with 1 and with 2 worker processes (each on a backlog
+  of one window per monitor), and their ratio;
+- window close → stored result, p50 and p99, with 2 worker processes planning and computing
+  a live minute of every monitor as it closes (unfinished windows at the deadline count as
+  the deadline: a ``>`` in front says some were);
+- ``/metrics``: scrape time and series count; the fleet page and a model page.
+
+The baseline is profiled once by the worker's own code and its profile copied to every
+model's baseline (profiling 2,000 identical holdouts measures nothing new); events are
+written straight into the tables and featurised before the clock starts.
+
+    python -m bench.fleet                         # 2,000 monitors (about 25 minutes)
+    python -m bench.fleet --monitors 200 --deadline 120
+Last line: ``fleet_monitors=… fleet_tick_ms=… fleet_close_to_done_p99_s=…
+fleet_windows_per_worker_min=… fleet_metrics_scrape_ms=… fleet_page_ms=…`` and the rest.
+"""
+
+import argparse
+import statistics
+import time
+import zlib
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx2 as httpx
+import numpy as np
+from sqlalchemy import Engine, create_engine, text
+
+from app.auth.keys import create_key
+from app.baselines.profiles import build_pending_profiles
+from app.datasets import health_tweets
+from app.db.partitions import ensure_day_partitions
+from app.db.session import make_sessionmaker, session_scope
+from app.jobs.featurise import featurise_pending
+from app.monitoring.runs import claim_run, plan_due_windows
+from bench.ui import median_ms, sign_in
+from tests.pg import scratch_database
+from tests.processes import driftline_api, driftline_cli, driftline_env
+
+MONITORS = 2_000
+EVENTS_PER_WINDOW = 30
+BASELINE_RECORDS = 500
+DELAY_SECONDS = 5
+MINUTE = timedelta(minutes=1)
+
+_TEXTS = "CREATE TABLE bench_texts (i int PRIMARY KEY, prompt text, outlet text)"
+_MONITORS = """
+INSERT INTO models (name, version) SELECT 'fleet-' || i, '' FROM generate_series(1, :n) i;
+INSERT INTO baselines (model, name, source, embedder, record_count, status, summary, profile)
+    SELECT 'fleet-' || i, 'holdout', b.source, b.embedder, b.record_count, b.status, b.summary,
+           b.profile
+    FROM generate_series(1, :n) i, baselines b WHERE b.id = :template;
+INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, delay_seconds,
+                      min_events, start_at, planned_until)
+    SELECT 'fleet-' || i || '-1m', (SELECT id FROM projects WHERE name = 'default'),
+           'fleet-' || i, b.id, 60, :delay, 20, :start, :planned
+    FROM generate_series(1, :n) i JOIN baselines b ON b.model = 'fleet-' || i
+"""
+# One window of every monitor: EVENTS_PER_WINDOW texts each, spread over the minute.
+_WINDOW_EVENTS = """
+INSERT INTO events (model, request_id, ts, prompt, output, prediction, confidence)
+SELECT 'fleet-' || m, 'w' || :tag || '-' || m || '-' || k,
+       CAST(:start AS timestamptz) + k * interval '1 second' * (55.0 / :per),
+       t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (k % 50) / 100.0
+FROM generate_series(1, :n) m, generate_series(0, :per - 1) k
+JOIN bench_texts t ON t.i = (m * 7919 + k * 104729 + :salt) % :texts
+"""
+
+
+def _seed(engine: Engine, base: str, key: str, monitors: int, start: datetime) -> None:
+    """A profiled template baseline (through the API), then every model's copy and monitor."""
+    tweets = health_tweets(without_urls=True).sample(frac=1, random_state=0)
+    tweets = tweets.reset_index(drop=True)
+    records = [
+        {"prompt": p, "output": f"Topic: {o}", "prediction": o, "label": o, "confidence": 0.8}
+        for p, o in zip(
+            tweets.text[:BASELINE_RECORDS], tweets.outlet[:BASELINE_RECORDS], strict=True
+        )
+    ]
+    r = httpx.post(
+        f"{base}/v1/baselines",
+        json={"model": "template", "name": "holdout", "records": records},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert r.status_code == 202, r.text
+    build_pending_profiles(engine)
+    pool = tweets.iloc[BASELINE_RECORDS:].reset_index(drop=True)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING"))
+        conn.execute(text(_TEXTS))
+        conn.execute(
+            text("INSERT INTO bench_texts VALUES (:i, :p, :o)"),
+            [
+                {"i": i, "p": p, "o": o}
+                for i, (p, o) in enumerate(zip(pool.text, pool.outlet, strict=True))
+            ],
+        )
+        for statement in filter(str.strip, _MONITORS.split(";")):
+            conn.execute(
+                text(statement),
+                {"n": monitors, "template": r.json()["id"], "delay": DELAY_SECONDS,
+                 "start": start - 60 * MINUTE, "planned": start + 365 * 24 * 60 * MINUTE},
+            )  # fmt: skip
+
+
+def _add_window(engine: Engine, monitors: int, start: datetime, tag: str) -> None:
+    with engine.begin() as conn:
+        texts = conn.execute(text("SELECT count(*) FROM bench_texts")).scalar_one()
+        conn.execute(
+            text(_WINDOW_EVENTS),
+            {"n": monitors, "per": EVENTS_PER_WINDOW, "start": start, "tag": tag,
+             "salt": zlib.crc32(tag.encode()) % 1000, "texts": texts},
+        )  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO event_keys (model, request_id, ts) SELECT model, request_id, ts "
+                "FROM events WHERE request_id LIKE :p"
+            ),
+            {"p": f"w{tag}-%"},
+        )
+    featurise_pending(engine, max_batches=10_000)
+
+
+def _queue(engine: Engine, start: datetime) -> None:
+    """One pending run per monitor for the window starting at ``start``."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
+                "SELECT id, baseline_id, :s, :e FROM monitors"
+            ),
+            {"s": start, "e": start + MINUTE},
+        )
+
+
+def _finished(engine: Engine, start: datetime) -> list[float]:
+    """Finish times (epoch seconds) of the window starting at ``start``, sorted."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT extract(epoch FROM finished_at) FROM monitor_runs "
+                "WHERE window_start = :s AND status IN ('done', 'insufficient_data')"
+            ),
+            {"s": start},
+        ).scalars()
+        return sorted(float(t) for t in rows)
+
+
+def _workers(url: str, processes: int) -> ExitStack:
+    stack = ExitStack()
+    env = driftline_env(url, worker_poll_seconds="1")
+    for _ in range(processes):
+        stack.enter_context(driftline_cli("worker", env=env))
+    return stack
+
+
+def _throughput(engine: Engine, url: str, monitors: int, start: datetime, processes: int,
+                duration: float) -> float:  # fmt: skip
+    """Windows per minute per process, from the finish times of a backlog of ``monitors``
+    windows worked for ``duration`` seconds (process start-up excluded)."""
+    _queue(engine, start)
+    with _workers(url, processes):
+        until = time.monotonic() + duration
+        while time.monotonic() < until and len(_finished(engine, start)) < monitors:
+            time.sleep(2)
+    done = _finished(engine, start)
+    with engine.begin() as conn:  # what was left is not the next phase's business
+        conn.execute(
+            text("DELETE FROM monitor_runs WHERE window_start = :s AND status <> 'done'"),
+            {"s": start},
+        )
+    if len(done) < 2:
+        return 0.0
+    return (len(done) - 1) / (done[-1] - done[0]) * 60 / processes
+
+
+def _live(engine: Engine, url: str, monitors: int, start: datetime, deadline: float
+          ) -> tuple[list[float], int]:  # fmt: skip
+    """Close → done seconds of a live minute of every monitor, 2 processes planning and
+    computing it as it closes; and how many were left at the deadline."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE monitors SET planned_until = :s"), {"s": start})
+    closes = (start + MINUTE + timedelta(seconds=DELAY_SECONDS)).timestamp()
+    with _workers(url, 2):
+        print(f"  waiting for the live window to close ({closes - time.time():.0f} s)")
+        while time.time() < closes + deadline and len(_finished(engine, start)) < monitors:
+            time.sleep(2)
+    done = _finished(engine, start)
+    return [t - closes for t in done], monitors - len(done)
+
+
+def _tick_ms(engine: Engine, at: datetime) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    created = plan_due_windows(engine, max_pending=1_000, now=at)
+    return (time.perf_counter() - t0) * 1000, created
+
+
+def _claims_per_s(engine: Engine, claims: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(claims):
+        assert claim_run(engine, lease_seconds=600, worker="bench") is not None
+    rate = claims / (time.perf_counter() - t0)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM monitor_runs WHERE status IN ('pending', 'running')"))
+    return rate
+
+
+def _series(body: str) -> int:
+    return sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+
+
+def main(monitors: int, duration: float, deadline: float) -> None:
+    """Seed, then each measurement in turn (progress printed)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    out: dict[str, Any] = {}
+    with scratch_database("driftline_bench_fleet") as url:
+        engine = create_engine(url, pool_size=4)
+        ensure_day_partitions(engine)
+        with session_scope(make_sessionmaker(engine)) as session:
+            _, key = create_key(session, name="bench", scopes=["admin"])
+        with driftline_api(driftline_env(url)) as (base, _):
+            _seed(engine, base, key, monitors, now)
+            print(f"seeded {monitors} monitors", flush=True)
+
+            # Planning: every monitor's window closes at once, then nothing is due.
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE monitors SET planned_until = :s"), {"s": now - MINUTE})
+            out["tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=DELAY_SECONDS))
+            assert created == monitors, created
+            out["idle_tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=30))
+            assert created == 0, created
+            out["claims_per_s"] = _claims_per_s(engine, min(monitors, 500))
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM monitor_runs"))
+                conn.execute(text("UPDATE monitors SET planned_until = :f"),
+                             {"f": now + 365 * 24 * 60 * MINUTE})  # fmt: skip
+            print(f"  tick {out['tick_ms']:.0f} ms (idle {out['idle_tick_ms']:.0f} ms), "
+                  f"{out['claims_per_s']:.0f} claims/s", flush=True)  # fmt: skip
+
+            for processes, minutes_ago in ((1, 4), (2, 3)):
+                start = now - minutes_ago * MINUTE
+                _add_window(engine, monitors, start, f"b{processes}")
+                rate = _throughput(engine, url, monitors, start, processes, duration)
+                out[f"rate_{processes}"] = rate
+                print(f"  {processes} worker process(es): {rate:.1f} windows/min each",
+                      flush=True)  # fmt: skip
+
+            live = datetime.now(UTC).replace(second=0, microsecond=0) + MINUTE
+            _add_window(engine, monitors, live, "live")
+            latencies, left = _live(engine, url, monitors, live, deadline)
+            lat = np.array(latencies + [deadline] * left)
+            out["p50"], out["p99"] = np.percentile(lat, 50), np.percentile(lat, 99)
+            out["left"] = left
+
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT count(*) FROM monitor_runs")).scalar_one()
+            with httpx.Client(base_url=base, timeout=60) as client:
+                scrape = [0.0] * 10
+                for i in range(10):
+                    t0 = time.perf_counter()
+                    body = client.get("/metrics").text
+                    scrape[i] = (time.perf_counter() - t0) * 1000
+                out["scrape_ms"], out["series"] = statistics.median(scrape), _series(body)
+                sign_in(client, key)
+                out["page_ms"] = median_ms(client, "/")
+                out["model_ms"] = median_ms(client, "/models/fleet-1")
+        engine.dispose()
+
+    scaling = out["rate_2"] * 2 / out["rate_1"] if out["rate_1"] else 0.0
+    more = ">" if out["left"] else ""
+    print(f"monitors:                               {monitors}")
+    print(f"tick, every window closed / none:       {out['tick_ms']:.0f} / "
+          f"{out['idle_tick_ms']:.0f} ms")  # fmt: skip
+    print(f"claims per second:                      {out['claims_per_s']:.0f}")
+    print(f"windows per worker-minute, 1 process:   {out['rate_1']:.1f}")
+    print(f"windows per worker-minute, 2 processes: {out['rate_2']:.1f} "
+          f"(throughput x{scaling:.2f} of one)")  # fmt: skip
+    print(f"close -> done, 2 processes: p50 {more}{out['p50']:.0f} s, p99 {more}{out['p99']:.0f} s"
+          f" ({out['left']} of {monitors} unfinished at {deadline:.0f} s)")  # fmt: skip
+    print(f"/metrics: {out['scrape_ms']:.0f} ms, {out['series']} series "
+          f"({stored} windows stored)")  # fmt: skip
+    print(f"fleet page {out['page_ms']:.0f} ms, model page {out['model_ms']:.0f} ms")
+    print(
+        f"fleet_monitors={monitors} fleet_tick_ms={out['tick_ms']:.0f} "
+        f"fleet_close_to_done_p99_s={more}{out['p99']:.0f} "
+        f"fleet_windows_per_worker_min={out['rate_1']:.1f} "
+        f"fleet_metrics_scrape_ms={out['scrape_ms']:.0f} fleet_page_ms={out['page_ms']:.0f} "
+        f"fleet_idle_tick_ms={out['idle_tick_ms']:.0f} "
+        f"fleet_claims_per_s={out['claims_per_s']:.0f} "
+        f"fleet_windows_per_worker_min_2={out['rate_2']:.1f} fleet_scaling_2={scaling:.2f} "
+        f"fleet_close_to_done_p50_s={more}{out['p50']:.0f} fleet_metrics_series={out['series']} "
+        f"fleet_model_page_ms={out['model_ms']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--monitors", type=int, default=MONITORS)
+    parser.add_argument("--duration", type=float, default=180.0,
+                        help="seconds each throughput phase works its backlog")  # fmt: skip
+    parser.add_argument("--deadline", type=float, default=900.0,
+                        help="seconds after the live window closes to wait for it")  # fmt: skip
+    args = parser.parse_args()
+    main(args.monitors, args.duration, args.deadline)
