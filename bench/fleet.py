@@ -159,7 +159,8 @@ def _finished(engine: Engine, start: datetime) -> list[float]:
 
 def _workers(url: str, processes: int) -> ExitStack:
     stack = ExitStack()
-    env = driftline_env(url, worker_poll_seconds="1")
+    # As docs/scaling.md sets up a fleet: reports for flagged windows only.
+    env = driftline_env(url, worker_poll_seconds="1", window_reports="flagged")
     for _ in range(processes):
         stack.enter_context(driftline_cli("worker", env=env))
     return stack

@@ -102,6 +102,11 @@ def _records(session: Session, baseline_id: int, cap: int) -> pd.DataFrame:
         # the sample the same on every re-profile.
         stmt = stmt.order_by(func.md5(cast(BaselineRecord.id, String))).limit(cap)
         log.info("baseline %s: %d records, profiled on a sample of %d", baseline_id, total, cap)
+    else:
+        # In upload order, always: the profile splits the records by position (the
+        # cross-fitted halves), and a heap returns rows in whatever order its free space
+        # took them — the same baseline profiled twice must give the same verdicts.
+        stmt = stmt.order_by(BaselineRecord.id)
     return pd.read_sql(stmt, session.connection())
 
 

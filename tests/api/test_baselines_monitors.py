@@ -3,11 +3,12 @@
 import io
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.baselines.profiles import build_pending_profiles
+from app.baselines.profiles import build_pending_profiles, load_profile
 from app.datasets import health_tweets
 from tests.conftest import auth
 
@@ -155,3 +156,38 @@ def test_monitor_validation_and_crud(client: TestClient, admin: dict[str, str]) 
     assert r.status_code == 422 and "monitor's own setting" in r.text, r.text
     assert client.delete(f"/v1/monitors/{mid}", headers=admin).status_code == 204
     assert client.get(f"/v1/monitors/{mid}", headers=admin).status_code == 404
+
+
+def test_a_baseline_profiles_the_same_whatever_order_its_rows_lie_in(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    records = [{"prompt": t, "output": "ok"} for t in health_tweets(without_urls=True).text[:200]]
+    ids = []
+    for name in ("as-uploaded", "moved"):
+        r = client.post(
+            "/v1/baselines", json={"model": "bot", "name": name, "records": records}, headers=admin
+        )
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    with engine.begin() as conn:  # new row versions go to the heap's end: a scan meets them last
+        conn.execute(
+            text(
+                "UPDATE baseline_records SET output = output WHERE baseline_id = :b AND id % 3 = 0"
+            ),
+            {"b": ids[1]},
+        )
+        scanned = list(
+            conn.execute(
+                text("SELECT id FROM baseline_records WHERE baseline_id = :b"), {"b": ids[1]}
+            ).scalars()
+        )
+    assert scanned != sorted(scanned)  # the table no longer holds them in upload order
+    assert build_pending_profiles(engine) == 2
+    with engine.connect() as conn:
+        blobs = [
+            conn.execute(text("SELECT profile FROM baselines WHERE id = :b"), {"b": b}).scalar_one()
+            for b in ids
+        ]
+    a, b = (load_profile(blob) for blob in blobs)
+    assert np.array_equal(a.embeddings, b.embeddings)
+    assert a.records["prompt"].tolist() == b.records["prompt"].tolist()
