@@ -33,11 +33,6 @@ def proportion_drop_p(base_hits: int, base_n: int, win_hits: int, win_n: int) ->
     return float(stats.norm.sf(z))
 
 
-def proportion_rise_p(base_hits: int, base_n: int, win_hits: int, win_n: int) -> float:
-    """One-sided p-value that the window's proportion is above the baseline's (two samples)."""
-    return proportion_drop_p(win_hits, win_n, base_hits, base_n)
-
-
 def finite_baseline_drop(
     null: np.ndarray, value: float, *, n_window: int, n_baseline: int
 ) -> tuple[float, float, float]:

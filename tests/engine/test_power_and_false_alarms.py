@@ -14,6 +14,7 @@ from scipy import stats
 
 from app.datasets import chatterbot, health_tweets
 from app.engine.estimated import Calibration, estimated_quality_check
+from app.engine.longtail import exceedance_p
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import classification_metrics, quality_check
 from app.engine.results import CheckResult, Status
@@ -227,3 +228,32 @@ def test_a_tiny_templated_baseline_is_profiled_and_its_windows_judged() -> None:
         check = result.checks[name]
         assert check.status in (Status.NOT_APPLICABLE, Status.OK), (name, check.summary)
     assert result.checks["quality"].status is Status.OK
+
+
+@pytest.mark.parametrize(("n_reference", "n_window"), [(100, 120), (1000, 400)])
+def test_the_novel_share_test_holds_its_alpha_on_a_small_baseline_and_fires_on_a_tail(
+    n_reference: int, n_window: int
+) -> None:
+    """The long-tail decision on scores with a known truth: exchangeable (calm) or with a
+    share of the window far out (new traffic). The threshold is the baseline's own 99th
+    percentile, so its share is fixed by construction and the test must account for that."""
+    rng = np.random.default_rng(11)
+
+    def fires(ref: np.ndarray, win: np.ndarray) -> bool:
+        threshold = np.quantile(ref, 0.99)
+        above, hits = int((ref > threshold).sum()), int((win > threshold).sum())
+        rate = max(above / len(ref), 1e-3)
+        share = hits / len(win)
+        p = exceedance_p(len(ref), above, len(win), hits)
+        return share >= T.longtail_multiple * rate and p < T.longtail_alpha
+
+    calm = [fires(rng.normal(size=n_reference), rng.normal(size=n_window)) for _ in range(4000)]
+    assert np.mean(calm) <= 0.015, np.mean(calm)
+    tail = [
+        fires(
+            rng.normal(size=n_reference),
+            np.r_[rng.normal(size=n_window - n_window // 10), rng.normal(4, 1, n_window // 10)],
+        )
+        for _ in range(200)
+    ]
+    assert np.mean(tail) >= 0.9, np.mean(tail)
