@@ -28,6 +28,19 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: `driftline up` starts the embedded server.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica of the database to read from: the worker's window "
+        "reads (once the replica has replayed everything the primary had when the window was "
+        "claimed; otherwise from the primary), the UI's pages, event lists, model status and "
+        "exports. Every write goes to DRIFTLINE_DATABASE_URL. Unset: everything reads the "
+        "primary.",
+    )
+    replica_wait_seconds: float = Field(
+        default=10.0,
+        description="How long the worker waits for the replica to replay up to the primary "
+        "before it reads a window from the primary instead (never from a lagging replica).",
+    )
     database_url_file: Path | None = Field(
         default=None,
         description="A file holding the PostgreSQL URL (a mounted Kubernetes or Docker "
@@ -269,7 +282,7 @@ class Settings(BaseSettings):
             self.database_url = url_with.render_as_string(hide_password=False)
         return self
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _normalise_dsn(cls, value: str | None) -> str | None:
         """Accept the URL forms people paste (postgres://, postgresql://) and pin psycopg 3."""

@@ -57,6 +57,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             "DRIFTLINE_DATABASE_URL is not set; use `driftline up` for the embedded database"
         )
     engine = make_engine(url, settings)
+    read_engine = make_engine(settings.read_database_url, settings) if (
+        settings.read_database_url) else engine  # fmt: skip
     owners = ModelOwners(max_models_per_project=settings.max_models_per_project)
     rules = RuleCache()
     ingest_engine = make_ingest_engine(url, settings)
@@ -76,6 +78,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         await ingest.close()  # what was acknowledged is written; the rest gets 503
         await ingest_engine.dispose()
         engine.dispose()
+        read_engine.dispose()
 
     api = FastAPI(
         # FastAPI's own OpenTelemetry hooks check the global providers on every request (5 %
@@ -95,6 +98,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        read_sessions=make_sessionmaker(read_engine),
         keys=KeyVerifier(settings.api_key_cache_seconds),
         owners=owners,
         prediction_rules=rules,

@@ -72,8 +72,8 @@ INSERT INTO events (model, request_id, ts, prompt, output, prediction, confidenc
 SELECT 'fleet-' || m, 'w' || :tag || '-' || m || '-' || k,
        CAST(:start AS timestamptz) + k * interval '1 second' * (55.0 / :per),
        t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (k % 50) / 100.0
-FROM generate_series(1, :n) m, generate_series(0, :per - 1) k
-JOIN bench_texts t ON t.i = (m * 7919 + k * 104729 + :salt) % :texts
+FROM generate_series(1, :n) m, generate_series(0, :per - 1) k, bench_texts t
+WHERE t.i = (m * 7919 + k * 104729 + :salt) % :texts
 """
 
 

@@ -101,7 +101,8 @@ def main(events: int) -> None:
         assert featurised == events, featurised
         with engine.connect() as conn:
             out["wal_featurise"] = float(conn.execute(_WAL_SINCE, {"lsn": lsn}).scalar_one())
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
         sizes = {t: s - empty[t] for t, s in _sizes(engine).items()}
         engine.dispose()
 

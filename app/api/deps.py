@@ -27,6 +27,9 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # Reads that may lag the primary by a moment (pages, lists, status, exports): a
+    # streaming replica's when DRIFTLINE_READ_DATABASE_URL names one, else the primary's.
+    read_sessions: sessionmaker[Session]
     keys: KeyVerifier
     owners: ModelOwners
     prediction_rules: RuleCache
@@ -52,6 +55,16 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(state: StateDep) -> Iterator[Session]:
+    """A read-only session per request, on the replica when one is configured: for what a
+    moment's lag cannot make wrong (never for a read that decides a write)."""
+    with state.read_sessions() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def bearer_token(header: str) -> str:

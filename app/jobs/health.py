@@ -29,6 +29,13 @@ RUNS = Counter(
     "Windows this worker computed, by outcome (done, insufficient_data, failed).",
     ["outcome"],
 )
+WINDOW_READS = Counter(
+    "driftline_worker_window_reads",
+    "Windows whose events this worker read, by server: the read replica (it had replayed "
+    "everything the primary held) or the primary (no replica, or it lagged past "
+    "DRIFTLINE_REPLICA_WAIT_SECONDS).",
+    ["source"],
+)
 STEP_ERRORS = Counter(
     "driftline_worker_step_errors", "Steps of a tick that raised (each logged).", ["step"]
 )

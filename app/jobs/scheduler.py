@@ -11,7 +11,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.jobs.health import RUNS, STEP_ERRORS, TICK_SECONDS, beat
+from app.db.replica import PRIMARY_ONLY, ReadReplica
+from app.jobs.health import RUNS, STEP_ERRORS, TICK_SECONDS, WINDOW_READS, beat
 from app.jobs.retention import apply_retention
 
 log = logging.getLogger("driftline.worker")
@@ -37,14 +38,14 @@ def _step(name: str, fn: Callable[[], object]) -> None:
 # The worker's steady work, in the order one tick does it. One job (not one per step) so
 # that a window is never computed before the events in it are featurised; each step fails
 # alone, so a broken step (a query timing out, say) never stops the others.
-def worker_tick(engine: Engine, settings: Settings) -> None:
+def worker_tick(engine: Engine, settings: Settings, replica: ReadReplica = PRIMARY_ONLY) -> None:
     """Keep daily partitions ready, featurise new events, re-queue windows with late labels,
-    plan and compute due windows."""
+    plan and compute due windows (reading their events from ``replica`` once it caught up)."""
     with TICK_SECONDS.labels("worker").time():
-        _worker_steps(engine, settings)
+        _worker_steps(engine, settings, replica)
 
 
-def _worker_steps(engine: Engine, settings: Settings) -> None:
+def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> None:
     from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
     from app.monitoring.runs import plan_due_windows, requeue_late_labels
@@ -61,6 +62,8 @@ def _worker_steps(engine: Engine, settings: Settings) -> None:
             lease_seconds=settings.run_lease_seconds,
             sample_cap=settings.window_sample_cap,
             reports=settings.window_reports,
+            replica=replica,
+            on_read=lambda source: WINDOW_READS.labels(source).inc(),
             stop=STOPPING,
             on_outcome=_window_done,
         ),
@@ -105,12 +108,20 @@ def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> Ba
         ("worker_tick", worker_tick),
         ("profile_tick", profile_tick),
     ]
+    replica = PRIMARY_ONLY
+    if settings.read_database_url:
+        from app.db.session import make_engine
+
+        replica = ReadReplica(
+            make_engine(settings.read_database_url, settings), settings.replica_wait_seconds
+        )
     for job_id, job in lanes:
         scheduler.add_job(
             job,
             "interval",
             seconds=settings.worker_poll_seconds,
-            kwargs={"engine": engine, "settings": settings},
+            kwargs={"engine": engine, "settings": settings}
+            | ({"replica": replica} if job is worker_tick else {}),
             id=job_id,
             coalesce=True,
             max_instances=1,

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from app.baselines.profiles import load_profile
+from app.db.replica import PRIMARY_ONLY, ReadReplica, caught_up
 from app.db.windows import (
     SAMPLE_FILTER,
     WINDOW_FILTER,
@@ -104,17 +105,23 @@ def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
 
 def execute_run(
     engine: Engine, claim: runs.Claim, *, sample_cap: int, lease_seconds: int = 600,
-    reports: str = "all",
+    reports: str = "all", replica: ReadReplica = PRIMARY_ONLY,
+    on_read: Callable[[str], None] | None = None,
 ) -> str:  # fmt: skip
     """Compute a claimed run and store its result; returns the stored status (or ``lost``
     when another worker took the run over meanwhile). ``reports``: ``all`` windows with data
-    get their HTML report, or only ``flagged`` ones (any verdict but ok)."""
+    get their HTML report, or only ``flagged`` ones (any verdict but ok). The window's events
+    are read from ``replica`` once it has caught up with the primary (``on_read`` hears
+    which server served them)."""
     started = time.perf_counter()
     with engine.connect() as conn:
         window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
-        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+    thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+    with caught_up(engine, replica) as (conn, source):
         frame, total = window_frame(conn, window, cap=sample_cap)
         recent = recent_frame(conn, window, windows=thresholds.pool_windows - 1, cap=sample_cap)
+    if on_read is not None:
+        on_read(source)
     keep = max(0, thresholds.persistence_n - 1)
     history = window.drift_history[len(window.drift_history) - keep :] if keep else ()
     timings: dict[str, float] = {"load": round(time.perf_counter() - started, 3)}
@@ -192,6 +199,8 @@ def run_pending(
     sample_cap: int,
     max_runs: int = 20,
     reports: str = "all",
+    replica: ReadReplica = PRIMARY_ONLY,
+    on_read: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[str], None] | None = None,
 ) -> int:
@@ -210,7 +219,7 @@ def run_pending(
         try:
             outcome = execute_run(
                 engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds,
-                reports=reports,
+                reports=reports, replica=replica, on_read=on_read,
             )  # fmt: skip
         except JudgeDeferred as exc:  # answers so far are cached; the rest later
             log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)

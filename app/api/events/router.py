@@ -16,7 +16,7 @@ from app.api.body import (
     split_batch,
     validate_items,
 )
-from app.api.deps import AppState, ReadCaller, SessionDep, StateDep, ingest_context
+from app.api.deps import AppState, ReadCaller, ReadSessionDep, StateDep, ingest_context
 from app.api.errors import ERROR_RESPONSES
 from app.api.events.schemas import (
     EventDetail,
@@ -207,7 +207,7 @@ _SEARCH = Annotated[
 
 @router.get("/events", response_model=EventPage, summary="List and search a model's events")
 def list_events(
-    session: SessionDep,
+    session: ReadSessionDep,
     state: StateDep,
     caller: ReadCaller,
     model: ModelQuery,
@@ -248,7 +248,7 @@ def list_events(
 def get_event(
     model: ModelName,
     request_id: RequestIdPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     state: StateDep,
     caller: ReadCaller,
 ) -> EventDetail:

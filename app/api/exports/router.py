@@ -65,7 +65,7 @@ def retraining_response(
     model the caller's project does not own."""
 
     def lines() -> Iterator[bytes]:
-        with state.sessions() as session:
+        with state.read_sessions() as session:
             state.owners.check(session, caller.project_id, model)
             for example in retraining_examples(
                 session, model=model, since=since, until=until, reasons=reasons, limit=limit

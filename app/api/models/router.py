@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import AdminCaller, ReadCaller, SessionDep, StateDep
+from app.api.deps import AdminCaller, ReadCaller, ReadSessionDep, SessionDep, StateDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.models.schemas import (
     ModelList,
@@ -71,7 +71,7 @@ def _name_after(cursor: str) -> str:
     "/models/{name:path}/status", response_model=ModelStatus, summary="Is this model healthy?"
 )
 def model_status(
-    name: ModelName, session: SessionDep, state: StateDep, caller: ReadCaller
+    name: ModelName, session: ReadSessionDep, state: StateDep, caller: ReadCaller
 ) -> ModelStatus:
     """Per monitor, the latest finished window with data (else the latest without enough),
     and the model's worst verdict across them; per version (the newest ten), training,

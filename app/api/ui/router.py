@@ -26,7 +26,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from app.api.deps import AppState, SessionDep, StateDep
+from app.api.deps import AppState, ReadSessionDep, SessionDep, StateDep
 from app.api.exports.router import retraining_response
 from app.api.feedback.router import store_feedback
 from app.api.params import NO_NUL, Int8Id
@@ -256,7 +256,7 @@ async def logout(
 @router.get("/")
 def fleet_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     browser: Browser,
     verdict: Annotated[str | None, Query(max_length=32)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -278,7 +278,7 @@ def fleet_page(
 def model_view(
     request: Request,
     name: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
-    session: SessionDep,
+    session: ReadSessionDep,
     browser: Browser,
     windows: Annotated[int, Query(ge=1, le=views.MAX_CHART_WINDOWS)] = views.DEFAULT_CHART_WINDOWS,
     start: Annotated[str, Query(alias="from", max_length=40)] = "",
@@ -313,7 +313,7 @@ _FILTER = Annotated[str, Query(max_length=200, pattern=NO_NUL)]
 @router.get("/events")
 def events_view(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     state: StateDep,
     browser: Browser,
     model: _FILTER = "",
@@ -359,7 +359,7 @@ def event_view(
     request: Request,
     model: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
     request_id: Annotated[str, PathParam(max_length=200, pattern=NO_NUL)],
-    session: SessionDep,
+    session: ReadSessionDep,
     state: StateDep,
     browser: Browser,
 ) -> HTMLResponse:
@@ -375,7 +375,7 @@ def event_view(
 
 @router.get("/windows/{run_id}")
 def window_view(
-    request: Request, run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+    request: Request, run_id: Int8Id, session: ReadSessionDep, state: StateDep, browser: Browser
 ) -> HTMLResponse:
     """One window: the verdict and why, every check, the examples, the report."""
     try:
@@ -391,7 +391,7 @@ def window_view(
 
 @router.get("/windows/{run_id}/report")
 def window_report(
-    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+    run_id: Int8Id, session: ReadSessionDep, state: StateDep, browser: Browser
 ) -> Response:
     """Evidently's report for the window page's frame (sandboxed, no network)."""
     return report_response(visible_run(session, state, browser.caller, run_id, with_report=True))
@@ -399,7 +399,7 @@ def window_report(
 
 @router.get("/windows/{run_id}/export")
 def window_export(
-    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+    run_id: Int8Id, session: ReadSessionDep, state: StateDep, browser: Browser
 ) -> Response:
     """The retraining export (JSONL, PII-scrubbed) of this window's time range."""
     run = visible_run(session, state, browser.caller, run_id)
@@ -411,7 +411,7 @@ def window_export(
 
 @router.get("/windows/{run_id}/label-queue.csv")
 def window_label_queue(
-    run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+    run_id: Int8Id, session: ReadSessionDep, state: StateDep, browser: Browser
 ) -> Response:
     """This window's label queue (CSV for an annotation tool, PII-scrubbed)."""
     return label_queue_response(session, visible_run(session, state, browser.caller, run_id), "csv")
@@ -420,7 +420,7 @@ def window_label_queue(
 @router.get("/compare")
 def compare_view(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     state: StateDep,
     browser: Browser,
     a: Annotated[int, Query(ge=1, le=2**63 - 1)],
@@ -440,7 +440,7 @@ def compare_view(
 
 @router.get("/compare/baseline/{run_id}")
 def compare_baseline_view(
-    request: Request, run_id: Int8Id, session: SessionDep, state: StateDep, browser: Browser
+    request: Request, run_id: Int8Id, session: ReadSessionDep, state: StateDep, browser: Browser
 ) -> HTMLResponse:
     """A window beside its monitor's baseline: class mix and every figure the window stored
     the baseline's value of."""
