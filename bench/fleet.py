@@ -66,12 +66,13 @@ INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, dela
            'fleet-' || i, b.id, 60, :delay, 20, :start, :planned
     FROM generate_series(1, :n) i JOIN baselines b ON b.model = 'fleet-' || i
 """
-# One window of every monitor: EVENTS_PER_WINDOW texts each, spread over the minute.
+# One window of every monitor: EVENTS_PER_WINDOW texts each, spread over the minute, as calm
+# as most windows are (the baseline's topics and confidences): the cost of an ok window.
 _WINDOW_EVENTS = """
 INSERT INTO events (model, request_id, ts, prompt, output, prediction, confidence)
 SELECT 'fleet-' || m, 'w' || :tag || '-' || m || '-' || k,
        CAST(:start AS timestamptz) + k * interval '1 second' * (55.0 / :per),
-       t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (k % 50) / 100.0
+       t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (t.i % 50) / 100.0
 FROM generate_series(1, :n) m, generate_series(0, :per - 1) k, bench_texts t
 WHERE t.i = (m * 7919 + k * 104729 + :salt) % :texts
 """
@@ -82,9 +83,15 @@ def _seed(engine: Engine, base: str, key: str, monitors: int, start: datetime) -
     tweets = health_tweets(without_urls=True).sample(frac=1, random_state=0)
     tweets = tweets.reset_index(drop=True)
     records = [
-        {"prompt": p, "output": f"Topic: {o}", "prediction": o, "label": o, "confidence": 0.8}
-        for p, o in zip(
-            tweets.text[:BASELINE_RECORDS], tweets.outlet[:BASELINE_RECORDS], strict=True
+        {
+            "prompt": p,
+            "output": f"Topic: {o}",
+            "prediction": o,
+            "label": o,
+            "confidence": 0.5 + (i % 50) / 100,
+        }
+        for i, (p, o) in enumerate(
+            zip(tweets.text[:BASELINE_RECORDS], tweets.outlet[:BASELINE_RECORDS], strict=True)
         )
     ]
     r = httpx.post(

@@ -22,14 +22,16 @@ class Claim:
     monitor_id: int
 
 
-# Per enabled monitor, two candidates found by index probe (ix_monitor_runs_claimable): its
-# newest claimable window if that is the newest closed window (lane 0, "live": it ended less
-# than a window plus the delay ago, so the next one has not closed yet), and its oldest
-# claimable window (lane 1, history). Live windows go first; history goes to the monitor
-# served longest ago, so one monitor's year-long backfill cannot starve another's.
-_CLAIMABLE_OF_M = """
-    r.monitor_id = m.id AND r.status IN (:pending, :running)
-    AND (r.status = :pending OR r.lease_until < now())
+# Per enabled monitor with a window waiting, two candidates found by index probe
+# (ix_monitor_runs_claimable): its newest claimable window if that is the newest closed
+# window (lane 0, "live": it ended less than a window plus the delay ago, so the next one has
+# not closed yet), and its oldest claimable window (lane 1, history). Live windows go first;
+# history goes to the monitor served longest ago, so one monitor's year-long backfill cannot
+# starve another's. Only the run picked is locked (SKIP LOCKED, in that order): locking every
+# candidate made two workers' claims exclude each other, and a second worker found nothing
+# to do while the first claimed.
+_CLAIMABLE = """
+    r.status IN (:pending, :running) AND (r.status = :pending OR r.lease_until < now())
 """
 _CLAIM = text(
     f"""
@@ -39,14 +41,14 @@ _CLAIM = text(
         FROM monitors m
         LEFT JOIN LATERAL (
             SELECT r.id, r.window_start FROM monitor_runs r
-            WHERE {_CLAIMABLE_OF_M}
+            WHERE r.monitor_id = m.id AND {_CLAIMABLE}
               AND r.window_end >= now() - make_interval(secs => m.window_seconds + m.delay_seconds)
-            ORDER BY r.window_start DESC LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+            ORDER BY r.window_start DESC LIMIT 1
         ) live ON true
         LEFT JOIN LATERAL (
             SELECT r.id, r.window_start FROM monitor_runs r
-            WHERE {_CLAIMABLE_OF_M}
-            ORDER BY r.window_start LIMIT 1 FOR UPDATE OF r SKIP LOCKED
+            WHERE r.monitor_id = m.id AND {_CLAIMABLE}
+            ORDER BY r.window_start LIMIT 1
         ) old ON true
         WHERE m.enabled AND (live.id IS NOT NULL OR old.id IS NOT NULL)
           -- Only monitors with a window waiting are probed (the partial index holds just
@@ -54,10 +56,13 @@ _CLAIM = text(
           AND m.id IN (SELECT DISTINCT monitor_id FROM monitor_runs
                        WHERE status IN (:pending, :running))
     ), pick AS (
-        SELECT coalesce(live_id, old_id) AS id FROM candidates
-        ORDER BY live_id IS NULL, last_claim_at NULLS FIRST,
-                 coalesce(live_start, old_start)
+        SELECT r.id FROM candidates c
+        JOIN monitor_runs r ON r.id = coalesce(c.live_id, c.old_id)
+        WHERE {_CLAIMABLE}  -- checked again on the row as locked
+        ORDER BY c.live_id IS NULL, c.last_claim_at NULLS FIRST,
+                 coalesce(c.live_start, c.old_start)
         LIMIT 1
+        FOR UPDATE OF r SKIP LOCKED
     ), claimed AS (
         UPDATE monitor_runs r SET status = :running, attempts = r.attempts + 1,
             worker = :worker, started_at = now(),
