@@ -380,6 +380,11 @@ def worker() -> None:
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
     _wait_for_database(settings.database_url)
+    from threadpoolctl import threadpool_limits
+
+    # Process-wide from here on: every BLAS and OpenMP pool numpy, scipy, scikit-learn (and
+    # torch's OpenMP) start is capped.
+    threadpool_limits(settings.worker_threads)
     engine = make_engine(settings.database_url, settings)
     scheduler = build_scheduler(engine, settings, blocking=True)
 

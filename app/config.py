@@ -202,6 +202,14 @@ class Settings(BaseSettings):
         description="Windows with more events are computed on a deterministic sample of this "
         "size (hash of request_id); the event count stays exact.",
     )
+    worker_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="BLAS/OpenMP threads a worker process's numerical libraries may use. One: "
+        "a window's matrices are small, and spare threads spin on the cores other workers "
+        "need; scale with one worker process per core instead (docs/scaling.md).",
+    )
     window_reports: str = Field(
         default="all",
         description="Which windows get an HTML report: `all` with data, or only `flagged` "

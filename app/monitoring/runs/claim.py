@@ -30,6 +30,8 @@ class Claim:
 # starve another's. Only the run picked is locked (SKIP LOCKED, in that order): locking every
 # candidate made two workers' claims exclude each other, and a second worker found nothing
 # to do while the first claimed.
+# Candidates a claim tries to lock, in order, before it gives up (other workers hold them).
+CLAIM_TRIES = 20
 _CLAIMABLE = """
     r.status IN (:pending, :running) AND (r.status = :pending OR r.lease_until < now())
 """
@@ -55,12 +57,18 @@ _CLAIM = text(
           -- those), so a claim costs the backlog's monitors, not every monitor's.
           AND m.id IN (SELECT DISTINCT monitor_id FROM monitor_runs
                        WHERE status IN (:pending, :running))
+    ), ranked AS MATERIALIZED (
+        -- The first few in claim order: the lock below probes these by key (however stale
+        -- the planner's statistics of a just-filled queue are).
+        SELECT coalesce(live_id, old_id) AS id,
+               row_number() OVER (ORDER BY live_id IS NULL, last_claim_at NULLS FIRST,
+                                           coalesce(live_start, old_start)) AS rank
+        FROM candidates
+        ORDER BY rank LIMIT :tries
     ), pick AS (
-        SELECT r.id FROM candidates c
-        JOIN monitor_runs r ON r.id = coalesce(c.live_id, c.old_id)
+        SELECT r.id FROM ranked c JOIN monitor_runs r ON r.id = c.id
         WHERE {_CLAIMABLE}  -- checked again on the row as locked
-        ORDER BY c.live_id IS NULL, c.last_claim_at NULLS FIRST,
-                 coalesce(c.live_start, c.old_start)
+        ORDER BY c.rank
         LIMIT 1
         FOR UPDATE OF r SKIP LOCKED
     ), claimed AS (
@@ -83,7 +91,13 @@ def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) ->
     with engine.begin() as conn:
         row = conn.execute(
             _CLAIM,
-            {"worker": worker, "lease": lease_seconds, "pending": PENDING, "running": RUNNING},
+            {
+                "worker": worker,
+                "lease": lease_seconds,
+                "pending": PENDING,
+                "running": RUNNING,
+                "tries": CLAIM_TRIES,
+            },
         ).first()
     return Claim(row.id, row.attempts, row.monitor_id) if row else None
 
