@@ -380,11 +380,12 @@ def worker() -> None:
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
     _wait_for_database(settings.database_url)
-    from threadpoolctl import threadpool_limits
-
-    # Process-wide from here on: every BLAS and OpenMP pool numpy, scipy, scikit-learn (and
-    # torch's OpenMP) start is capped.
-    threadpool_limits(settings.worker_threads)
+    # Read once, when numpy, scikit-learn and torch first load their BLAS and OpenMP
+    # runtimes (nothing has imported them yet): a limit set after that (threadpoolctl) does
+    # not reach the pools they start later, and two workers' spare threads spun on each
+    # other's cores (a window's long-tail fit took 10x longer beside a second worker).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(settings.worker_threads)
     engine = make_engine(settings.database_url, settings)
     scheduler = build_scheduler(engine, settings, blocking=True)
 
