@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.api.feedback.schemas import FeedbackIn
@@ -51,21 +52,23 @@ def label_answer(
     model: str, request_id: str, *, choice: str, label_text: str, reference: str, score: str,
     thumbs: str, source: str,
 ) -> FeedbackIn:  # fmt: skip
-    """The labelling form's answer as feedback: a typed label wins over a picked class; a
-    ValueError says in words what is wrong with it."""
-    label = label_text.strip() or choice.strip() or None
-    value: float | None = None
-    if score.strip():
-        try:
-            value = float(score)
-        except ValueError:
-            raise ValueError(f"the score {score!r} is not a number") from None
-        if not 0 <= value <= 1:
-            raise ValueError(f"the score must be between 0 and 1 (not {score})")
-    thumb = {"up": True, "down": False}.get(thumbs)
-    if label is None and not reference.strip() and value is None and thumb is None:
-        raise ValueError("pick a class, type a label or a reference, give a score or a thumb")
-    return FeedbackIn(
-        model=model, request_id=request_id, label=label, reference=reference.strip() or None,
-        score=value, thumbs=thumb, source=source[:200],
-    )  # fmt: skip
+    """The labelling form's answer as feedback: a typed label wins over a picked class; what
+    ``FeedbackIn`` refuses comes back as a ValueError saying it in the form's words."""
+    try:
+        return FeedbackIn(
+            model=model, request_id=request_id,
+            label=label_text.strip() or choice.strip() or None,
+            reference=reference.strip() or None, score=score.strip() or None,
+            thumbs={"up": True, "down": False}.get(thumbs), source=source[:200],
+        )  # fmt: skip
+    except ValidationError as refused:
+        raise ValueError(_in_the_forms_words(refused)) from None
+
+
+def _in_the_forms_words(refused: ValidationError) -> str:
+    for error in refused.errors():
+        if error["loc"] == ("score",):
+            return f"the score must be a number between 0 and 1 (not {error['input']!r})"
+        if error["loc"]:
+            return f"{error['loc'][0]}: {error['msg']}"
+    return "pick a class, type a label or a reference, give a score or a thumb"
