@@ -35,7 +35,12 @@ from app.api.ui.router import LOGIN_MAX_BYTES, install_ui
 from app.auth.keys import KeyVerifier
 from app.auth.oidc import IdentityProvider
 from app.config import Settings, get_settings
-from app.db.session import make_engine, make_ingest_engine, make_sessionmaker
+from app.db.session import (
+    make_engine,
+    make_ingest_engine,
+    make_read_engine,
+    make_sessionmaker,
+)
 from app.ingest import GroupCommitter
 from app.metrics.process import INGEST_GROUP_EVENTS
 from app.models.ownership import ModelOwners
@@ -57,8 +62,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             "DRIFTLINE_DATABASE_URL is not set; use `driftline up` for the embedded database"
         )
     engine = make_engine(url, settings)
-    read_engine = make_engine(settings.read_database_url, settings) if (
-        settings.read_database_url) else engine  # fmt: skip
+    read_engine = make_read_engine(settings, engine)
     owners = ModelOwners(max_models_per_project=settings.max_models_per_project)
     rules = RuleCache()
     ingest_engine = make_ingest_engine(url, settings)
@@ -78,7 +82,8 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         await ingest.close()  # what was acknowledged is written; the rest gets 503
         await ingest_engine.dispose()
         engine.dispose()
-        read_engine.dispose()
+        if read_engine is not engine:
+            read_engine.dispose()
 
     api = FastAPI(
         # FastAPI's own OpenTelemetry hooks check the global providers on every request (5 %

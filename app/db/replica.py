@@ -49,10 +49,9 @@ def caught_up(primary: Engine, replica: ReadReplica) -> Iterator[tuple[Connectio
     and which server it is on: the replica once its replay reaches the primary's current
     WAL position (waiting up to ``replica.wait_seconds``), else the primary."""
     if replica.engine is not None and replica.engine is not primary:
-        wait_seconds = replica.wait_seconds
         with primary.connect() as conn:
             target = conn.execute(_POSITION).scalar_one()
-        deadline = time.monotonic() + wait_seconds
+        deadline = time.monotonic() + replica.wait_seconds
         with replica.engine.connect() as conn:
             while not conn.execute(_REPLAYED, {"target": target}).scalar_one():
                 conn.rollback()  # a fresh snapshot for the next look
@@ -65,7 +64,7 @@ def caught_up(primary: Engine, replica: ReadReplica) -> Iterator[tuple[Connectio
                 return
         log.warning(
             "the read replica has not replayed up to %s after %.1fs: reading the primary",
-            target, wait_seconds,
+            target, replica.wait_seconds,
         )  # fmt: skip
     with primary.connect() as conn:
         yield conn, "primary"

@@ -55,6 +55,14 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def make_read_engine(settings: Settings, primary: Engine) -> Engine:
+    """The engine for reads that may come from a streaming replica: one on
+    ``DRIFTLINE_READ_DATABASE_URL`` when set, else ``primary`` itself."""
+    if not settings.read_database_url:
+        return primary
+    return make_engine(settings.read_database_url, settings)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded attributes after commit (responses are built after it)."""
     return sessionmaker(engine, expire_on_commit=False)

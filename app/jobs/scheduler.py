@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db.replica import PRIMARY_ONLY, ReadReplica
+from app.db.session import make_read_engine
 from app.jobs.health import RUNS, STEP_ERRORS, TICK_SECONDS, WINDOW_READS, beat
 from app.jobs.retention import apply_retention
 
@@ -104,24 +105,19 @@ def build_scheduler(engine: Engine, settings: Settings, *, blocking: bool) -> Ba
     ``driftline up``, where the API server owns the main thread.
     """
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
-    lanes: list[tuple[str, Callable[..., None]]] = [
-        ("worker_tick", worker_tick),
-        ("profile_tick", profile_tick),
+    # Windows may be read off a replica (the primary's engine when none is configured, which
+    # caught_up reads directly).
+    replica = ReadReplica(make_read_engine(settings, engine), settings.replica_wait_seconds)
+    lanes: list[tuple[str, Callable[..., None], dict[str, object]]] = [
+        ("worker_tick", worker_tick, {"replica": replica}),
+        ("profile_tick", profile_tick, {}),
     ]
-    replica = PRIMARY_ONLY
-    if settings.read_database_url:
-        from app.db.session import make_engine
-
-        replica = ReadReplica(
-            make_engine(settings.read_database_url, settings), settings.replica_wait_seconds
-        )
-    for job_id, job in lanes:
+    for job_id, job, extra in lanes:
         scheduler.add_job(
             job,
             "interval",
             seconds=settings.worker_poll_seconds,
-            kwargs={"engine": engine, "settings": settings}
-            | ({"replica": replica} if job is worker_tick else {}),
+            kwargs={"engine": engine, "settings": settings, **extra},
             id=job_id,
             coalesce=True,
             max_instances=1,

@@ -154,8 +154,8 @@ def execute_run(
     )
     timings.update(result.timings)
     report = None
-    flagged = result.status not in (Status.OK, Status.INSUFFICIENT_DATA)
-    if result.status is not Status.INSUFFICIENT_DATA and (reports == "all" or flagged):
+    wanted = reports == "all" or result.status is not Status.OK  # else: only flagged ones
+    if result.status is not Status.INSUFFICIENT_DATA and wanted:
         t = time.perf_counter()
         try:
             html = render_report(

@@ -31,13 +31,17 @@ class _Plannable:
     planned_until: datetime | None
 
 
+# The monitors planning looks at: enabled, with a baseline ready to compare with.
+_PLANNABLE = (
+    "FROM monitors m JOIN baselines b ON b.id = m.baseline_id "
+    "WHERE m.enabled AND b.status = 'ready'"
+)
 # A monitor is due when the window starting at its cursor (where planning stopped; its start
 # when nothing is planned yet) has closed, its delay included: exactly when due_windows
 # would find something to plan.
 _DUE = text(
     "SELECT m.id, m.baseline_id, m.window_seconds, m.delay_seconds, m.start_at, m.planned_until "
-    "FROM monitors m JOIN baselines b ON b.id = m.baseline_id "
-    "WHERE m.enabled AND b.status = 'ready' AND coalesce(m.planned_until, m.start_at) "
+    f"{_PLANNABLE} AND coalesce(m.planned_until, m.start_at) "
     "+ make_interval(secs => m.window_seconds + m.delay_seconds) <= :now ORDER BY m.id"
 )
 
@@ -47,12 +51,11 @@ _DUE = text(
 # such monitor — each of a fleet's one-minute monitors when its minute closes — is planned by
 # this one statement: one transaction per monitor took 2.3 s for 2,000 of them.
 _PLAN_STEADY = text(
-    """
+    f"""
     WITH due AS (
         SELECT m.id, m.baseline_id, m.planned_until AS s,
                m.planned_until + make_interval(secs => m.window_seconds) AS e
-        FROM monitors m JOIN baselines b ON b.id = m.baseline_id
-        WHERE m.enabled AND b.status = 'ready' AND m.planned_until IS NOT NULL
+        {_PLANNABLE} AND m.planned_until IS NOT NULL
           AND m.planned_until + make_interval(secs => m.window_seconds + m.delay_seconds)
               <= :now
           AND m.planned_until + make_interval(secs => 2 * m.window_seconds + m.delay_seconds)
@@ -91,11 +94,13 @@ def due_windows(
 
 
 def plan_due_windows(engine: Engine, *, max_pending: int, now: datetime | None = None) -> int:
-    """Create a pending run for every due window of every enabled monitor (each monitor in
-    its own transaction; one that fails is recorded on it and the others go on).
+    """Create a pending run for every due window of every enabled monitor.
 
-    Only monitors with a window closed past their planning cursor are read, so a tick costs
-    one query plus one transaction per monitor that is due, however many monitors exist."""
+    Monitors in step (just their newest window to plan) are planned together by one
+    statement; the rest that are due (first windows, backfills) each in their own
+    transaction, one that fails recorded on it while the others go on (and if the shared
+    statement fails, every due monitor takes that path). A tick costs two queries plus the
+    transactions of the monitors out of step, however many monitors exist."""
     now = now or datetime.now(UTC)
     created = 0
     try:
