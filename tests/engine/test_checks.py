@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from app.datasets import health_tweets
+from app.datasets import chatterbot, health_tweets
 from app.engine.drift import (
     MAX_CLASS_SERIES,
     OTHER_CLASSES,
@@ -170,3 +170,16 @@ def test_the_text_tests_chance_level_is_exceeded_by_one_random_classifier_in_a_h
     aucs = np.array([roc_auc_score(labels, rng.random(len(labels))) for _ in range(4000)])
     above = float(np.mean(aucs > chance_auc(n_reference, n_current, p_value=0.01)))
     assert 0.004 <= above <= 0.02, above
+
+
+def test_text_drift_fires_on_a_new_domain_and_not_on_the_same_news() -> None:
+    # The decision with the closed-form chance level, both ways on real text: chatbot
+    # questions reaching a health-news model, and two halves of the same shuffled news.
+    news = health_tweets(without_urls=True).sample(frac=1, random_state=3)["text"]
+    news = news.reset_index(drop=True)
+    chat = chatterbot()["prompt"].sample(300, random_state=3).reset_index(drop=True)
+    shifted = text_drift(news.iloc[:300], chat, thresholds=T)
+    assert shifted.status is Status.DRIFT, shifted.summary
+    assert shifted.metric("roc_auc") > chance_auc(150, 150, p_value=0.01)
+    calm = text_drift(news.iloc[:300], news.iloc[300:600], thresholds=T)
+    assert calm.status is not Status.DRIFT, calm.summary
