@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import make_server
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
 from app.metrics.exposition import Combined
+from app.metrics.prerendered import render_families
 
 TICK_SECONDS = Histogram(
     "driftline_worker_tick_seconds",
@@ -68,18 +69,24 @@ def serve(
     model health this worker may lead) and ``/healthz`` in a daemon thread. Starting counts
     as progress: the first tick imports the engine (seconds) before its first step."""
     beat()
-    metrics = make_wsgi_app(REGISTRY if extra is None else Combined(REGISTRY, extra))
+    sources = Combined(REGISTRY) if extra is None else Combined(REGISTRY, extra)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
             ok = healthy(max_silence_seconds)
             body = b'{"status": "ok"}' if ok else b'{"status": "stale"}'
-            start_response(
-                "200 OK" if ok else "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            status, content_type = (
+                ("200 OK" if ok else "503 Service Unavailable"),
+                "application/json",
             )
-            return [body]
-        return metrics(environ, start_response)  # type: ignore[no-any-return]
+        else:
+            body, status, content_type = (
+                render_families(sources.collect()),
+                "200 OK",
+                CONTENT_TYPE_LATEST,
+            )
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
 
     server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_SilentHandler)
     thread = threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True)

@@ -10,12 +10,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import Engine
 
 import app
 from app.metrics.model_health import ModelHealthCollector
+from app.metrics.prerendered import render_families
 
 
 class Combined:
@@ -74,4 +75,4 @@ def render(engine: Engine, *, public_url: str, model_health: bool = True) -> tup
     sources: list[Any] = [process, build_info(), public_url_info(public_url)]
     if model_health:
         sources.append(ModelHealthCollector(engine))
-    return generate_latest(Combined(*sources)), CONTENT_TYPE_LATEST
+    return render_families(Combined(*sources).collect()), CONTENT_TYPE_LATEST

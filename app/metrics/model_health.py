@@ -8,17 +8,21 @@ versions' reported scores come from ``app.models.versions`` and the featuriser's
 monitor, check, metric/feature names from the engine — never request ids or text.
 """
 
+import functools
 import logging
 import threading
 import time
+import weakref
+from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from app.engine.results import VERDICT_STATUSES, Status
+from app.engine.results import VERDICT_STATUSES
 from app.jobs import featurise
+from app.metrics.prerendered import RenderedFamily, label_pairs, sample_line
 from app.models import versions
 from app.monitoring import runs
 
@@ -36,7 +40,6 @@ COLLECTOR_UP_HELP = (
 _last_success = 0.0
 _last_success_lock = threading.Lock()
 
-CHECK_STATUSES = tuple(s.value for s in Status)
 VERDICTS = tuple(s.value for s in VERDICT_STATUSES)
 
 
@@ -82,17 +85,6 @@ class ModelHealthCollector(Collector):
 
     def _model_health(self) -> Iterator[Metric]:
         labels = ["model", "monitor"]
-        verdict = GaugeMetricFamily(
-            "driftline_monitor_verdict",
-            "1 for the verdict of the monitor's latest window with data (else its latest "
-            "without enough), 0 for the others.",
-            labels=[*labels, "verdict"],
-        )
-        retrain = GaugeMetricFamily(
-            "driftline_retraining_recommended",
-            "1 when the monitor's latest window recommends retraining.",
-            labels=labels,
-        )
         last = GaugeMetricFamily(
             "driftline_last_successful_run_timestamp_seconds",
             "Unix time any window of the monitor last finished (with data or without); the "
@@ -103,31 +95,6 @@ class ModelHealthCollector(Collector):
             "driftline_monitor_window_seconds",
             "Length of the monitor's windows plus its delay for late events.",
             labels=labels,
-        )
-        window_end = GaugeMetricFamily(
-            "driftline_last_window_end_timestamp_seconds",
-            "Unix time the monitor's latest computed window ended.",
-            labels=labels,
-        )
-        events = GaugeMetricFamily(
-            "driftline_window_events", "Events in the monitor's latest window.", labels=labels
-        )
-        check = GaugeMetricFamily(
-            "driftline_check_status",
-            "1 for each check's status in the latest window (ok, warning, drift, degraded, "
-            "insufficient_data, not_applicable, error: the check itself failed).",
-            labels=[*labels, "check", "status"],
-        )
-        value = GaugeMetricFamily(
-            "driftline_check_value",
-            "Each number a check produced in the latest window (drift scores, quality, "
-            "perplexity, long-tail share, label coverage…); ratios are 0-1.",
-            labels=[*labels, "check", "metric", "feature"],
-        )
-        threshold = GaugeMetricFamily(
-            "driftline_check_threshold",
-            "The threshold a check value is compared with, where it has one.",
-            labels=[*labels, "check", "metric", "feature"],
         )
         queue = GaugeMetricFamily(
             "driftline_runs", "Monitor windows waiting or being computed.", labels=["status"]
@@ -148,24 +115,7 @@ class ModelHealthCollector(Collector):
             labels=labels,
         )
         with self.engine.connect() as conn:
-            latest = runs.latest_per_monitor(conn)
-            by_id = {r.run_id: r for r in latest}
-            for r in latest:
-                lv = [r.model, r.monitor]
-                for v in VERDICTS:
-                    verdict.add_metric([*lv, v], 1.0 if r.verdict == v else 0.0)
-                retrain.add_metric(lv, 1.0 if r.retraining_recommended else 0.0)
-                window_end.add_metric(lv, r.window_end.timestamp())
-                events.add_metric(lv, float(r.n_events))
-                for name, status in r.results.check_statuses().items():
-                    for s in CHECK_STATUSES:
-                        check.add_metric([*lv, name, s], 1.0 if status == s else 0.0)
-            for mv in runs.metric_values(conn, list(by_id)):
-                run = by_id[mv.run_id]
-                lv = [run.model, run.monitor, mv.check, mv.metric, mv.feature or ""]
-                value.add_metric(lv, mv.value)
-                if mv.threshold is not None:
-                    threshold.add_metric(lv, mv.threshold)
+            latest_runs = _latest_series(self.engine).families(conn)
             for a in runs.monitor_activity(conn):
                 lv = [a.model, a.monitor]
                 window.add_metric(lv, float(a.window_seconds + a.delay_seconds))
@@ -178,7 +128,120 @@ class ModelHealthCollector(Collector):
             newest = REPORTED_VERSIONS_EXPORTED
             for rm in versions.reported_metrics(conn, newest_versions=newest):
                 reported.add_metric([rm.model, rm.version, rm.split, rm.metric], rm.value)
-        yield from (
-            verdict, retrain, last, window, window_end, events, check, value, threshold, queue,
-            lag, reported, errors,
-        )  # fmt: skip
+        yield from latest_runs
+        yield from (last, window, queue, lag, reported, errors)
+
+
+# The series of each monitor's latest window, by family: name and help.
+LATEST_RUN_FAMILIES = {
+    "driftline_monitor_verdict": (
+        "1 for the verdict of the monitor's latest window with data (else its latest without "
+        "enough), 0 for the others."
+    ),
+    "driftline_retraining_recommended": "1 when the monitor's latest window recommends retraining.",
+    "driftline_last_window_end_timestamp_seconds": (
+        "Unix time the monitor's latest computed window ended."
+    ),
+    "driftline_window_events": "Events in the monitor's latest window.",
+    "driftline_check_status": (
+        "1, labelled with each check's status in the latest window (ok, warning, drift, "
+        "degraded, insufficient_data, not_applicable, error: the check itself failed); a "
+        "check's other statuses have no series."
+    ),
+    "driftline_check_value": (
+        "Each number a check produced in the latest window (drift scores, quality, "
+        "perplexity, long-tail share, label coverage…); ratios are 0-1."
+    ),
+    "driftline_check_threshold": (
+        "The threshold a check value is compared with, where it has one."
+    ),
+}
+
+
+@functools.lru_cache(maxsize=16_384)
+def _metric_pairs(check: str, metric: str, feature: str) -> str:
+    # The same few hundred triples recur in every monitor's series: escape each once.
+    return label_pairs({"check": check, "metric": metric, "feature": feature})
+
+
+def _run_text(run: runs.LatestRun, values: list[runs.StoredMetric]) -> dict[str, str]:
+    """One latest run's series in the text format, by family name."""
+    lv = label_pairs({"model": run.model, "monitor": run.monitor})
+    out = {
+        "driftline_monitor_verdict": "".join(
+            sample_line("driftline_monitor_verdict", f'{lv},verdict="{v}"',
+                        1.0 if run.verdict == v else 0.0)
+            for v in VERDICTS
+        ),
+        "driftline_retraining_recommended": sample_line(
+            "driftline_retraining_recommended", lv, 1.0 if run.retraining_recommended else 0.0
+        ),
+        "driftline_last_window_end_timestamp_seconds": sample_line(
+            "driftline_last_window_end_timestamp_seconds", lv, run.window_end.timestamp()
+        ),
+        "driftline_window_events": sample_line("driftline_window_events", lv, run.n_events),
+        # Only the status a check has: one series a check instead of one per status (a
+        # third of a fleet's series); the alert rules and dashboards select status=… == 1.
+        "driftline_check_status": "".join(
+            sample_line(
+                "driftline_check_status",
+                f"{lv},{label_pairs({'check': name, 'status': status})}",
+                1.0,
+            )
+            for name, status in run.results.check_statuses().items()
+        ),
+    }  # fmt: skip
+    value, threshold = [], []
+    for mv in values:
+        pairs = f"{lv},{_metric_pairs(mv.check, mv.metric, mv.feature or '')}"
+        value.append(sample_line("driftline_check_value", pairs, mv.value))
+        if mv.threshold is not None:
+            threshold.append(sample_line("driftline_check_threshold", pairs, mv.threshold))
+    out["driftline_check_value"] = "".join(value)
+    out["driftline_check_threshold"] = "".join(threshold)
+    return out
+
+
+class LatestRunSeries:
+    """The series of every monitor's latest window, each run's formatted once per stored
+    version of it (``LatestRun.version``): a scrape reads the latest runs' keys, then reads
+    and formats only the runs stored since the last scrape. Holds the text of the current
+    latest runs only (≈ 15 KB a monitor)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[int, int, str, str], dict[str, str]] = {}
+
+    def families(self, conn: Connection) -> list[RenderedFamily]:
+        """The latest runs' families, read from ``conn`` where not kept."""
+        kept = self._kept
+        keys = [(k.run_id, k.version, k.model, k.monitor) for k in runs.latest_keys(conn)]
+        missing = [k[0] for k in keys if k not in kept]
+        now = {k: kept[k] for k in keys if k in kept}
+        if missing:
+            values: dict[int, list[runs.StoredMetric]] = defaultdict(list)
+            for mv in runs.metric_values(conn, missing):
+                values[mv.run_id].append(mv)
+            for r in runs.latest_per_monitor(conn, run_ids=missing):
+                now[(r.run_id, r.version, r.model, r.monitor)] = _run_text(r, values[r.run_id])
+        # One assignment: a concurrent scrape sees the old map or the new, both whole.
+        self._kept = now
+        families = {name: RenderedFamily(name, doc) for name, doc in LATEST_RUN_FAMILIES.items()}
+        for texts in now.values():
+            for name, lines in texts.items():
+                families[name].add_text(lines)
+        return list(families.values())
+
+
+_series_by_engine: "weakref.WeakKeyDictionary[Engine, LatestRunSeries]" = (
+    weakref.WeakKeyDictionary()
+)
+_series_lock = threading.Lock()
+
+
+def _latest_series(engine: Engine) -> LatestRunSeries:
+    """The engine's cache of latest-run series (one per database: tests use several)."""
+    with _series_lock:
+        series = _series_by_engine.get(engine)
+        if series is None:
+            series = _series_by_engine[engine] = LatestRunSeries()
+        return series

@@ -101,6 +101,10 @@ def test_model_health_comes_from_the_latest_run(client: TestClient, engine: Engi
     assert (
         sample(body, "driftline_check_status", check="embedding_drift", status="drift", **lv) == 1
     )
+    # One series a check, its status's: the others' zeros would triple a fleet's series.
+    statuses = [line for line in body.splitlines() if line.startswith("driftline_check_status{")]
+    assert len(statuses) == 2, statuses
+    assert sample(body, "driftline_check_status", check="quality", status="ok", **lv) == 1
     assert sample(
         body, "driftline_check_value", check="embedding_drift", metric="centroid_shift", **lv
     ) == pytest.approx(0.31)
@@ -190,3 +194,99 @@ def test_a_worker_that_cannot_reach_the_database_says_so() -> None:
     assert families["driftline_collector_up"].samples[0].value == 0.0
     assert families["driftline_model_health_leader"].samples[0].value == 0.0
     dead.dispose()
+
+
+def test_a_window_stored_again_is_scraped_anew_and_a_newer_window_replaces_it(
+    client: TestClient, engine: Engine
+) -> None:
+    """The collector keeps each latest run's series between scrapes; what it keeps must
+    never outlive the run's stored version."""
+    seed_run(engine)
+    lv = {"model": "bot", "monitor": "bot-hourly", "check": "embedding_drift"}
+    shift = {**lv, "metric": "centroid_shift"}
+    assert sample(client.get("/metrics").text, "driftline_check_value", **shift) == 0.31
+    with engine.begin() as conn:  # as the worker stores a recomputed window: one transaction
+        conn.execute(text("UPDATE metric_values SET value = 0.07 WHERE metric = 'centroid_shift'"))
+        conn.execute(
+            text(
+                "UPDATE monitor_runs SET verdict = 'ok', finished_at = now(), "
+                'results = \'{"checks": {"embedding_drift": {"status": "ok"}}}\''
+            )
+        )
+    body = client.get("/metrics").text
+    assert sample(body, "driftline_check_value", **shift) == 0.07
+    assert sample(body, "driftline_check_status", status="ok", **lv) == 1
+    assert sample(body, "driftline_check_status", status="drift", **lv) is None
+    assert sample(body, "driftline_monitor_verdict", verdict="ok", model="bot") == 1
+    with engine.begin() as conn:  # the next hour's window: it speaks for the monitor now
+        conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end, "
+                "status, verdict, n_events, finished_at, results) "
+                "SELECT monitor_id, baseline_id, window_end, window_end + interval '1 hour', "
+                "'done', 'drift', 99, now(), "
+                '\'{"checks": {"embedding_drift": {"status": "drift"}}}\' FROM monitor_runs'
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO metric_values (run_id, "check", metric, value) '
+                "SELECT max(id), 'embedding_drift', 'centroid_shift', 0.44 FROM monitor_runs"
+            )
+        )
+    body = client.get("/metrics").text
+    assert sample(body, "driftline_check_value", **shift) == 0.44
+    assert sample(body, "driftline_window_events", model="bot") == 99
+    assert [line for line in body.splitlines() if "f1" in line and "check_value{" in line] == []
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "plain",
+        'quote " inside',
+        "back\\slash \\n not a newline",
+        "new\nline",
+        "ünïcödé ✓ 中文",
+        "",
+        "}{,=",
+        "trailing\\",
+    ],
+)
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1.0, 0.1, 1e-300, 1e300, 123456789.0, float("inf"), float("-inf"), float("nan")],
+)
+def test_prerendered_samples_read_back_as_prometheus_client_writes_them(
+    label: str, value: float
+) -> None:
+    """Pre-rendered lines are parsed to the same series and value as prometheus-client's own
+    exposition of the same sample, whatever the label holds."""
+    import math
+
+    from prometheus_client import generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+
+    from app.metrics.prerendered import RenderedFamily, label_pairs, render_families, sample_line
+
+    ours = RenderedFamily("x_value", 'help with "quotes", a \\ and a\nnewline')
+    ours.add_text(sample_line("x_value", label_pairs({"model": "m", "feature": label}), value))
+    theirs = GaugeMetricFamily("x_value", "h", labels=["model", "feature"])
+    theirs.add_metric(["m", label], value)
+
+    class One:
+        def collect(self) -> list[GaugeMetricFamily]:
+            return [theirs]
+
+    def read(body: bytes) -> list[tuple[dict[str, str], float]]:
+        return [
+            (s.labels, s.value)
+            for f in text_string_to_metric_families(body.decode())
+            for s in f.samples
+        ]
+
+    ((our_labels, our_value),) = read(render_families([ours]))
+    ((their_labels, their_value),) = read(generate_latest(One()))  # type: ignore[arg-type]
+    assert our_labels == their_labels == {"model": "m", "feature": label}
+    assert our_value == their_value or (math.isnan(our_value) and math.isnan(their_value))
+    assert math.copysign(1, our_value) == math.copysign(1, their_value)

@@ -28,6 +28,7 @@ from app.monitoring.runs.common import MAX_PLANNED_PER_TICK, WORKER_ID, record_m
 from app.monitoring.runs.plan import due_windows, plan_due_windows, queue_windows
 from app.monitoring.runs.read import (
     Flag,
+    LatestKey,
     LatestRun,
     MetricSeries,
     MonitorActivity,
@@ -38,6 +39,7 @@ from app.monitoring.runs.read import (
     event_flags,
     flagged_request_ids,
     get_run,
+    latest_keys,
     latest_per_monitor,
     list_runs,
     metric_series,
@@ -67,6 +69,7 @@ __all__ = [
     "Claim",
     "ClaimedWindow",
     "Flag",
+    "LatestKey",
     "LatestRun",
     "MetricSeries",
     "MonitorActivity",
@@ -82,6 +85,7 @@ __all__ = [
     "fail_run",
     "flagged_request_ids",
     "get_run",
+    "latest_keys",
     "latest_per_monitor",
     "list_runs",
     "load_claimed",

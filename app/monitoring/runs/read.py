@@ -39,11 +39,24 @@ class LatestRun:
     # Each check's status and the sample size only (``get_run`` has the whole result).
     results: RunResults
     n_labels: int = 0
+    # The row's version (PostgreSQL's xmin): it changes whenever the run is stored again,
+    # in the transaction that replaces its metric values — what a cache of them keys on.
+    version: int = 0
 
     @property
     def report_url(self) -> str | None:
         """The report's path; only windows with data have one."""
         return report_url(self.run_id, self.status)
+
+
+@dataclass(frozen=True)
+class LatestKey:
+    """Which run speaks for a monitor now, and the version of it (``LatestRun.version``)."""
+
+    run_id: int
+    version: int
+    model: str
+    monitor: str
 
 
 def report_url(run_id: int, status: str) -> str | None:
@@ -69,23 +82,46 @@ _LATEST_RUNS = text(
     f"WITH latest AS ({_LATEST}) "
     "SELECT r.id, r.monitor_id, m.model, m.name, r.status, r.verdict, "
     "r.retraining_recommended, r.n_events, r.window_start, r.window_end, r.n_labels, "
+    "CAST(CAST(r.xmin AS text) AS bigint) AS version, "
     # Only each check's status and the sample size: every scrape reads every monitor's latest
     # run, and the details (per-class F1, drifted columns, novel ids...) are most of a result.
     "jsonb_build_object('checks', (SELECT jsonb_object_agg(c.key, "
     "jsonb_build_object('status', c.value->'status')) FROM jsonb_each(r.results->'checks') c), "
     "'sampled_events', r.results->'sampled_events') AS results "
     "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
+    "WHERE r.id IN (SELECT id FROM latest) "
+    "AND (CAST(:ids AS bigint[]) IS NULL OR r.id = ANY(:ids)) ORDER BY r.monitor_id"
+)
+_LATEST_KEYS = text(
+    f"WITH latest AS ({_LATEST}) "
+    "SELECT r.id, CAST(CAST(r.xmin AS text) AS bigint), m.model, m.name "
+    "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
     "WHERE r.id IN (SELECT id FROM latest) ORDER BY r.monitor_id"
 )
 
 
-def latest_per_monitor(conn: Connection | Session, *, model: str | None = None) -> list[LatestRun]:
+def latest_keys(conn: Connection | Session) -> list[LatestKey]:
+    """Every monitor's latest run (``latest_per_monitor``'s rule) as a key only: what a
+    cache of their series checks before reading any run in full."""
+    rows = conn.execute(_LATEST_KEYS, {"model": None, "done": DONE, "insufficient": INSUFFICIENT})
+    return [LatestKey(*r) for r in rows]
+
+
+def latest_per_monitor(
+    conn: Connection | Session,
+    *,
+    model: str | None = None,
+    run_ids: Sequence[int] | None = None,
+) -> list[LatestRun]:
     """The run that speaks for each monitor now (of one model, or all): its newest window
-    with data, else its newest window without enough."""
+    with data, else its newest window without enough. ``run_ids``: only those of them."""
     rows = conn.execute(
         _LATEST_RUNS,
-        {"model": model, "done": DONE, "insufficient": INSUFFICIENT},
-    ).all()
+        {
+            "model": model, "done": DONE, "insufficient": INSUFFICIENT,
+            "ids": None if run_ids is None else list(run_ids),
+        },
+    ).all()  # fmt: skip
     return [
         LatestRun(
             run_id=r.id,
@@ -100,6 +136,7 @@ def latest_per_monitor(conn: Connection | Session, *, model: str | None = None) 
             window_end=r.window_end,
             results=RunResults.load(r.results),
             n_labels=r.n_labels or 0,
+            version=r.version,
         )
         for r in rows
     ]
