@@ -81,6 +81,9 @@ def mean_ci(
 # scipy.stats.bootstrap: scipy resamples every row each round, and the checks need the raw
 # resampled statistics (a null at the window's size), not only an interval.
 RESAMPLE_MAX_SIZE = 20_000
+# Indices drawn at once by a batched statistic: 512 KB of them stay in cache (8 MB took
+# twice the time of one round at a time on 3,000 events).
+_BATCH_CELLS = 1 << 16
 
 
 def resampled(
@@ -90,11 +93,26 @@ def resampled(
     *,
     rounds: int,
     seed: int = 0,
+    batched: bool = False,
 ) -> np.ndarray:
-    """``statistic(indices)`` (an array) on ``rounds`` resamples of ``n`` of ``source`` rows."""
+    """``statistic(indices)`` (an array) on ``rounds`` resamples of ``n`` of ``source`` rows.
+
+    ``batched``: ``statistic`` takes a 2-D array, one resample's indices a row, and returns
+    one row of results each — the same resamples and numbers without a Python call per
+    round (a one-minute window of 30 events spent 20 ms in those calls)."""
     rng = np.random.default_rng(seed)
     m = min(n, RESAMPLE_MAX_SIZE)
-    out = np.array([statistic(rng.integers(0, source, m)) for _ in range(rounds)])
+    if batched:
+        # Drawing rows at once gives the very numbers drawn one row at a time, in order.
+        step = max(1, _BATCH_CELLS // m)
+        out = np.concatenate(
+            [
+                statistic(rng.integers(0, source, (min(step, rounds - done), m)))
+                for done in range(0, rounds, step)
+            ]
+        )
+    else:
+        out = np.array([statistic(rng.integers(0, source, m)) for _ in range(rounds)])
     if m < n:
         centre = out.mean(axis=0)
         out = centre + (out - centre) * np.sqrt(m / n)

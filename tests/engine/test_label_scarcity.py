@@ -127,3 +127,29 @@ def test_fewer_labels_than_the_test_supports_never_alarm() -> None:
     result = quality_check(base, wrong, thresholds=T)
     assert result.status is Status.INSUFFICIENT_DATA
     assert f"need {T.min_labels}" in result.summary
+
+
+def test_many_rounds_a_call_give_the_numbers_of_one_round_a_call() -> None:
+    """Small windows resample the estimate many rounds at a time: it must be the same null
+    and interval, whatever the window holds — classes the baseline never had, one class,
+    one event."""
+    from app.engine.stats import resampled
+
+    cal = Calibration.fit(baseline(), seed=0)
+    rng = np.random.default_rng(7)
+    windows = {
+        "typical": traffic(30, rng),
+        "new classes": traffic(200, rng).assign(prediction=lambda d: d.prediction + "-new"),
+        "one class": traffic(50, rng).assign(prediction="c3"),
+        "one event": traffic(1, rng),
+        "largest batched": traffic(1_000, rng),
+    }
+    for name, w in windows.items():
+        predicted = cal.encode(w["prediction"])
+        calibrated = cal.model.predict(w["confidence"].to_numpy(dtype=float))
+        one_at_a_time = resampled(
+            lambda idx, p=predicted, c=calibrated: np.array(cal.estimate(p[idx], c[idx])),
+            len(w), len(w), rounds=150, seed=3,
+        )  # fmt: skip
+        batched = cal.resampled(predicted, calibrated, len(w), 150, 3)
+        np.testing.assert_allclose(batched, one_at_a_time, rtol=0, atol=1e-12, err_msg=name)
