@@ -20,3 +20,9 @@ def try_lock(conn: Connection, key: int) -> bool:
 def unlock(conn: Connection, key: int) -> None:
     """Let go of the lock on ``key`` held by this connection."""
     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def lock_for_transaction(conn: Connection, namespace: int, key: int) -> None:
+    """Take the transaction lock on (``namespace``, ``key``) — both 32-bit — waiting for its
+    holder; it is let go when this transaction ends."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:n, :k)"), {"n": namespace, "k": key})

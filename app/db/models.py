@@ -479,6 +479,25 @@ class MetricValueRow(Base):
     status: Mapped[str | None] = mapped_column(String(24))
 
 
+class WindowRollup(Base):
+    """A monitor's windows summarised per hour and per day (``bucket_seconds``), for charts
+    over long ranges: how many windows and of which verdicts, their volume, and per check and
+    window-level metric ``[count, sum, min, max, threshold sum, threshold count]``."""
+
+    __tablename__ = "window_rollups"
+
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    windows: Mapped[int] = mapped_column(Integer)
+    verdicts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    n_events: Mapped[int] = mapped_column(BigInteger)
+    n_labels: Mapped[int] = mapped_column(BigInteger)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 class JobWatermark(Base):
     """How far a worker job has read an append-mostly table (e.g. feedback for late labels)."""
 

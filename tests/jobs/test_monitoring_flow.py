@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,9 +20,11 @@ from sqlalchemy import Engine, text
 
 from app.baselines.profiles import build_pending_profiles
 from app.datasets import chatterbot, health_tweets
+from app.engine.results import SEVERITY, Status
 from app.jobs.featurise import featurise_pending
 from app.monitoring import runs
 from app.monitoring.runs import plan_due_windows, requeue_late_labels
+from app.monitoring.runs.rollups import DAY, rollups
 from app.monitoring.worker import run_pending
 from tests.conftest import auth
 
@@ -130,6 +133,14 @@ def test_drift_injected_into_traffic_gives_a_drift_run_with_a_safe_report(
     detail = client.get(f"/v1/runs/{last['id']}", headers=admin).json()
     assert detail["checks"]["label_drift"]["status"] == "drift"
     assert "other" in detail["checks"]["label_drift"]["summary"]
+    # The worker summarised the stored windows for long-range charts as it stored them.
+    with engine.connect() as conn:
+        (day,) = rollups(conn, [monitor_id], bucket_seconds=DAY, per_monitor=5)[monitor_id]
+        hours = rollups(conn, [monitor_id], bucket_seconds=3600, per_monitor=5)[monitor_id]
+    assert day.windows == 3 and [h.windows for h in hours] == [1, 1, 1]
+    assert day.verdicts == dict(Counter(verdicts.values()))
+    assert day.verdict == max(verdicts.values(), key=lambda v: SEVERITY[Status(v)])
+    assert day.n_events == sum(r["n_events"] for r in runs)
 
     report = client.get(last["report_url"], headers=admin)
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")

@@ -25,6 +25,7 @@ from app.monitoring.runs.common import (
     log,
     record_monitor_error,
 )
+from app.monitoring.runs.rollups import refresh_rollups
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                     report = :report, timings = CAST(:timings AS jsonb), error = NULL,
                     lease_until = NULL, finished_at = now()
                 WHERE id = :id AND attempts = :attempt AND status = :running
+                RETURNING monitor_id, window_start
                 """
             ),
             {
@@ -98,8 +100,8 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 "timings": _dumps(outcome.timings), "id": claim.run_id,
                 "attempt": claim.attempt, "running": RUNNING,
             },
-        ).rowcount  # fmt: skip
-        if not owned:
+        ).first()  # fmt: skip
+        if owned is None:
             return False
         conn.execute(text("DELETE FROM metric_values WHERE run_id = :id"), {"id": claim.run_id})
         values = [
@@ -116,6 +118,7 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 ),
                 values,
             )
+        refresh_rollups(conn, owned.monitor_id, owned.window_start)
         if history:
             requeued = conn.execute(
                 _REQUEUE_LATER,

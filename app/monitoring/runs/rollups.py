@@ -1,0 +1,186 @@
+"""Windows summarised per hour and per day (``window_rollups``), for charts over long ranges.
+
+A year of one-minute windows is 525,600 runs and ten million window-level numbers for one
+monitor: charting a year from them means aggregating all of those on every page view
+(``bench/horizon.py`` measures it). Each stored window refreshes its hour's summary from that
+hour's windows (a few dozen, read by index), then its day's from that day's 24 hours, in the
+transaction that stores it — so a summary never disagrees with its windows, a recomputed
+window (a late label) included, and reading a year is 365 rows.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from app.db.locks import lock_for_transaction
+from app.monitoring.results import worst_verdict
+from app.monitoring.runs.common import DONE, INSUFFICIENT
+
+# The advisory-lock namespace of rollup refreshes (any fixed 32-bit number).
+_LOCKS = 0x0D71_0B0C
+HOUR = 3600
+DAY = 86400
+# Buckets start on whole UTC hours and days.
+_ORIGIN = "2001-01-01 00:00+00"
+
+_BUCKET = (
+    "bucket AS (SELECT date_bin(make_interval(secs => :size), CAST(:at AS timestamptz), "
+    "CAST(:origin AS timestamptz)) AS s)"
+)
+_IN_BUCKET = "{col} >= bucket.s AND {col} < bucket.s + make_interval(secs => :size)"
+# Each check's metrics as {metric: [count, sum, min, max, threshold sum, threshold count]},
+# from ``v`` (one row per check and metric), and the row written for the bucket.
+_WRITE = """
+, by_check AS (
+    SELECT "check", jsonb_object_agg(metric, jsonb_build_array(n, total, lo, hi, t_total, t_n))
+           AS metrics
+    FROM v GROUP BY "check"
+)
+INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows, verdicts,
+                            n_events, n_labels, metrics)
+SELECT :monitor, :size, bucket.s, s.windows, coalesce(vd.verdicts, '{}'),
+       s.n_events, s.n_labels, coalesce((SELECT jsonb_object_agg("check", metrics)
+                                         FROM by_check), '{}')
+FROM bucket, sums s, (SELECT jsonb_object_agg(verdict, n) AS verdicts FROM verdict_counts) vd
+ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET
+    windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events,
+    n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics
+"""
+_FINITE = "{col} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)"
+
+# An hour from its windows (finished ones: with data or without enough).
+_REFRESH_HOUR = text(
+    f"""
+    WITH {_BUCKET}, w AS (
+        SELECT r.id, coalesce(r.verdict, r.status) AS verdict, r.n_events, r.n_labels
+        FROM monitor_runs r, bucket
+        WHERE r.monitor_id = :monitor AND {_IN_BUCKET.format(col="r.window_start")}
+          AND r.status IN (:done, :insufficient)
+    ), v AS (
+        SELECT mv."check", mv.metric, count(*) AS n, sum(mv.value) AS total,
+               min(mv.value) AS lo, max(mv.value) AS hi,
+               coalesce(sum(mv.threshold) FILTER (WHERE {_FINITE.format(col="mv.threshold")}),
+                        0) AS t_total,
+               count(mv.threshold) FILTER (WHERE {_FINITE.format(col="mv.threshold")}) AS t_n
+        FROM metric_values mv JOIN w ON w.id = mv.run_id
+        WHERE mv.feature IS NULL AND mv.value IS NOT NULL AND {_FINITE.format(col="mv.value")}
+        GROUP BY mv."check", mv.metric
+    ), sums AS (
+        SELECT count(*) AS windows, coalesce(sum(n_events), 0) AS n_events,
+               coalesce(sum(n_labels), 0) AS n_labels FROM w
+    ), verdict_counts AS (SELECT verdict, count(*) AS n FROM w GROUP BY verdict)
+    {_WRITE}
+    """
+)
+# A day from its hours.
+_REFRESH_DAY = text(
+    f"""
+    WITH {_BUCKET}, h AS (
+        SELECT r.* FROM window_rollups r, bucket
+        WHERE r.monitor_id = :monitor AND r.bucket_seconds = :hour
+          AND {_IN_BUCKET.format(col="r.bucket_start")}
+    ), v AS (
+        SELECT c.key AS "check", m.key AS metric,
+               sum(CAST(m.value->>0 AS float8)) AS n, sum(CAST(m.value->>1 AS float8)) AS total,
+               min(CAST(m.value->>2 AS float8)) AS lo, max(CAST(m.value->>3 AS float8)) AS hi,
+               sum(CAST(m.value->>4 AS float8)) AS t_total,
+               sum(CAST(m.value->>5 AS float8)) AS t_n
+        FROM h, jsonb_each(h.metrics) c, jsonb_each(c.value) m
+        GROUP BY c.key, m.key
+    ), sums AS (
+        SELECT coalesce(sum(windows), 0) AS windows, coalesce(sum(n_events), 0) AS n_events,
+               coalesce(sum(n_labels), 0) AS n_labels FROM h
+    ), verdict_counts AS (
+        SELECT x.key AS verdict, sum(CAST(x.value AS int)) AS n
+        FROM h, jsonb_each_text(h.verdicts) x GROUP BY x.key
+    )
+    {_WRITE}
+    """
+)
+
+
+def refresh_rollups(conn: Connection, monitor_id: int, window_start: datetime) -> None:
+    """Recompute the hour and the day holding the window starting at ``window_start`` (call
+    it in the transaction that stores the window)."""
+    # Two workers storing windows of one monitor at once would each summarise without the
+    # other's window, and the later write would drop it: one at a time per monitor (each
+    # statement then reads what the one before committed).
+    lock_for_transaction(conn, _LOCKS, monitor_id)
+    params: dict[str, Any] = {
+        "monitor": monitor_id, "at": window_start, "origin": _ORIGIN, "hour": HOUR,
+        "done": DONE, "insufficient": INSUFFICIENT,
+    }  # fmt: skip
+    conn.execute(_REFRESH_HOUR, {**params, "size": HOUR})
+    conn.execute(_REFRESH_DAY, {**params, "size": DAY})
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """The windows of one hour or day of one monitor."""
+
+    monitor_id: int
+    bucket_start: datetime
+    bucket_seconds: int
+    windows: int
+    verdicts: dict[str, int]
+    n_events: int
+    n_labels: int
+    # check → metric → [count, sum, min, max, threshold sum, threshold count]
+    metrics: dict[str, dict[str, list[float]]]
+
+    @property
+    def verdict(self) -> str:
+        """The worst verdict of the bucket's windows."""
+        return worst_verdict(list(self.verdicts))
+
+    @property
+    def flagged(self) -> int:
+        """How many of its windows had a verdict other than ok (or not enough data)."""
+        return sum(n for v, n in self.verdicts.items() if v not in (DONE, "ok", INSUFFICIENT))
+
+    def stats(self, check: str, metric: str) -> tuple[float, float, float, float | None] | None:
+        """(mean, min, max, mean threshold) of a metric over the bucket's windows."""
+        cell = self.metrics.get(check, {}).get(metric)
+        if not cell or not cell[0]:
+            return None
+        n, total, lo, hi, t_total, t_n = cell
+        return total / n, lo, hi, (t_total / t_n if t_n else None)
+
+
+def rollups(
+    conn: Connection | Session, monitor_ids: Sequence[int], *, bucket_seconds: int,
+    per_monitor: int, since: datetime | None = None, until: datetime | None = None,
+) -> dict[int, list[Rollup]]:  # fmt: skip
+    """Each monitor's newest ``per_monitor`` buckets of ``bucket_seconds`` (oldest first) that
+    start in [since, until): one index range scan per monitor."""
+    if not monitor_ids:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT r.monitor_id, r.bucket_start, r.bucket_seconds, r.windows, r.verdicts, "
+            "r.n_events, r.n_labels, r.metrics FROM unnest(CAST(:ids AS int[])) AS m(id) "
+            "CROSS JOIN LATERAL (SELECT * FROM window_rollups WHERE monitor_id = m.id "
+            "AND bucket_seconds = :size "
+            "AND (CAST(:since AS timestamptz) IS NULL OR bucket_start >= "
+            "     date_bin(make_interval(secs => :size), CAST(:since AS timestamptz), "
+            "              CAST(:origin AS timestamptz))) "
+            "AND (CAST(:until AS timestamptz) IS NULL OR bucket_start < :until) "
+            "ORDER BY bucket_start DESC LIMIT :n) r ORDER BY r.monitor_id, r.bucket_start"
+        ),
+        {
+            "ids": list(monitor_ids),
+            "size": bucket_seconds,
+            "since": since,
+            "until": until,
+            "n": per_monitor,
+            "origin": _ORIGIN,
+        },
+    )
+    out: dict[int, list[Rollup]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(Rollup(*r))
+    return out
