@@ -243,6 +243,58 @@ def test_the_model_page_charts_a_time_range(site: Site, open_page: Any) -> None:
     assert unexpected(watched.problems) == []
 
 
+def test_a_long_range_is_charted_by_day_and_a_day_zooms_into_its_windows(
+    site: Site, open_page: Any
+) -> None:
+    """More windows in the range than the chart's points: the page charts days (each the
+    mean of its windows, the lowest and highest shaded) from the stored summaries, and a
+    day's point leads to that day's windows."""
+    watched = open_page()
+    page = watched.page
+    runs = [site.api(f"/v1/runs/{r}") for r in site.run_ids]
+    start, end = (
+        (ORIGIN - HOUR).strftime("%Y-%m-%dT%H:%M"),
+        (ORIGIN + 5 * HOUR).strftime("%Y-%m-%dT%H:%M"),
+    )
+    # Six hours of hourly windows, in at most two points: by day.
+    sign_in(watched, site, site.read_key, f"/models/news-bot?windows=2&from={start}&to={end}")
+    assert "by day" in page.locator("section.monitor p.hint").first.inner_text()
+    data = page.evaluate("() => JSON.parse(document.querySelector('.panel-data').textContent)")
+    assert data["x"] == [ORIGIN.replace(hour=0).timestamp()]
+    volume = next(c for c in data["charts"] if c["series"][0]["label"] == "events")
+    assert volume["series"][0]["values"] == [sum(r["n_events"] for r in runs)]
+    shift = [window_figures(r)[("embedding_drift", "centroid_shift")] for r in runs]
+    chart = next(
+        c for c in data["charts"] if c["series"][0]["label"] == "centroid_shift"
+    )  # the mean of the day's windows, their lowest and highest as the band
+    by_label = {line["label"]: line["values"] for line in chart["series"]}
+    assert abs(by_label["centroid_shift"][0] - sum(shift) / len(shift)) < 1e-9
+    assert (by_label["lowest window"], by_label["highest window"]) == ([min(shift)], [max(shift)])
+    assert page.locator("figure.chart[data-drawn=true]").count() == len(data["charts"])
+    # The table under the charts still lists the range's windows; the point zooms in.
+    assert page.locator("table.windows tbody tr").count() == len(site.run_ids)
+    page.goto(f"{site.base}/models/news-bot{data['links'][0]}")
+    assert page.locator("table.windows tbody tr").count() == len(site.run_ids)
+    zoomed = page.evaluate("() => JSON.parse(document.querySelector('.panel-data').textContent)")
+    assert zoomed["runs"] == site.run_ids  # one day of hourly windows: the windows themselves
+    assert unexpected(watched.problems) == []
+
+
+def test_the_chart_resolution_keeps_a_range_within_its_points() -> None:
+    from datetime import timedelta
+
+    from app.api.ui.views.model import chart_resolution
+
+    now = ORIGIN + 400 * 24 * HOUR
+    minute, year = 60, ORIGIN - timedelta(days=365)
+    assert chart_resolution(minute, None, None, 500, now) is None  # the newest windows
+    assert chart_resolution(minute, now - 8 * HOUR, now, 500, now) is None  # 480 windows
+    assert chart_resolution(minute, now - 9 * HOUR, now, 500, now) == 3600  # 540 → 9 hours
+    assert chart_resolution(minute, year, None, 500, now) == 86400  # 400 days
+    assert chart_resolution(3600, now - 30 * 24 * HOUR, now, 500, now) == 86400  # 720 hours
+    assert chart_resolution(86400, year, now, 100, now) is None  # days: nothing coarser
+
+
 def window_figures(run: dict[str, Any]) -> dict[tuple[str, str], float]:
     """A run's window-level numbers (no column's or class's), by check and name."""
     return {

@@ -1,6 +1,7 @@
 // Draws every chart on a model page with uPlot. Each monitor's data sits in one JSON
 // <script> (never executed): the time axis and run ids once, then each chart's series.
-// Clicking a point opens that window's page.
+// Clicking a point opens that window's page; over a long range a point is an hour or a day
+// of windows, and clicking it zooms into it.
 (function () {
   "use strict";
   var COLOURS = { value: "#1f5fa8", threshold: "#b3001b", band: "#7fa7d6", offline: "#1e7a3c",
@@ -30,7 +31,10 @@
                            axes: [{}, { size: 56 }], legend: { live: true } }, data, target);
     plot.over.addEventListener("click", function () {
       var idx = plot.cursor.idx;
-      if (idx !== null && idx !== undefined && panel.runs[idx] !== undefined) {
+      if (idx === null || idx === undefined) { return; }
+      if (panel.links && panel.links[idx] !== undefined) {  // an hour or a day: zoom into it
+        window.location.href = panel.links[idx];
+      } else if (panel.runs && panel.runs[idx] !== undefined) {
         window.location.href = "/windows/" + panel.runs[idx];
       }
     });

@@ -2,7 +2,7 @@
 range scans per monitor whatever its history)."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,10 +15,15 @@ from app.models import versions as model_versions
 from app.models.versions import VersionScores
 from app.monitoring import monitors, runs
 from app.monitoring.results import RunResults
+from app.monitoring.runs import rollups as rollup_store
 
 # The windows a model page charts per monitor by default, and at most.
 DEFAULT_CHART_WINDOWS = 500
 MAX_CHART_WINDOWS = 5_000
+# How the page's range fields write a moment (UTC).
+_MINUTE = "%Y-%m-%dT%H:%M"
+# The newest windows a panel lists under its charts.
+RECENT_LISTED = 50
 
 
 @dataclass
@@ -56,14 +61,28 @@ def chart_order(key: tuple[str, str]) -> tuple[int, str, str]:
     return rank, check, metric
 
 
+@dataclass(frozen=True)
+class Point:
+    """One point of a panel's time axis: a window (``key`` its run id) or an hour or day of
+    windows (``key`` its position)."""
+
+    key: int
+    n_events: int | None
+    n_labels: int | None
+
+
 def _charts(
-    briefs: list[runs.RunBrief], series: list[runs.MetricSeries], offline: dict[str, float]
+    points: list[Point],
+    series: list[runs.MetricSeries],
+    offline: dict[str, float],
+    spread: dict[tuple[str, str], tuple[list[float | None], list[float | None]]] | None = None,
 ) -> list[Chart]:
     """Per check: each window-level metric that has a threshold (value vs threshold); quality
     metrics with their confidence band, the baseline's value, and the version's training and
-    validation figures; and the window volume."""
-    index = {b.run_id: i for i, b in enumerate(briefs)}
-    n = len(briefs)
+    validation figures; and the window volume. ``spread``: per metric, the lowest and highest
+    window of each point (hours and days), drawn as a band around their mean."""
+    index = {p.key: i for i, p in enumerate(points)}
+    n = len(points)
     grid: dict[tuple[str, str], list[float | None]] = {}
     thresholds: dict[tuple[str, str], list[float | None]] = {}
     for s in series:
@@ -105,19 +124,72 @@ def _charts(
                 "values": thresholds[(check, metric)],
                 "kind": "threshold",
             }
-            charts.append(
-                Chart(
-                    f"{check}-{metric}",
-                    title,
-                    [{"label": metric, "values": ys, "kind": "value"}, limit],
-                )
-            )
+            lines = [{"label": metric, "values": ys, "kind": "value"}, limit]
+            bands = []
+            if spread and (check, metric) in spread:
+                low, high = spread[(check, metric)]
+                lines += [
+                    {"label": "lowest window", "values": low, "kind": "band"},
+                    {"label": "highest window", "values": high, "kind": "band"},
+                ]
+                bands.append(("highest window", "lowest window"))
+            charts.append(Chart(f"{check}-{metric}", title, lines, bands))
     volume = [
-        {"label": "events", "values": [b.n_events for b in briefs], "kind": "value"},
-        {"label": "labelled", "values": [b.n_labels for b in briefs], "kind": "secondary"},
+        {"label": "events", "values": [p.n_events for p in points], "kind": "value"},
+        {"label": "labelled", "values": [p.n_labels for p in points], "kind": "secondary"},
     ]
     charts.append(Chart("volume", "window volume", volume))
     return charts
+
+
+def chart_resolution(
+    window_seconds: int, since: datetime | None, until: datetime | None, points: int, now: datetime
+) -> int | None:
+    """The bucket (seconds) that charts [since, until) of a monitor in at most ``points``
+    points, or None when its windows themselves fit (and when no range is asked for: the
+    newest windows are charted)."""
+    if since is None:
+        return None
+    span = ((until or now) - since).total_seconds()
+    if span <= window_seconds * points:
+        return None
+    for size in (rollup_store.HOUR, rollup_store.DAY):
+        if size > window_seconds and span <= size * points:
+            return size
+    return rollup_store.DAY if window_seconds < rollup_store.DAY else None
+
+
+def _rollup_series(
+    buckets: list[rollup_store.Rollup],
+) -> tuple[
+    list[Point],
+    list[runs.MetricSeries],
+    dict[tuple[str, str], tuple[list[float | None], list[float | None]]],
+]:
+    """Each bucket as a chart point: every metric's mean over its windows (and mean threshold),
+    with the lowest and highest window beside."""
+    points = [Point(i, b.n_events, b.n_labels) for i, b in enumerate(buckets)]
+    cells: dict[tuple[str, str], list[tuple[int, tuple[float, float, float, float | None]]]] = {}
+    for i, b in enumerate(buckets):
+        for check, metrics in b.metrics.items():
+            for metric in metrics:
+                stats = b.stats(check, metric)
+                if stats is not None:
+                    cells.setdefault((check, metric), []).append((i, stats))
+    series, spread = [], {}
+    for (check, metric), got in cells.items():
+        series.append(
+            runs.MetricSeries(
+                check, metric, [i for i, _ in got], [s[0] for _, s in got],
+                [s[3] for _, s in got],
+            )
+        )  # fmt: skip
+        low: list[float | None] = [None] * len(buckets)
+        high: list[float | None] = [None] * len(buckets)
+        for i, s in got:
+            low[i], high[i] = s[1], s[2]
+        spread[(check, metric)] = (low, high)
+    return points, series, spread
 
 
 @dataclass
@@ -128,8 +200,11 @@ class MonitorPanel:
     baseline: Baseline | None
     windows: list[runs.RunBrief]
     charts: list[Chart]
-    # What the page's script draws: the time axis and run ids once, then every chart.
+    # What the page's script draws: the time axis and run ids (or, for hours and days, the
+    # links that zoom into each) once, then every chart.
     chart_data: dict[str, Any]
+    # "hour" or "day" when the charts show a long range by hour or day, else None (windows).
+    bucket: str | None = None
     # The monitor's LLM judges in its latest window (agreement with people beside each).
     judges: list["JudgeView"] = field(default_factory=list)
 
@@ -187,28 +262,65 @@ def model_page(
     if not found and not versions:
         return None
     rows = monitor_rows(session, found, name)
+    now = datetime.now(UTC)
+    sizes = {m.id: chart_resolution(m.window_seconds, since, until, windows, now) for m in found}
     history = runs.recent_runs(
-        session, [m.id for m in found], per_monitor=windows, since=since, until=until
-    )
+        session, [m.id for m in found if sizes[m.id] is None], per_monitor=windows,
+        since=since, until=until,
+    )  # fmt: skip
+    # Monitors charted by hour or day still list their newest windows of the range.
+    history |= runs.recent_runs(
+        session, [m.id for m in found if sizes[m.id] is not None], per_monitor=RECENT_LISTED,
+        since=since, until=until,
+    )  # fmt: skip
+    buckets = {
+        size: rollup_store.rollups(
+            session,
+            [m for m, s in sizes.items() if s == size],
+            bucket_seconds=size,
+            per_monitor=windows,
+            since=since,
+            until=until,
+        )
+        for size in {s for s in sizes.values() if s is not None}
+    }
     baselines = baselines_by_id(session, [m.baseline_id for m in found])
     panels = []
     for row in rows:
         briefs = history.get(row.monitor.id, [])
-        series = runs.metric_series(session, [b.run_id for b in briefs])
-        charts = _charts(briefs, series, _offline_metrics(versions, row.monitor))
-        data = {
-            "x": [b.window_start.timestamp() for b in briefs],
-            "runs": [b.run_id for b in briefs],
-            "charts": [{"series": c.series, "bands": c.bands} for c in charts],
-        }
+        offline = _offline_metrics(versions, row.monitor)
+        size = sizes[row.monitor.id]
+        if size is None:
+            series = runs.metric_series(session, [b.run_id for b in briefs])
+            points = [Point(b.run_id, b.n_events, b.n_labels) for b in briefs]
+            charts = _charts(points, series, offline)
+            data = {
+                "x": [b.window_start.timestamp() for b in briefs],
+                "runs": [b.run_id for b in briefs],
+            }
+        else:
+            got = buckets[size].get(row.monitor.id, [])
+            points, series, spread = _rollup_series(got)
+            charts = _charts(points, series, offline, spread)
+            step = timedelta(seconds=size)
+            data = {
+                "x": [b.bucket_start.timestamp() for b in got],
+                "links": [
+                    f"?from={b.bucket_start:{_MINUTE}}&to={b.bucket_start + step:{_MINUTE}}"
+                    for b in got
+                ],
+                "verdicts": [b.verdict for b in got],
+            }
+        data["charts"] = [{"series": c.series, "bands": c.bands} for c in charts]
         panels.append(
             MonitorPanel(
                 row=row,
                 baseline=baselines.get(row.monitor.baseline_id),
-                windows=list(reversed(briefs[-50:])),
+                windows=list(reversed(briefs[-RECENT_LISTED:])),
                 charts=charts,
                 chart_data=data,
                 judges=_latest_judges(session, row),
+                bucket=None if size is None else ("hour" if size == rollup_store.HOUR else "day"),
             )
         )
     latest = [row.latest for row in rows if row.latest is not None]
