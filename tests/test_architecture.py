@@ -1,7 +1,8 @@
 """The layout is the architecture (docs/architecture.md): checked, not just described.
 
 - ``app/monitoring/`` is the only package with SQL on the run tables: no other module under
-  ``app/`` names ``monitor_runs``, ``monitor_run_revisions`` or ``metric_values`` in a string,
+  ``app/`` names ``monitor_runs``, ``monitor_run_revisions``, ``metric_values`` or
+  ``window_rollups`` in a string,
   or queries their ORM classes.
 - ``app/engine`` imports nothing of ``app`` but itself.
 - Nothing outside ``app/api`` (but ``app/main.py``) imports ``app.api``: ruff's banned-api
@@ -17,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
-RUN_TABLES = re.compile(r"\b(monitor_runs|monitor_run_revisions|metric_values)\b")
-RUN_MODELS = {"MonitorRun", "MonitorRunRevision", "MetricValueRow"}
+RUN_TABLES = re.compile(r"\b(monitor_runs|monitor_run_revisions|metric_values|window_rollups)\b")
+RUN_MODELS = {"MonitorRun", "MonitorRunRevision", "MetricValueRow", "WindowRollup"}
 QUERYING = {"select", "get", "query", "delete", "update", "insert", "scalars", "execute"}
 OWNERS = {APP / "monitoring", APP / "db" / "models.py"}
 

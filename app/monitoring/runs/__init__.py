@@ -52,6 +52,9 @@ from app.monitoring.runs.read import (
     recent_runs,
     report_url,
 )
+from app.monitoring.runs.rollups import DAY as ROLLUP_DAY
+from app.monitoring.runs.rollups import HOUR as ROLLUP_HOUR
+from app.monitoring.runs.rollups import Rollup, refresh_rollups, rollups
 from app.monitoring.runs.store import (
     SETTLE_SECONDS,
     RunOutcome,
@@ -64,6 +67,8 @@ from app.monitoring.runs.store import (
 
 __all__ = [
     "MAX_PLANNED_PER_TICK",
+    "ROLLUP_DAY",
+    "ROLLUP_HOUR",
     "SETTLE_SECONDS",
     "WORKER_ID",
     "Claim",
@@ -73,6 +78,7 @@ __all__ = [
     "LatestRun",
     "MetricSeries",
     "MonitorActivity",
+    "Rollup",
     "RunBrief",
     "RunOutcome",
     "StoredMetric",
@@ -101,8 +107,10 @@ __all__ = [
     "recent_judge_summaries",
     "recent_runs",
     "record_monitor_error",
+    "refresh_rollups",
     "renew_lease",
     "report_url",
     "requeue_late_labels",
+    "rollups",
     "store_result",
 ]

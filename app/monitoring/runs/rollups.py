@@ -10,7 +10,7 @@ window (a late label) included, and reading a year is 365 rows.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -27,11 +27,10 @@ DAY = 86400
 # Buckets start on whole UTC hours and days.
 _ORIGIN = "2001-01-01 00:00+00"
 
-_BUCKET = (
-    "bucket AS (SELECT date_bin(make_interval(secs => :size), CAST(:at AS timestamptz), "
-    "CAST(:origin AS timestamptz)) AS s)"
-)
-_IN_BUCKET = "{col} >= bucket.s AND {col} < bucket.s + make_interval(secs => :size)"
+# The bucket's bounds are parameters, not computed in the statement: with them known when
+# the statement is planned, its windows are one index range (computed in SQL, the planner
+# scanned every window of the monitor: 14 ms a refresh at a year of one-minute windows).
+_IN_BUCKET = "{col} >= :lo AND {col} < :hi"
 # Each check's metrics as {metric: [count, sum, min, max, threshold sum, threshold count]},
 # from ``v`` (one row per check and metric), and the row written for the bucket.
 _WRITE = """
@@ -42,10 +41,10 @@ _WRITE = """
 )
 INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows, verdicts,
                             n_events, n_labels, metrics)
-SELECT :monitor, :size, bucket.s, s.windows, coalesce(vd.verdicts, '{}'),
+SELECT :monitor, :size, CAST(:lo AS timestamptz), s.windows, coalesce(vd.verdicts, '{}'),
        s.n_events, s.n_labels, coalesce((SELECT jsonb_object_agg("check", metrics)
                                          FROM by_check), '{}')
-FROM bucket, sums s, (SELECT jsonb_object_agg(verdict, n) AS verdicts FROM verdict_counts) vd
+FROM sums s, (SELECT jsonb_object_agg(verdict, n) AS verdicts FROM verdict_counts) vd
 ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET
     windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events,
     n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics
@@ -55,9 +54,9 @@ _FINITE = "{col} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
 # An hour from its windows (finished ones: with data or without enough).
 _REFRESH_HOUR = text(
     f"""
-    WITH {_BUCKET}, w AS (
+    WITH w AS (
         SELECT r.id, coalesce(r.verdict, r.status) AS verdict, r.n_events, r.n_labels
-        FROM monitor_runs r, bucket
+        FROM monitor_runs r
         WHERE r.monitor_id = :monitor AND {_IN_BUCKET.format(col="r.window_start")}
           AND r.status IN (:done, :insufficient)
     ), v AS (
@@ -79,8 +78,8 @@ _REFRESH_HOUR = text(
 # A day from its hours.
 _REFRESH_DAY = text(
     f"""
-    WITH {_BUCKET}, h AS (
-        SELECT r.* FROM window_rollups r, bucket
+    WITH h AS (
+        SELECT r.* FROM window_rollups r
         WHERE r.monitor_id = :monitor AND r.bucket_seconds = :hour
           AND {_IN_BUCKET.format(col="r.bucket_start")}
     ), v AS (
@@ -111,11 +110,19 @@ def refresh_rollups(conn: Connection, monitor_id: int, window_start: datetime) -
     # statement then reads what the one before committed).
     lock_for_transaction(conn, _LOCKS, monitor_id)
     params: dict[str, Any] = {
-        "monitor": monitor_id, "at": window_start, "origin": _ORIGIN, "hour": HOUR,
-        "done": DONE, "insufficient": INSUFFICIENT,
+        "monitor": monitor_id, "hour": HOUR, "done": DONE, "insufficient": INSUFFICIENT,
     }  # fmt: skip
-    conn.execute(_REFRESH_HOUR, {**params, "size": HOUR})
-    conn.execute(_REFRESH_DAY, {**params, "size": DAY})
+    for statement, size in ((_REFRESH_HOUR, HOUR), (_REFRESH_DAY, DAY)):
+        lo = bucket_start(window_start, size)
+        conn.execute(
+            statement, {**params, "size": size, "lo": lo, "hi": lo + timedelta(seconds=size)}
+        )
+
+
+def bucket_start(at: datetime, size: int) -> datetime:
+    """The start of the hour or day (UTC) holding ``at``."""
+    origin = datetime.fromisoformat(_ORIGIN)
+    return origin + ((at - origin) // timedelta(seconds=size)) * timedelta(seconds=size)
 
 
 @dataclass(frozen=True)
@@ -165,19 +172,17 @@ def rollups(
             "r.n_events, r.n_labels, r.metrics FROM unnest(CAST(:ids AS int[])) AS m(id) "
             "CROSS JOIN LATERAL (SELECT * FROM window_rollups WHERE monitor_id = m.id "
             "AND bucket_seconds = :size "
-            "AND (CAST(:since AS timestamptz) IS NULL OR bucket_start >= "
-            "     date_bin(make_interval(secs => :size), CAST(:since AS timestamptz), "
-            "              CAST(:origin AS timestamptz))) "
+            "AND (CAST(:since AS timestamptz) IS NULL OR bucket_start >= :since) "
             "AND (CAST(:until AS timestamptz) IS NULL OR bucket_start < :until) "
             "ORDER BY bucket_start DESC LIMIT :n) r ORDER BY r.monitor_id, r.bucket_start"
         ),
         {
             "ids": list(monitor_ids),
             "size": bucket_seconds,
-            "since": since,
             "until": until,
             "n": per_monitor,
-            "origin": _ORIGIN,
+            # The bucket holding ``since`` overlaps the range: it starts at or before it.
+            "since": None if since is None else bucket_start(since, bucket_seconds),
         },
     )
     out: dict[int, list[Rollup]] = {}

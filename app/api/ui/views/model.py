@@ -15,7 +15,6 @@ from app.models import versions as model_versions
 from app.models.versions import VersionScores
 from app.monitoring import monitors, runs
 from app.monitoring.results import RunResults
-from app.monitoring.runs import rollups as rollup_store
 
 # The windows a model page charts per monitor by default, and at most.
 DEFAULT_CHART_WINDOWS = 500
@@ -153,14 +152,14 @@ def chart_resolution(
     span = ((until or now) - since).total_seconds()
     if span <= window_seconds * points:
         return None
-    for size in (rollup_store.HOUR, rollup_store.DAY):
+    for size in (runs.ROLLUP_HOUR, runs.ROLLUP_DAY):
         if size > window_seconds and span <= size * points:
             return size
-    return rollup_store.DAY if window_seconds < rollup_store.DAY else None
+    return runs.ROLLUP_DAY if window_seconds < runs.ROLLUP_DAY else None
 
 
 def _rollup_series(
-    buckets: list[rollup_store.Rollup],
+    buckets: list[runs.Rollup],
 ) -> tuple[
     list[Point],
     list[runs.MetricSeries],
@@ -274,7 +273,7 @@ def model_page(
         since=since, until=until,
     )  # fmt: skip
     buckets = {
-        size: rollup_store.rollups(
+        size: runs.rollups(
             session,
             [m for m, s in sizes.items() if s == size],
             bucket_seconds=size,
@@ -320,7 +319,7 @@ def model_page(
                 charts=charts,
                 chart_data=data,
                 judges=_latest_judges(session, row),
-                bucket=None if size is None else ("hour" if size == rollup_store.HOUR else "day"),
+                bucket=None if size is None else ("hour" if size == runs.ROLLUP_HOUR else "day"),
             )
         )
     latest = [row.latest for row in rows if row.latest is not None]
