@@ -213,11 +213,18 @@ def test_labelling_refuses_a_forged_or_stray_answer(site: Site, open_page: Any) 
     csrf = page.locator("form.annotate input[name=csrf]").input_value()
     url = f"{site.base}/windows/{unlabelled}/label"
     forged = page.request.post(url, form={"request_id": "h1-0", "label_text": "x"})
-    assert forged.status == 403
+    assert forged.status == 403 and forged.headers["content-type"].startswith("text/html")
+    assert 'id="label-error"' in forged.text() and "nothing was saved" in forged.text()
     stray = page.request.post(
         url, form={"csrf": csrf, "request_id": "not-in-the-queue", "label_text": "x"}
     )
-    assert stray.status == 422 and "label queue" in stray.text()
+    assert stray.status == 422 and stray.headers["content-type"].startswith("text/html")
+    assert 'id="label-error"' in stray.text() and "label queue" in stray.text()
+    # Someone else's window (or none): the not-found page, not the queue.
+    elsewhere = page.request.post(
+        f"{site.base}/windows/999999/label", form={"csrf": csrf, "request_id": "h1-0"}
+    )
+    assert elsewhere.status == 404 and elsewhere.headers["content-type"].startswith("text/html")
     with site.engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM feedback WHERE label = 'x'")).scalar()
     assert stored == 0

@@ -507,21 +507,37 @@ async def label_answer(
     """Store one answer from the labelling view as feedback (its source: the signed-in name)
     and show the next event; ``action=skip`` stores nothing. The window is recomputed with
     the answer like any late label."""
-    if not csrf_matches(browser.csrf_token, csrf):
-        raise DriftlineError(403, "forbidden", "missing or wrong CSRF token")
-    if not scope_allows(list(browser.caller.scopes), ANNOTATE_SCOPE):
-        raise DriftlineError(403, "forbidden", f"this sign-in lacks the '{ANNOTATE_SCOPE}' scope")
 
-    def queued_model() -> str:
+    def refused(status: int, message: str) -> HTMLResponse:
+        # A person sent this form: answer with the labelling page and why, not API JSON.
         with state.sessions() as session:
-            run = visible_run(session, state, browser.caller, run_id)
-            if not views.in_label_queue(run, request_id):
-                raise DriftlineError(
-                    422, "not_queued", f"{request_id!r} is not in window {run_id}'s label queue"
-                )
-            return runs.model_of(session, run)
+            return _label_page(
+                request, session, state, browser, run_id, None, status, error=message
+            )
+
+    if not csrf_matches(browser.csrf_token, csrf):
+        return await run_in_threadpool(
+            refused, 403, "This form is out of date or came from another page: nothing was "
+            "saved. Answer again below.",
+        )  # fmt: skip
+    if not scope_allows(list(browser.caller.scopes), ANNOTATE_SCOPE):
+        return await run_in_threadpool(
+            refused, 403, f"This sign-in lacks the '{ANNOTATE_SCOPE}' scope: nothing was saved."
+        )
+
+    def queued_model() -> str | None:
+        with state.sessions() as session:
+            try:
+                run = visible_run(session, state, browser.caller, run_id)
+            except DriftlineError:  # not this sign-in's window: the page says not found
+                return None
+            return runs.model_of(session, run) if views.in_label_queue(run, request_id) else None
 
     model = await run_in_threadpool(queued_model)
+    if model is None:
+        return await run_in_threadpool(
+            refused, 422, f"{request_id!r} is not in this window's label queue: nothing was saved."
+        )
     next_page = f"/windows/{run_id}/label?{urlencode({'after': request_id})}"
     if action == "skip":
         return RedirectResponse(next_page, status_code=303)
