@@ -144,11 +144,6 @@ class Rollup:
         """The worst verdict of the bucket's windows."""
         return worst_verdict(list(self.verdicts))
 
-    @property
-    def flagged(self) -> int:
-        """How many of its windows had a verdict other than ok (or not enough data)."""
-        return sum(n for v, n in self.verdicts.items() if v not in (DONE, "ok", INSUFFICIENT))
-
     def stats(self, check: str, metric: str) -> tuple[float, float, float, float | None] | None:
         """(mean, min, max, mean threshold) of a metric over the bucket's windows."""
         cell = self.metrics.get(check, {}).get(metric)

@@ -308,7 +308,6 @@ def model_page(
                     f"?from={b.bucket_start:{_MINUTE}}&to={b.bucket_start + step:{_MINUTE}}"
                     for b in got
                 ],
-                "verdicts": [b.verdict for b in got],
             }
         data["charts"] = [{"series": c.series, "bands": c.bands} for c in charts]
         panels.append(
