@@ -371,21 +371,22 @@ def api(
 @app.command()
 def worker() -> None:
     """Run scheduled jobs (retention now; featurising and monitor runs as they land)."""
+    settings = get_settings()
+    # First of all: numpy, scikit-learn and torch read these once, when they load their BLAS
+    # and OpenMP runtimes, and a limit set later (threadpoolctl) does not reach the pools
+    # they start afterwards; two workers' spare threads spun on each other's cores (a
+    # window's long-tail fit took 10x longer beside a second worker). Importing the
+    # scheduler loads numpy, so this comes before it (tests/cli/test_up.py reads the pools).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(settings.worker_threads)
     _require_extra("engine", "worker")
     from app.db.session import make_engine
     from app.jobs.scheduler import build_scheduler, stop_gracefully
 
-    settings = get_settings()
     _setup_logging(settings)
     if not settings.database_url:
         raise _fail("set DRIFTLINE_DATABASE_URL (or use `driftline up` for the embedded DB)")
     _wait_for_database(settings.database_url)
-    # Read once, when numpy, scikit-learn and torch first load their BLAS and OpenMP
-    # runtimes (nothing has imported them yet): a limit set after that (threadpoolctl) does
-    # not reach the pools they start later, and two workers' spare threads spun on each
-    # other's cores (a window's long-tail fit took 10x longer beside a second worker).
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(settings.worker_threads)
     engine = make_engine(settings.database_url, settings)
     scheduler = build_scheduler(engine, settings, blocking=True)
 

@@ -40,6 +40,12 @@ WINDOW_READS = Counter(
 STEP_ERRORS = Counter(
     "driftline_worker_step_errors", "Steps of a tick that raised (each logged).", ["step"]
 )
+COMPUTE_THREADS = Gauge(
+    "driftline_worker_compute_threads",
+    "Threads each loaded numeric library's pool may use in this worker (openblas, openmp, "
+    "mkl): DRIFTLINE_WORKER_THREADS, as the libraries read it when they loaded.",
+    ["library"],
+)
 HEARTBEAT = Gauge(
     "driftline_worker_heartbeat_timestamp_seconds",
     "Unix time this worker last made progress: a step begun or a window stored.",
@@ -55,6 +61,19 @@ def beat() -> None:
     global _last_progress
     _last_progress = time.time()
     HEARTBEAT.set(_last_progress)
+
+
+def record_compute_threads() -> None:
+    """Read the pools of the numeric libraries loaded so far (threadpoolctl: ≈ 2 ms), the
+    largest of each kind: what a window's numpy, SciPy and scikit-learn code may spin up."""
+    from threadpoolctl import threadpool_info
+
+    largest: dict[str, int] = {}
+    for pool in threadpool_info():
+        api = str(pool["internal_api"])
+        largest[api] = max(largest.get(api, 0), int(pool["num_threads"]))
+    for api, threads in largest.items():
+        COMPUTE_THREADS.labels(api).set(threads)
 
 
 def healthy(max_silence_seconds: float) -> bool:

@@ -13,7 +13,14 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db.replica import PRIMARY_ONLY, ReadReplica
 from app.db.session import make_read_engine
-from app.jobs.health import RUNS, STEP_ERRORS, TICK_SECONDS, WINDOW_READS, beat
+from app.jobs.health import (
+    RUNS,
+    STEP_ERRORS,
+    TICK_SECONDS,
+    WINDOW_READS,
+    beat,
+    record_compute_threads,
+)
 from app.jobs.retention import apply_retention
 
 log = logging.getLogger("driftline.worker")
@@ -44,6 +51,8 @@ def worker_tick(engine: Engine, settings: Settings, replica: ReadReplica = PRIMA
     plan and compute due windows (reading their events from ``replica`` once it caught up)."""
     with TICK_SECONDS.labels("worker").time():
         _worker_steps(engine, settings, replica)
+    # After the steps: computing windows is what loads the numeric libraries.
+    _step("threads", record_compute_threads)
 
 
 def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> None:

@@ -179,6 +179,40 @@ def test_the_worker_stops_cleanly_on_a_signal(database_url: str, how: signal.Sig
     assert "worker stopped." in out and "Traceback" not in out, out
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_worker_sizes_its_numeric_thread_pools_from_the_setting(
+    database_url: str, threads: int
+) -> None:
+    """DRIFTLINE_WORKER_THREADS reaches BLAS's pool as the library loads (one worker's
+    spare threads spinning on the others' cores made windows 10x slower): the worker
+    reports what its loaded libraries will use. 1 and 2 both, so the default of any
+    machine cannot pass for the setting."""
+    from tests.processes import driftline_cli, driftline_env
+
+    port = free_port()
+    env = driftline_env(
+        database_url, worker_poll_seconds="1", worker_metrics_port=str(port),
+        worker_threads=str(threads),
+    )  # fmt: skip
+    with driftline_cli("worker", env=env):
+        deadline = time.monotonic() + 60
+        while 'driftline_worker_compute_threads{library="openblas"}' not in (
+            metrics := _get_or_empty(f"http://127.0.0.1:{port}/metrics")
+        ):
+            assert time.monotonic() < deadline, metrics[-2000:]
+            time.sleep(0.2)
+    pools = [line for line in metrics.splitlines()
+             if line.startswith("driftline_worker_compute_threads{")]  # fmt: skip
+    assert pools and all(line.endswith(f" {float(threads)}") for line in pools), pools
+
+
+def _get_or_empty(url: str) -> str:
+    try:
+        return httpx.get(url).text
+    except httpx.HTTPError:  # not listening yet
+        return ""
+
+
 def test_two_workers_export_model_health_once_and_hand_it_over(database_url: str) -> None:
     # Scraped like Kubernetes pods: every worker, each model-health series from one of them.
     from tests.processes import driftline_cli, driftline_env
