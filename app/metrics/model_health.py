@@ -1,8 +1,10 @@
 """Model health for Prometheus, read from PostgreSQL at scrape time.
 
-The collector reads the latest finished window of every monitor
-(``app.monitoring.runs.latest_per_monitor``, the rule the status route uses too) on each
-scrape, so every api replica reports the same values whichever worker computed them; the
+The collector reads which window speaks for every monitor (``app.monitoring.runs.latest_keys``,
+the rule the status route uses too) on each scrape, so every api replica reports the same
+values whichever worker computed them; each of those windows' series is read and formatted
+once per stored version of it and kept (``LatestRunSeries``), so a scrape of a large fleet
+formats only the windows stored since the last one. The
 versions' reported scores come from ``app.models.versions`` and the featuriser's lag from
 ``app.jobs.featurise`` — this module holds no SQL of its own. Labels are bounded: model,
 monitor, check, metric/feature names from the engine — never request ids or text.
