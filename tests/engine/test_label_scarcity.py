@@ -130,9 +130,9 @@ def test_fewer_labels_than_the_test_supports_never_alarm() -> None:
 
 
 def test_many_rounds_a_call_give_the_numbers_of_one_round_a_call() -> None:
-    """Small windows resample the estimate many rounds at a time: it must be the same null
-    and interval, whatever the window holds — classes the baseline never had, one class,
-    one event."""
+    """The estimate is resampled many rounds at a time: it must be the same null and
+    interval, whatever the window holds — classes the baseline never had, one class, one
+    event, more events than a resample draws."""
     from app.engine.stats import resampled
 
     cal = Calibration.fit(baseline(), seed=0)
@@ -142,7 +142,8 @@ def test_many_rounds_a_call_give_the_numbers_of_one_round_a_call() -> None:
         "new classes": traffic(200, rng).assign(prediction=lambda d: d.prediction + "-new"),
         "one class": traffic(50, rng).assign(prediction="c3"),
         "one event": traffic(1, rng),
-        "largest batched": traffic(1_000, rng),
+        "a thousand events": traffic(1_000, rng),
+        "past the resample cap": traffic(25_000, rng),
     }
     for name, w in windows.items():
         predicted = cal.encode(w["prediction"])
