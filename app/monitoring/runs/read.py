@@ -78,8 +78,7 @@ _LATEST = """
 """
 
 
-_LATEST_RUNS = text(
-    f"WITH latest AS ({_LATEST}) "
+_LATEST_COLUMNS = (
     "SELECT r.id, r.monitor_id, m.model, m.name, r.status, r.verdict, "
     "r.retraining_recommended, r.n_events, r.window_start, r.window_end, r.n_labels, "
     "CAST(CAST(r.xmin AS text) AS bigint) AS version, "
@@ -89,9 +88,13 @@ _LATEST_RUNS = text(
     "jsonb_build_object('status', c.value->'status')) FROM jsonb_each(r.results->'checks') c), "
     "'sampled_events', r.results->'sampled_events') AS results "
     "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
-    "WHERE r.id IN (SELECT id FROM latest) "
-    "AND (CAST(:ids AS bigint[]) IS NULL OR r.id = ANY(:ids)) ORDER BY r.monitor_id"
 )
+_LATEST_RUNS = text(
+    f"WITH latest AS ({_LATEST}) {_LATEST_COLUMNS}"
+    "WHERE r.id IN (SELECT id FROM latest) ORDER BY r.monitor_id"
+)
+# Runs already chosen by ``latest_keys``: read by id, without choosing the latest again.
+_CHOSEN_RUNS = text(f"{_LATEST_COLUMNS}WHERE r.id = ANY(:ids) ORDER BY r.monitor_id")
 _LATEST_KEYS = text(
     f"WITH latest AS ({_LATEST}) "
     "SELECT r.id, CAST(CAST(r.xmin AS text) AS bigint), m.model, m.name "
@@ -114,14 +117,15 @@ def latest_per_monitor(
     run_ids: Sequence[int] | None = None,
 ) -> list[LatestRun]:
     """The run that speaks for each monitor now (of one model, or all): its newest window
-    with data, else its newest window without enough. ``run_ids``: only those of them."""
-    rows = conn.execute(
-        _LATEST_RUNS,
-        {
-            "model": model, "done": DONE, "insufficient": INSUFFICIENT,
-            "ids": None if run_ids is None else list(run_ids),
-        },
-    ).all()  # fmt: skip
+    with data, else its newest window without enough. ``run_ids``: those runs, as chosen
+    by ``latest_keys`` (read by id, the rule not applied again)."""
+    if run_ids is None:
+        params = {"model": model, "done": DONE, "insufficient": INSUFFICIENT}
+        rows = conn.execute(_LATEST_RUNS, params).all()
+    elif run_ids:
+        rows = conn.execute(_CHOSEN_RUNS, {"ids": list(run_ids)}).all()
+    else:
+        return []
     return [
         LatestRun(
             run_id=r.id,

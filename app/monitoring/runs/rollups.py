@@ -17,7 +17,6 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from app.db.locks import lock_for_transaction
-from app.monitoring.results import worst_verdict
 from app.monitoring.runs.common import DONE, INSUFFICIENT
 
 # The advisory-lock namespace of rollup refreshes (any fixed 32-bit number).
@@ -27,10 +26,6 @@ DAY = 86400
 # Buckets start on whole UTC hours and days.
 _ORIGIN = "2001-01-01 00:00+00"
 
-# The bucket's bounds are parameters, not computed in the statement: with them known when
-# the statement is planned, its windows are one index range (computed in SQL, the planner
-# scanned every window of the monitor: 14 ms a refresh at a year of one-minute windows).
-_IN_BUCKET = "{col} >= :lo AND {col} < :hi"
 # Each check's metrics as {metric: [count, sum, min, max, threshold sum, threshold count]},
 # from ``v`` (one row per check and metric), and the row written for the bucket.
 _WRITE = """
@@ -57,7 +52,7 @@ _REFRESH_HOUR = text(
     WITH w AS (
         SELECT r.id, coalesce(r.verdict, r.status) AS verdict, r.n_events, r.n_labels
         FROM monitor_runs r
-        WHERE r.monitor_id = :monitor AND {_IN_BUCKET.format(col="r.window_start")}
+        WHERE r.monitor_id = :monitor AND r.window_start >= :lo AND r.window_start < :hi
           AND r.status IN (:done, :insufficient)
     ), v AS (
         SELECT mv."check", mv.metric, count(*) AS n, sum(mv.value) AS total,
@@ -81,7 +76,7 @@ _REFRESH_DAY = text(
     WITH h AS (
         SELECT r.* FROM window_rollups r
         WHERE r.monitor_id = :monitor AND r.bucket_seconds = :hour
-          AND {_IN_BUCKET.format(col="r.bucket_start")}
+          AND r.bucket_start >= :lo AND r.bucket_start < :hi
     ), v AS (
         SELECT c.key AS "check", m.key AS metric,
                sum(CAST(m.value->>0 AS float8)) AS n, sum(CAST(m.value->>1 AS float8)) AS total,
@@ -109,6 +104,9 @@ def refresh_rollups(conn: Connection, monitor_id: int, window_start: datetime) -
     # other's window, and the later write would drop it: one at a time per monitor (each
     # statement then reads what the one before committed).
     lock_for_transaction(conn, _LOCKS, monitor_id)
+    # The bucket's bounds are parameters, not computed in the statement: known when it is
+    # planned, its windows are one index range (computed in SQL, the planner scanned every
+    # window of the monitor: 14 ms a refresh at a year of one-minute windows).
     params: dict[str, Any] = {
         "monitor": monitor_id, "hour": HOUR, "done": DONE, "insufficient": INSUFFICIENT,
     }  # fmt: skip
@@ -138,11 +136,6 @@ class Rollup:
     n_labels: int
     # check → metric → [count, sum, min, max, threshold sum, threshold count]
     metrics: dict[str, dict[str, list[float]]]
-
-    @property
-    def verdict(self) -> str:
-        """The worst verdict of the bucket's windows."""
-        return worst_verdict(list(self.verdicts))
 
     def stats(self, check: str, metric: str) -> tuple[float, float, float, float | None] | None:
         """(mean, min, max, mean threshold) of a metric over the bucket's windows."""

@@ -254,8 +254,9 @@ def model_page(
     session: Session, project: int | None, name: str, *, windows: int = DEFAULT_CHART_WINDOWS,
     since: datetime | None = None, until: datetime | None = None,
 ) -> ModelPage | None:  # fmt: skip
-    """A model's page (its charts: the newest ``windows`` windows overlapping [since, until)
-    when given), or None when the caller sees no such model."""
+    """A model's page, or None when the caller sees no such model. Each monitor's charts show
+    its newest ``windows`` windows (of [since, until) when given), or, when the range holds
+    more windows than that, its hours or days (``chart_resolution``) from the summaries."""
     found = monitors.list_monitors(session, project=project, model=name)
     versions = model_versions.versions_of(session, name, project=project)
     if not found and not versions:
