@@ -213,7 +213,8 @@ class Settings(BaseSettings):
     window_reports: str = Field(
         default="all",
         description="Which windows get an HTML report: `all` with data, or only `flagged` "
-        "ones (any verdict but ok). A report costs about a second and 1-2 MB compressed per "
+        "ones (any verdict but ok). Reports are rendered after the verdicts, when no window "
+        "waits. A report costs about a second and 1-2 MB compressed per "
         "window: a fleet of one-minute monitors sets `flagged` (docs/scaling.md).",
         pattern="^(all|flagged)$",
     )

@@ -94,6 +94,17 @@ def _follow(
     return runs
 
 
+def _wait_for_report(api: Api, run_id: int, *, deadline: float) -> None:
+    """Until the window's report is stored: the worker renders reports after the verdicts,
+    when no window waits (the API answers ``409 report_pending`` meanwhile)."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        answer = api.raw("GET", f"/v1/runs/{run_id}/report")
+        if not answer.startswith(b"{") or b'"report_pending"' not in answer:
+            return
+        time.sleep(2)
+
+
 def _judged(api: Api, run_id: int) -> tuple[float | None, float | None]:
     """A run's judged pass rate and the baseline's."""
     check = (api.call("GET", f"/v1/runs/{run_id}")["checks"] or {}).get("judge", {})
@@ -274,6 +285,7 @@ def run_demo(
     )
     base = url.rstrip("/")
     if monitor_status["run_id"]:
+        _wait_for_report(api, monitor_status["run_id"], deadline=120)
         say(f"this window, its reasons and report: {base}/windows/{monitor_status['run_id']}")
     say(f"retraining data: {base}/v1/exports/retraining?model={MODEL}&since={start.isoformat()}")
     say(f"open the model in a browser (sign in with a read key): {base}/models/{MODEL}")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from app.datasets import health_tweets
-from app.engine.report import render_report
+from app.engine.report import Headline, render_report
 from app.engine.window import BaselineProfile, describe, evaluate_window
 
 BASELINE_SIZE = 10_000
@@ -67,7 +67,7 @@ def run_one(size: int) -> dict[str, object]:
     result = evaluate_window(profile, window, descriptors=descriptors)
     checks_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    html = render_report(profile, window, result)
+    html = render_report(profile, window, descriptors, Headline.of(result))
     report_s = time.perf_counter() - t1
     return {
         "size": size,

@@ -282,8 +282,9 @@ def service() -> dashboard.Dashboard:
         )
         .with_panel(
             series(
-                "Worker backlog", "Monitor windows pending or running, and featurisation lag.", "short",
+                "Worker backlog", "Monitor windows pending or running, window reports waiting to be rendered, and featurisation lag.", "short",
                 query("sum by (status) (driftline_runs)", "{{status}}"),
+                query("driftline_reports_due", "reports due"),
                 query("driftline_featurise_lag_seconds", "featurise lag (s)"),
             )
         )

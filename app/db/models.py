@@ -411,6 +411,12 @@ class MonitorRun(Base):
             "window_start",
             postgresql_where=text("status IN ('pending', 'running')"),
         ),
+        # Reports waiting to be rendered (runs/reports.py), oldest first.
+        Index(
+            "ix_monitor_runs_report_due",
+            "report_due_at",
+            postgresql_where=text("report_due_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -426,6 +432,9 @@ class MonitorRun(Base):
     n_labels: Mapped[int | None] = mapped_column(Integer)
     results: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     report: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # When the report is due (rendered after the verdict, when no window waits); NULL when
+    # it is stored or none is wanted. A claim moves it a lease ahead.
+    report_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

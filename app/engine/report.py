@@ -9,6 +9,7 @@ readable. The API still serves reports with a strict CSP in a sandbox (defence i
 
 import re
 import warnings
+from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -68,25 +69,45 @@ def _frame(descriptors: pd.DataFrame, records: pd.DataFrame, seed: int) -> pd.Da
     return frame
 
 
+@dataclass(frozen=True)
+class Headline:
+    """What a report's header says: the window's verdict and why."""
+
+    verdict: str
+    reasons: list[str]
+    n_events: int
+    retraining_recommended: bool
+
+    @classmethod
+    def of(cls, result: WindowResult) -> "Headline":
+        """The headline of a window result just computed."""
+        return cls(
+            result.status.value, list(result.reasons), result.n_events,
+            result.retraining_recommended,
+        )  # fmt: skip
+
+
 def render_report(
     profile: BaselineProfile,
     window: pd.DataFrame,
-    result: WindowResult,
+    descriptors: pd.DataFrame,
+    headline: Headline,
     *,
     title: str = "Driftline window report",
     thresholds: Thresholds | None = None,
     seed: int = 0,
 ) -> str:
     """Self-contained HTML: drift of every descriptor and the prompt text, and (with labels)
-    classification quality, window (current) vs baseline (reference)."""
+    classification quality, window (current) vs baseline (reference). ``descriptors``: the
+    window's per-event descriptors (as ``evaluate_window`` takes them)."""
     from evidently import DataDefinition, Dataset, MulticlassClassification, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset
 
     thresholds = thresholds or Thresholds()
-    if result.descriptors is None:
-        raise ValueError("the window result has no descriptors (insufficient data?)")
+    if window.empty:
+        raise ValueError("the window has no events (deleted by retention?)")
     window = window.reset_index(drop=True)
-    cur = _frame(result.descriptors, window, seed)
+    cur = _frame(descriptors.reset_index(drop=True), window, seed)
     ref = _frame(profile.descriptors, profile.records, seed)
     shared = [c for c in cur.columns if c in ref.columns]
     cur, ref = cur[shared], ref[shared]
@@ -139,14 +160,14 @@ def render_report(
             Dataset.from_pandas(ref, data_definition=definition),
         )
     html: str = relabel_dataset_headline(snapshot.get_html_str(as_iframe=False))
-    reasons = "".join(f"<li>{escape(r)}</li>" for r in result.reasons) or "<li>no findings</li>"
+    reasons = "".join(f"<li>{escape(r)}</li>" for r in headline.reasons) or "<li>no findings</li>"
     header = (
         '<div style="font-family:sans-serif;margin:16px 20px;padding:12px 16px;'
         'border:1px solid #ccc;border-radius:6px">'
-        f'<h2 style="margin:0 0 6px">{escape(title)}: verdict <b>{escape(result.status.value)}</b>'
-        f"{' — retraining recommended' if result.retraining_recommended else ''}</h2>"
+        f'<h2 style="margin:0 0 6px">{escape(title)}: verdict <b>{escape(headline.verdict)}</b>'
+        f"{' — retraining recommended' if headline.retraining_recommended else ''}</h2>"
         f'<ul style="margin:0">{reasons}</ul>'
-        f'<p style="margin:6px 0 0;color:#555">{result.n_events} events in the window. '
+        f'<p style="margin:6px 0 0;color:#555">{headline.n_events} events in the window. '
         "Below: Evidently's view of the window (current) against the baseline (reference).</p>"
         "</div>"
     )

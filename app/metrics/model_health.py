@@ -101,6 +101,10 @@ class ModelHealthCollector(Collector):
         queue = GaugeMetricFamily(
             "driftline_runs", "Monitor windows waiting or being computed.", labels=["status"]
         )
+        reports = GaugeMetricFamily(
+            "driftline_reports_due",
+            "Window reports waiting to be rendered (workers render them when no window waits).",
+        )
         lag = GaugeMetricFamily(
             "driftline_featurise_lag_seconds",
             "Age of the oldest event the worker has not featurised yet (0 when caught up).",
@@ -126,12 +130,13 @@ class ModelHealthCollector(Collector):
             queued = runs.queue_counts(conn)
             for status, n in queued.items():
                 queue.add_metric([status.value], float(n))
+            reports.add_metric([], float(runs.reports_due(conn)))
             lag.add_metric([], featurise.lag_seconds(conn))
             newest = REPORTED_VERSIONS_EXPORTED
             for rm in versions.reported_metrics(conn, newest_versions=newest):
                 reported.add_metric([rm.model, rm.version, rm.split, rm.metric], rm.value)
         yield from latest_runs
-        yield from (last, window, queue, lag, reported, errors)
+        yield from (last, window, queue, reports, lag, reported, errors)
 
 
 # The series of each monitor's latest window, by family: name and help.

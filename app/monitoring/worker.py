@@ -20,7 +20,7 @@ from app.db.windows import (
 )
 from app.engine import descriptors as desc
 from app.engine.descriptors import FEATURE_COLUMNS
-from app.engine.report import render_report
+from app.engine.report import Headline, render_report
 from app.engine.results import Status
 from app.engine.thresholds import Thresholds
 from app.engine.window import evaluate_window, flatten_metadata
@@ -110,12 +110,13 @@ def execute_run(
 ) -> str:  # fmt: skip
     """Compute a claimed run and store its result; returns the stored status (or ``lost``
     when another worker took the run over meanwhile). ``reports``: ``all`` windows with data
-    get their HTML report, or only ``flagged`` ones (any verdict but ok). The window's events
+    get an HTML report, or only ``flagged`` ones (any verdict but ok); it is marked due and
+    rendered by ``render_due_report`` once no window waits. The window's events
     are read from ``replica`` once it has caught up with the primary (``on_read`` hears
     which server served them)."""
     started = time.perf_counter()
     with engine.connect() as conn:
-        window = runs.load_claimed(conn, claim, history=MAX_HISTORY)
+        window = runs.load_claimed(conn, claim.run_id, history=MAX_HISTORY)
     thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
     with caught_up(engine, replica) as (conn, source):
         frame, total = window_frame(conn, window, cap=sample_cap)
@@ -153,24 +154,15 @@ def execute_run(
         recent=recent,
     )
     timings.update(result.timings)
-    report = None
-    wanted = reports == "all" or result.status is not Status.OK  # else: only flagged ones
-    if result.status is not Status.INSUFFICIENT_DATA and wanted:
-        t = time.perf_counter()
-        try:
-            html = render_report(
-                profile, frame, result, title=f"monitor {window.monitor_name}",
-                thresholds=thresholds,
-            )  # fmt: skip
-            report = zlib.compress(html.encode(), 6)
-        except Exception:  # the verdict stands without its report; the log says why
-            log.exception("run %s: the report failed to render", claim.run_id)
-        timings["report"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - started, 3)
     status = (
         RunStatus.INSUFFICIENT_DATA if result.status is Status.INSUFFICIENT_DATA else RunStatus.DONE
     )
     sampled = len(frame) if total > len(frame) else None
+    # The report is rendered later (render_due_report), when no window waits.
+    wants_report = result.status is not Status.INSUFFICIENT_DATA and (
+        reports == "all" or result.status is not Status.OK  # else: only flagged ones
+    )
     outcome = runs.RunOutcome(
         status=status, verdict=result.status.value, drift_signal=result.drift_signal,
         retraining_recommended=result.retraining_recommended, n_events=total,
@@ -179,7 +171,7 @@ def execute_run(
         results=RunResults.from_checks(
             result.checks, result.reasons, sampled, label_queue=result.label_queue
         ),
-        report=report, timings=timings,
+        wants_report=wants_report, timings=timings,
     )  # fmt: skip
     if not runs.store_result(engine, claim, outcome, history=keep):
         log.warning("run %s: lease lost before the result was stored; discarded", claim.run_id)
@@ -190,6 +182,46 @@ def execute_run(
         result.status.value, result.n_events, timings["total"],
     )  # fmt: skip
     return status.value
+
+
+def render_due_report(
+    engine: Engine, *, sample_cap: int, lease_seconds: int = 600,
+    replica: ReadReplica = PRIMARY_ONLY,
+) -> bool:  # fmt: skip
+    """Render and store the oldest due window report; False when none is due. The report
+    is Evidently's view of the window's events (read as the verdict read them) against the
+    baseline, under the stored verdict. One that fails is logged and given up: the verdict
+    stands without it."""
+    claim = runs.claim_report(engine, lease_seconds=lease_seconds)
+    if claim is None:
+        return False
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            window = runs.load_claimed(conn, claim.run_id, history=0)
+        with caught_up(engine, replica) as (conn, _):
+            frame, _ = window_frame(conn, window, cap=sample_cap)
+        profile = load_profile(window.profile_blob)
+        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+        headline = Headline(
+            claim.verdict, claim.reasons, claim.n_events, claim.retraining_recommended
+        )
+        html = render_report(
+            profile, frame, _descriptors(frame, profile.vocab), headline,
+            title=f"monitor {window.monitor_name}", thresholds=thresholds,
+        )  # fmt: skip
+        report = zlib.compress(html.encode(), 6)
+    except Exception:
+        log.exception("run %s: the report failed to render; the verdict stands without it",
+                      claim.run_id)  # fmt: skip
+        runs.drop_report(engine, claim)
+        return True
+    seconds = time.perf_counter() - started
+    if not runs.store_report(engine, claim, report, seconds=seconds):
+        log.info("run %s: recomputed while its report rendered; the new one is due", claim.run_id)
+    else:
+        log.info("run %s: report rendered, %.1fs", claim.run_id, seconds)
+    return True
 
 
 def run_pending(
@@ -205,8 +237,10 @@ def run_pending(
     on_outcome: Callable[[str], None] | None = None,
 ) -> int:
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
-    process is shutting down); returns how many ran. A window that raises is recorded as
-    failed on its run and monitor; the next goes on. ``on_outcome`` hears each window's
+    process is shutting down); returns how many ran. While no window waits, due reports are
+    rendered (each counts towards ``max_runs``): windows always go first. A window that raises
+    is recorded as failed on its run and monitor; the next goes on. ``on_outcome`` hears each
+    window's
     stored status (``failed`` included; ``deferred`` when a judge did not answer and the
     window waits), for the worker's own metrics."""
     ran = 0
@@ -215,7 +249,12 @@ def run_pending(
             break
         claim = runs.claim_run(engine, lease_seconds=lease_seconds)
         if claim is None:
-            break
+            rendered = render_due_report(
+                engine, sample_cap=sample_cap, lease_seconds=lease_seconds, replica=replica
+            )
+            if not rendered:
+                break
+            continue
         try:
             outcome = execute_run(
                 engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds,

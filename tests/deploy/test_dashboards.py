@@ -12,8 +12,9 @@ EXPORTED = {
     "driftline_last_successful_run_timestamp_seconds", "driftline_monitor_window_seconds",
     "driftline_last_window_end_timestamp_seconds", "driftline_window_events",
     "driftline_check_status", "driftline_check_value", "driftline_check_threshold",
-    "driftline_runs", "driftline_featurise_lag_seconds", "driftline_ingest_events_total",
-    "driftline_ingest_feedback_total", "driftline_http_request_duration_seconds_count",
+    "driftline_runs", "driftline_reports_due", "driftline_featurise_lag_seconds",
+    "driftline_ingest_events_total", "driftline_ingest_feedback_total",
+    "driftline_http_request_duration_seconds_count",
     "driftline_http_request_duration_seconds_bucket", "driftline_model_reported_metric",
 }  # fmt: skip
 

@@ -13,7 +13,7 @@ import pytest
 
 from app.datasets import health_tweets
 from app.engine import report as report_module
-from app.engine.report import render_report
+from app.engine.report import Headline, render_report
 from app.engine.results import Status
 from app.engine.window import BaselineProfile, evaluate_window
 
@@ -91,7 +91,9 @@ def scripted_report(tweets: pd.DataFrame, profile: BaselineProfile) -> str:
     win = tweets.iloc[3000:3400].copy()
     win.loc[win.index[:200], "text"] = [PAYLOADS[i % 2] + f" hello {i}" for i in range(200)]
     w = frame(win.text, win.outlet)
-    return render_report(profile, w, evaluate_window(profile, w))
+    result = evaluate_window(profile, w)
+    assert result.descriptors is not None
+    return render_report(profile, w, result.descriptors, Headline.of(result))
 
 
 def test_report_holds_no_executable_copy_of_a_scripted_prompt(

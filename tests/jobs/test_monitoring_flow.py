@@ -199,6 +199,81 @@ def test_with_flagged_reports_only_flagged_windows_get_one(
     assert "report" in client.get(f"/v1/runs/{flagged['id']}", headers=admin).json()["timings"]
 
 
+def test_reports_are_rendered_after_the_waiting_windows_and_never_stale(
+    client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
+) -> None:
+    """A verdict is stored without waiting for its report; reports render when no window
+    waits; a report claimed before its window was recomputed is discarded; one whose
+    renderer died comes due again; one that cannot render is given up, the verdict kept."""
+    monitor_id = make_monitor(client, admin, upload_baseline(client, admin, tweets))
+    calm, chat = tweets.iloc[600:900], chatterbot().sample(300, random_state=0)
+    post_window(client, admin, list(calm.text), list(calm.outlet), 0, labels=False)
+    post_window(client, admin, list(chat.prompt), ["other"] * 300, 1, labels=False)
+    featurise_pending(engine)
+    build_pending_profiles(engine)
+    plan_due_windows(engine, now=ORIGIN + 2 * HOUR, max_pending=PENDING_CAP)
+
+    def run(max_runs: int) -> int:
+        return run_pending(engine, lease_seconds=300, sample_cap=SAMPLE_CAP, max_runs=max_runs)
+
+    def due() -> int:
+        with engine.connect() as conn:
+            return runs.reports_due(conn)
+
+    def listed() -> list[dict[str, object]]:
+        found = client.get(f"/v1/monitors/{monitor_id}/runs", headers=admin).json()["runs"]
+        return sorted(found, key=lambda r: str(r["window_start"]))
+
+    assert run(2) == 2 and due() == 2  # both verdicts stored, neither report rendered yet
+    first, second = listed()
+    pending = client.get(str(first["report_url"]), headers=admin)
+    assert pending.status_code == 409 and pending.json()["error"]["code"] == "report_pending"
+    assert "report" not in client.get(f"/v1/runs/{first['id']}", headers=admin).json()["timings"]
+
+    # A window that closes while reports are due goes first.
+    more = tweets.iloc[900:1200]
+    post_window(client, admin, list(more.text), list(more.outlet), 2, labels=False)
+    featurise_pending(engine)
+    plan_due_windows(engine, now=ORIGIN + 3 * HOUR, max_pending=PENDING_CAP)
+    assert run(1) == 1 and due() == 3
+
+    # Claimed, then the window is recomputed (late labels): the render in hand is stale.
+    requeue_late_labels(engine, settle_seconds=0)  # its watermark: labels from here on
+    stale = runs.claim_report(engine, lease_seconds=300)
+    assert stale is not None
+    fb = [{"model": "news-bot", "request_id": f"h{h}-{i}", "label": "other"}
+          for h in (0, 1, 2) for i in range(40)]  # fmt: skip
+    assert client.post("/v1/feedback", json={"feedback": fb}, headers=admin).status_code == 202
+    requeue_late_labels(engine, settle_seconds=0)
+    assert run(3) == 3
+    assert not runs.store_report(engine, stale, b"stale", seconds=1.0)
+    assert due() == 3
+
+    # A renderer that died: its claim's lease ends and the report is due again.
+    dead = runs.claim_report(engine, lease_seconds=0)
+    assert dead is not None
+    claimed = []
+    while (claim := runs.claim_report(engine, lease_seconds=300)) is not None:
+        claimed.append(claim.run_id)
+    assert sorted(claimed) == sorted(r["id"] for r in listed())  # the dead one's included
+    with engine.begin() as conn:  # give them all back, due now
+        conn.execute(text("UPDATE monitor_runs SET report_due_at = now() "
+                          "WHERE report_due_at IS NOT NULL"))  # fmt: skip
+
+    # The first window's events are gone (retention): its report cannot render.
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE request_id LIKE 'h0-%'"))
+    assert run(20) == 0 and due() == 0
+    first, second, third = listed()
+    assert client.get(str(first["report_url"]), headers=admin).status_code == 404
+    assert first["verdict"] in {s.value for s in Status}
+    for r in (second, third):
+        page = client.get(str(r["report_url"]), headers=admin)
+        assert page.status_code == 200, page.text
+        assert f"verdict <b>{r['verdict']}</b>" in page.text  # the stored verdict's report
+        assert "report" in client.get(f"/v1/runs/{r['id']}", headers=admin).json()["timings"]
+
+
 def test_late_labels_change_the_windows_f1_and_history_is_kept(
     client: TestClient, admin: dict[str, str], engine: Engine, tweets: pd.DataFrame
 ) -> None:

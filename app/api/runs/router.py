@@ -92,8 +92,15 @@ def label_queue_response(session: Session, run: MonitorRun, format: str) -> Resp
 
 
 def report_response(run: MonitorRun) -> Response:
-    """A run's stored report (loaded ``with_report``) as a sandboxed page; 409 while it is
-    being computed, 404 for a window without one (also the UI's report frame)."""
+    """A run's stored report (loaded ``with_report``) as a sandboxed page; 409 while the
+    window is being computed or its report rendered, 404 for a window without one (also the
+    UI's report frame)."""
+    if run.report is None and run.report_due_at is not None:
+        raise DriftlineError(
+            409, "report_pending",
+            f"run {run.id}'s report is being rendered: the worker renders reports after the "
+            "verdicts, when no window is waiting; try again shortly",
+        )  # fmt: skip
     if run.report is None:
         raise DriftlineError(
             409 if run.status in (RunStatus.PENDING, RunStatus.RUNNING) else 404,

@@ -1,7 +1,8 @@
 """Monitor windows: plan them, claim one at a time, store results — exactly once — and read them.
 
 One module per part of a run's life: ``plan`` (due windows, backfills), ``claim`` (one run at
-a time, and what a claimed run needs), ``store`` (results, failures, deferrals, late labels)
+a time, and what a claimed run needs), ``store`` (results, failures, deferrals, late labels),
+``reports`` (HTML reports, rendered after the verdicts), ``rollups`` (hour and day summaries)
 and ``read``; ``common`` holds the states as SQL values. Callers use this package's names
 (``runs.claim_run``), which stay put whichever module holds them.
 
@@ -35,7 +36,6 @@ from app.monitoring.runs.read import (
     RunBrief,
     StoredMetric,
     drifted_windows,
-    drop_old_reports,
     event_flags,
     flagged_request_ids,
     get_run,
@@ -51,6 +51,14 @@ from app.monitoring.runs.read import (
     queue_counts,
     recent_runs,
     report_url,
+)
+from app.monitoring.runs.reports import (
+    ReportClaim,
+    claim_report,
+    drop_old_reports,
+    drop_report,
+    reports_due,
+    store_report,
 )
 from app.monitoring.runs.rollups import DAY as ROLLUP_DAY
 from app.monitoring.runs.rollups import HOUR as ROLLUP_HOUR
@@ -78,14 +86,17 @@ __all__ = [
     "LatestRun",
     "MetricSeries",
     "MonitorActivity",
+    "ReportClaim",
     "Rollup",
     "RunBrief",
     "RunOutcome",
     "StoredMetric",
+    "claim_report",
     "claim_run",
     "defer_run",
     "drifted_windows",
     "drop_old_reports",
+    "drop_report",
     "due_windows",
     "event_flags",
     "fail_run",
@@ -110,7 +121,9 @@ __all__ = [
     "refresh_rollups",
     "renew_lease",
     "report_url",
+    "reports_due",
     "requeue_late_labels",
     "rollups",
+    "store_report",
     "store_result",
 ]

@@ -125,7 +125,7 @@ class ClaimedWindow:
     judges: tuple[str, ...] = ()
 
 
-def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWindow:
+def load_claimed(conn: Connection, run_id: int, *, history: int) -> ClaimedWindow:
     """The run, its monitor and baseline profile, and the last ``history`` finished windows'
     drift signals (oldest first) for the persistence rule."""
     row = conn.execute(
@@ -135,7 +135,7 @@ def load_claimed(conn: Connection, claim: Claim, *, history: int) -> ClaimedWind
             "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
             "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
         ),
-        {"id": claim.run_id},
+        {"id": run_id},
     ).one()
     if row.profile is None:
         raise ValueError(f"baseline {row.baseline_id} has no profile (not ready or failed)")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session, undefer
 
 from app.db.models import Monitor, MonitorRun
@@ -445,18 +445,3 @@ def flagged_request_ids(
         {"model": model, "since": since, "until": until},
     )
     return [r[0] for r in rows]
-
-
-def drop_old_reports(engine: Engine, cutoff: datetime) -> int:
-    """Forget the HTML reports of windows that ended before ``cutoff`` (verdicts and metric
-    values stay); returns how many."""
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "UPDATE monitor_runs SET report = NULL "
-                    "WHERE window_end < :cutoff AND report IS NOT NULL"
-                ),
-                {"cutoff": cutoff},
-            ).rowcount
-        )

@@ -40,7 +40,8 @@ class RunOutcome:
     n_labels: int
     checks: dict[str, CheckResult]
     results: RunResults
-    report: bytes | None
+    # Whether the window gets an HTML report: marked due here, rendered later (runs/reports).
+    wants_report: bool
     timings: dict[str, float]
 
 
@@ -86,7 +87,8 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 UPDATE monitor_runs SET status = :status, verdict = :verdict,
                     drift_signal = :drift, retraining_recommended = :retrain,
                     n_events = :n, n_labels = :labels, results = CAST(:results AS jsonb),
-                    report = :report, timings = CAST(:timings AS jsonb), error = NULL,
+                    report = NULL, report_due_at = CASE WHEN :wants_report THEN now() END,
+                    timings = CAST(:timings AS jsonb), error = NULL,
                     lease_until = NULL, finished_at = now()
                 WHERE id = :id AND attempts = :attempt AND status = :running
                 RETURNING monitor_id, window_start
@@ -96,7 +98,7 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 "status": outcome.status.value, "verdict": outcome.verdict,
                 "drift": outcome.drift_signal, "retrain": outcome.retraining_recommended,
                 "n": outcome.n_events, "labels": outcome.n_labels,
-                "results": _dumps(outcome.results.dump()), "report": outcome.report,
+                "results": _dumps(outcome.results.dump()), "wants_report": outcome.wants_report,
                 "timings": _dumps(outcome.timings), "id": claim.run_id,
                 "attempt": claim.attempt, "running": RUNNING,
             },
