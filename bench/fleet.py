@@ -15,14 +15,17 @@ variants would. Measured on a real ``driftline api`` and real ``driftline worker
 - ``/metrics``: scrape time (the median of scrapes each after a quarter of the monitors'
   latest windows were stored anew, as a 15 s scrape interval sees one-minute windows; and
   the first scrape of the process, which formats everything) and series count; the fleet
-  page and a model page.
+  page and a model page;
+- then 200 busy models, each a window of 100,000 events: windows per worker-minute with 1
+  and with 2 processes, the seconds one such window costs, and the close → done p50/p99 of
+  all of them closing at once, with 2 processes (``fleet_big_*``).
 
 The baseline is profiled once by the worker's own code and its profile copied to every
 model's baseline (profiling 2,000 identical holdouts measures nothing new); events are
 written straight into the tables and featurised before the clock starts.
 
-    python -m bench.fleet                         # 2,000 monitors (about 25 minutes)
-    python -m bench.fleet --monitors 200 --deadline 120
+    python -m bench.fleet                         # 2,000 + 200 big monitors (about an hour)
+    python -m bench.fleet --monitors 200 --deadline 120 --big-monitors 0
 Last line: ``fleet_monitors=… fleet_tick_ms=… fleet_close_to_done_p99_s=…
 fleet_windows_per_worker_min=… fleet_metrics_scrape_ms=… fleet_page_ms=…`` and the rest.
 """
@@ -37,6 +40,7 @@ from typing import Any
 
 import httpx2 as httpx
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
 from app.auth.keys import create_key
@@ -44,6 +48,7 @@ from app.baselines.profiles import build_pending_profiles
 from app.datasets import health_tweets
 from app.db.partitions import ensure_day_partitions
 from app.db.session import make_sessionmaker, session_scope
+from app.engine.descriptors import FEATURE_COLUMNS, compute_descriptors
 from app.jobs.featurise import featurise_pending
 from app.monitoring.runs import claim_run, plan_due_windows
 from bench.ui import median_ms, sign_in
@@ -78,6 +83,43 @@ SELECT 'fleet-' || m, 'w' || :tag || '-' || m || '-' || k,
        t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (t.i % 50) / 100.0
 FROM generate_series(1, :n) m, generate_series(0, :per - 1) k, bench_texts t
 WHERE t.i = (m * 7919 + k * 104729 + :salt) % :texts
+"""
+
+
+# Busy models: each monitor's window holds BIG_EVENTS events, over ten minutes.
+BIG_MONITORS = 200
+BIG_EVENTS = 100_000
+BIG_WINDOW = timedelta(minutes=10)
+_BIG_MONITORS = """
+INSERT INTO models (name, version) SELECT 'big-' || i, '' FROM generate_series(1, :n) i;
+INSERT INTO baselines (model, name, source, embedder, record_count, status, summary, profile)
+    SELECT 'big-' || i, 'holdout', b.source, b.embedder, b.record_count, b.status, b.summary,
+           b.profile
+    FROM generate_series(1, :n) i, baselines b WHERE b.model = 'template';
+INSERT INTO monitors (name, project_id, model, baseline_id, window_seconds, delay_seconds,
+                      start_at, planned_until)
+    SELECT 'big-' || i || '-10m', (SELECT id FROM projects WHERE name = 'default'),
+           'big-' || i, b.id, 600, 0, :start, :planned
+    FROM generate_series(1, :n) i JOIN baselines b ON b.model = 'big-' || i
+"""
+# One model's window; the text's index rides in the request id, for its features below.
+_BIG_EVENTS = """
+INSERT INTO events (model, request_id, ts, prompt, output, prediction, confidence)
+SELECT :model, 'big-' || k || '-' || t.i,
+       CAST(:start AS timestamptz) + k * interval '1 millisecond' * (590000.0 / :per),
+       t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (t.i % 50) / 100.0
+FROM generate_series(0, :per - 1) k, bench_texts t
+WHERE t.i = (k * 104729 + :salt) % :texts
+"""
+_BIG_KEYS = """
+INSERT INTO event_keys (model, request_id, ts) SELECT model, request_id, ts FROM events
+WHERE model = :model
+"""
+_BIG_FEATURES = f"""
+INSERT INTO event_features (event_id, model, {", ".join(FEATURE_COLUMNS)})
+SELECT e.id, e.model, {", ".join("f." + c for c in FEATURE_COLUMNS)}
+FROM events e JOIN bench_features f ON f.i = split_part(e.request_id, '-', 3)::int
+WHERE e.model = :model
 """
 
 
@@ -252,7 +294,114 @@ def _series(body: str) -> int:
     return sum(1 for line in body.splitlines() if line and not line.startswith("#"))
 
 
-def main(monitors: int, duration: float, deadline: float) -> None:
+def _seed_big(engine: Engine, monitors: int, per: int, start: datetime) -> None:
+    """``monitors`` busy models with their monitors, and one window of ``per`` events each,
+    featurised as the featuriser would (each pool text's descriptors computed once)."""
+    with engine.connect() as conn:
+        pool = pd.read_sql(text("SELECT i, prompt, outlet FROM bench_texts ORDER BY i"), conn)
+    pool["output"] = "Topic: " + pool["outlet"]
+    pool["finish_reason"] = None
+    features = compute_descriptors(pool)[list(FEATURE_COLUMNS)]
+    features.insert(0, "i", pool["i"])
+    with engine.begin() as conn:
+        features.to_sql("bench_features", conn, index=False)
+        conn.execute(text("CREATE UNIQUE INDEX ON bench_features (i)"))
+        for statement in filter(str.strip, _BIG_MONITORS.split(";")):
+            conn.execute(
+                text(statement),
+                {"n": monitors, "start": start - BIG_WINDOW,
+                 "planned": start + 365 * 24 * 60 * MINUTE},
+            )  # fmt: skip
+        texts = conn.execute(text("SELECT count(*) FROM bench_texts")).scalar_one()
+    t0 = time.monotonic()
+    for m in range(1, monitors + 1):
+        model = f"big-{m}"
+        with engine.begin() as conn:
+            conn.execute(
+                text(_BIG_EVENTS),
+                {"model": model, "start": start, "per": per, "salt": m * 7919, "texts": texts},
+            )
+            conn.execute(text(_BIG_KEYS), {"model": model})
+            conn.execute(text(_BIG_FEATURES), {"model": model})
+        if m % 10 == 0 or m == monitors:
+            print(f"  {m * per:,} events of {monitors} busy models written "
+                  f"({time.monotonic() - t0:.0f} s)", flush=True)  # fmt: skip
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) events, event_features, event_keys"))
+
+
+def _queue_big(engine: Engine, start: datetime) -> float:
+    """Every busy monitor's window, queued at once (as if they all just closed); the time."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM monitor_runs WHERE window_start = :s"), {"s": start})
+        conn.execute(
+            text(
+                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
+                "SELECT id, baseline_id, :s, :e FROM monitors WHERE name LIKE 'big-%'"
+            ),
+            {"s": start, "e": start + BIG_WINDOW},
+        )
+    return time.time()
+
+
+def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: float,
+         deadline: float) -> dict[str, Any]:  # fmt: skip
+    """Windows per worker-minute of busy windows with 1 process (``duration`` s) and 2, and
+    close → done of every window closing at once with 2 (until ``deadline``)."""
+    out: dict[str, Any] = {}
+    _queue_big(engine, start)
+    with _workers(url, 1):
+        until = time.monotonic() + duration
+        while time.monotonic() < until and len(_finished(engine, start)) < monitors:
+            time.sleep(2)
+    done = _finished(engine, start)
+    out["rate_1"] = (len(done) - 1) / (done[-1] - done[0]) * 60 if len(done) > 1 else 0.0
+    with engine.connect() as conn:
+        seconds = conn.execute(
+            text(
+                "SELECT (timings->>'total')::float FROM monitor_runs "
+                "WHERE window_start = :s AND status = 'done'"
+            ),
+            {"s": start},
+        ).scalars().all()  # fmt: skip
+    out["window_s"] = statistics.median(seconds) if seconds else float("nan")
+    print(f"  busy windows, 1 process: {out['rate_1']:.2f} windows/min "
+          f"({out['window_s']:.1f} s each)", flush=True)  # fmt: skip
+    queued = _queue_big(engine, start)
+    with _workers(url, 2):
+        while time.time() < queued + deadline and len(_finished(engine, start)) < monitors:
+            time.sleep(2)
+    done = _finished(engine, start)
+    out["rate_2"] = (len(done) - 1) / (done[-1] - done[0]) * 60 / 2 if len(done) > 1 else 0.0
+    lat = np.array([t - queued for t in done] + [deadline] * (monitors - len(done)))
+    out["p50"], out["p99"] = np.percentile(lat, 50), np.percentile(lat, 99)
+    out["left"] = monitors - len(done)
+    print(f"  busy windows, 2 processes: {out['rate_2']:.2f} windows/min each; all closing "
+          f"at once: p50 {out['p50']:.0f} s, p99 {out['p99']:.0f} s "
+          f"({out['left']} unfinished at {deadline:.0f} s)", flush=True)  # fmt: skip
+    return out
+
+
+def _big_keys(big: dict[str, Any], monitors: int, events: int, deadline: float) -> str:
+    """The busy models' keys for the last line (empty when that phase was skipped)."""
+    if not big:
+        return ""
+    scaling = big["rate_2"] * 2 / big["rate_1"] if big["rate_1"] else 0.0
+    # A percentile that falls among the unfinished windows is only a lower bound.
+    p50 = f"{'>' if big['p50'] >= deadline else ''}{big['p50']:.0f}"
+    p99 = f"{'>' if big['p99'] >= deadline else ''}{big['p99']:.0f}"
+    return (
+        f" fleet_big_monitors={monitors} fleet_big_events={events} "
+        f"fleet_big_window_s={big['window_s']:.1f} "
+        f"fleet_big_windows_per_worker_min={big['rate_1']:.2f} "
+        f"fleet_big_windows_per_worker_min_2={big['rate_2']:.2f} "
+        f"fleet_big_scaling_2={scaling:.2f} fleet_big_close_to_done_p50_s={p50} "
+        f"fleet_big_close_to_done_p99_s={p99}"
+    )
+
+
+def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
+         big_events: int = BIG_EVENTS, big_deadline: float = 1800.0) -> None:  # fmt: skip
     """Seed, then each measurement in turn (progress printed)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     out: dict[str, Any] = {}
@@ -311,6 +460,15 @@ def main(monitors: int, duration: float, deadline: float) -> None:
                     _store_again(engine, quarter=i % 4)
                     scrape[i], body = _scrape_ms(client)
                 out["scrape_ms"], out["series"] = statistics.median(scrape), _series(body)
+
+            big: dict[str, Any] = {}
+            if big_monitors:
+                with engine.begin() as conn:  # the small fleet rests: its minutes are not this
+                    conn.execute(text("UPDATE monitors SET enabled = false"))
+                    conn.execute(text("DELETE FROM monitor_runs WHERE status = 'pending'"))
+                big_start = now - 6 * BIG_WINDOW
+                _seed_big(engine, big_monitors, big_events, big_start)
+                big = _big(engine, url, big_monitors, big_start, duration, big_deadline)
         engine.dispose()
 
     scaling = out["rate_2"] * 2 / out["rate_1"] if out["rate_1"] else 0.0
@@ -341,6 +499,7 @@ def main(monitors: int, duration: float, deadline: float) -> None:
         f"fleet_close_to_done_p50_s={p50} fleet_metrics_series={out['series']} "
         f"fleet_model_page_ms={out['model_ms']:.0f} "
         f"fleet_metrics_first_scrape_ms={out['cold_ms']:.0f}"
+        + _big_keys(big, big_monitors, big_events, big_deadline)
     )
 
 
@@ -351,5 +510,27 @@ if __name__ == "__main__":
                         help="seconds each throughput phase works its backlog")  # fmt: skip
     parser.add_argument("--deadline", type=float, default=900.0,
                         help="seconds after the live window closes to wait for it")  # fmt: skip
+    parser.add_argument(
+        "--big-monitors",
+        type=int,
+        default=BIG_MONITORS,
+        help="busy models with one big window each (0: skip that phase)",
+    )
+    parser.add_argument(
+        "--big-events", type=int, default=BIG_EVENTS, help="events in each busy model's window"
+    )
+    parser.add_argument(
+        "--big-deadline",
+        type=float,
+        default=1800.0,
+        help="seconds to wait for every busy window closing at once",
+    )
     args = parser.parse_args()
-    main(args.monitors, args.duration, args.deadline)
+    main(
+        args.monitors,
+        args.duration,
+        args.deadline,
+        args.big_monitors,
+        args.big_events,
+        args.big_deadline,
+    )
