@@ -109,7 +109,7 @@ SELECT :model, 'big-' || k || '-' || t.i,
        CAST(:start AS timestamptz) + k * interval '1 millisecond' * (590000.0 / :per),
        t.prompt, 'Topic: ' || t.outlet, t.outlet, 0.5 + (t.i % 50) / 100.0
 FROM generate_series(0, :per - 1) k, bench_texts t
-WHERE t.i = (k * 104729 + :salt) % :texts
+WHERE t.i = (k::bigint * 104729 + :salt) % :texts
 """
 _BIG_KEYS = """
 INSERT INTO event_keys (model, request_id, ts) SELECT model, request_id, ts FROM events
@@ -233,6 +233,11 @@ def _throughput(engine: Engine, url: str, monitors: int, start: datetime, proces
             text("DELETE FROM monitor_runs WHERE window_start = :s AND status <> 'done'"),
             {"s": start},
         )
+    return _rate(done, processes)
+
+
+def _rate(done: list[float], processes: int) -> float:
+    """Windows per minute per process, from sorted finish times (first to last)."""
     if len(done) < 2:
         return 0.0
     return (len(done) - 1) / (done[-1] - done[0]) * 60 / processes
@@ -355,7 +360,7 @@ def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: flo
         while time.monotonic() < until and len(_finished(engine, start)) < monitors:
             time.sleep(2)
     done = _finished(engine, start)
-    out["rate_1"] = (len(done) - 1) / (done[-1] - done[0]) * 60 if len(done) > 1 else 0.0
+    out["rate_1"] = _rate(done, 1)
     with engine.connect() as conn:
         seconds = conn.execute(
             text(
@@ -372,7 +377,7 @@ def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: flo
         while time.time() < queued + deadline and len(_finished(engine, start)) < monitors:
             time.sleep(2)
     done = _finished(engine, start)
-    out["rate_2"] = (len(done) - 1) / (done[-1] - done[0]) * 60 / 2 if len(done) > 1 else 0.0
+    out["rate_2"] = _rate(done, 2)
     lat = np.array([t - queued for t in done] + [deadline] * (monitors - len(done)))
     out["p50"], out["p99"] = np.percentile(lat, 50), np.percentile(lat, 99)
     out["left"] = monitors - len(done)
@@ -401,7 +406,8 @@ def _big_keys(big: dict[str, Any], monitors: int, events: int, deadline: float) 
 
 
 def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
-         big_events: int = BIG_EVENTS, big_deadline: float = 1800.0) -> None:  # fmt: skip
+         big_events: int = BIG_EVENTS, big_duration: float = 180.0,
+         big_deadline: float = 1800.0) -> None:  # fmt: skip
     """Seed, then each measurement in turn (progress printed)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     out: dict[str, Any] = {}
@@ -468,7 +474,7 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
                     conn.execute(text("DELETE FROM monitor_runs WHERE status = 'pending'"))
                 big_start = now - 6 * BIG_WINDOW
                 _seed_big(engine, big_monitors, big_events, big_start)
-                big = _big(engine, url, big_monitors, big_start, duration, big_deadline)
+                big = _big(engine, url, big_monitors, big_start, big_duration, big_deadline)
         engine.dispose()
 
     scaling = out["rate_2"] * 2 / out["rate_1"] if out["rate_1"] else 0.0
@@ -510,27 +516,14 @@ if __name__ == "__main__":
                         help="seconds each throughput phase works its backlog")  # fmt: skip
     parser.add_argument("--deadline", type=float, default=900.0,
                         help="seconds after the live window closes to wait for it")  # fmt: skip
-    parser.add_argument(
-        "--big-monitors",
-        type=int,
-        default=BIG_MONITORS,
-        help="busy models with one big window each (0: skip that phase)",
-    )
-    parser.add_argument(
-        "--big-events", type=int, default=BIG_EVENTS, help="events in each busy model's window"
-    )
-    parser.add_argument(
-        "--big-deadline",
-        type=float,
-        default=1800.0,
-        help="seconds to wait for every busy window closing at once",
-    )
+    parser.add_argument("--big-monitors", type=int, default=BIG_MONITORS,
+                        help="busy models, a big window each (0: skip that phase)")  # fmt: skip
+    parser.add_argument("--big-events", type=int, default=BIG_EVENTS,
+                        help="events in each busy model's window")  # fmt: skip
+    parser.add_argument("--big-duration", type=float, default=180.0,
+                        help="seconds one process works the busy models' backlog")  # fmt: skip
+    parser.add_argument("--big-deadline", type=float, default=1800.0,
+                        help="seconds to wait for every busy window closing at once")  # fmt: skip
     args = parser.parse_args()
-    main(
-        args.monitors,
-        args.duration,
-        args.deadline,
-        args.big_monitors,
-        args.big_events,
-        args.big_deadline,
-    )
+    main(args.monitors, args.duration, args.deadline, args.big_monitors, args.big_events,
+         args.big_duration, args.big_deadline)  # fmt: skip

@@ -20,7 +20,7 @@ from app.db.windows import (
 )
 from app.engine import descriptors as desc
 from app.engine.descriptors import FEATURE_COLUMNS
-from app.engine.report import Headline, render_report
+from app.engine.report import REPORT_MAX_ROWS, Headline, render_report
 from app.engine.results import Status
 from app.engine.thresholds import Thresholds
 from app.engine.window import evaluate_window, flatten_metadata
@@ -189,9 +189,9 @@ def render_due_report(
     replica: ReadReplica = PRIMARY_ONLY,
 ) -> bool:  # fmt: skip
     """Render and store the oldest due window report; False when none is due. The report
-    is Evidently's view of the window's events (read as the verdict read them) against the
-    baseline, under the stored verdict. One that fails is logged and given up: the verdict
-    stands without it."""
+    is Evidently's view of the window's events (a deterministic sample of at most
+    ``REPORT_MAX_ROWS``, as it always showed) against the baseline, under the stored
+    verdict. One that fails is logged and given up: the verdict stands without it."""
     claim = runs.claim_report(engine, lease_seconds=lease_seconds)
     if claim is None:
         return False
@@ -200,7 +200,8 @@ def render_due_report(
         with engine.connect() as conn:
             window = runs.load_claimed(conn, claim.run_id, history=0)
         with caught_up(engine, replica) as (conn, _):
-            frame, _ = window_frame(conn, window, cap=sample_cap)
+            # The report shows at most REPORT_MAX_ROWS rows: read no more than that.
+            frame, _ = window_frame(conn, window, cap=min(sample_cap, REPORT_MAX_ROWS))
         profile = load_profile(window.profile_blob)
         thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
         headline = Headline(
