@@ -23,11 +23,15 @@ def data_quality_check(
     """Rates of empty prompts/outputs, exact and near duplicate prompts, truncation, PII."""
     n = len(window)
     prompts = window["prompt"].fillna("")
+    repeated = prompts.duplicated()
+    # Equal prompts normalise alike: only the distinct ones are normalised (the costly part,
+    # a regex pass per text), and the near duplicates are what their forms do not tell apart.
+    forms = normalise_text(prompts[~repeated]).nunique()
     rates = {
         "empty_prompt_rate": float(descriptors["prompt_empty"].mean()),
         "empty_output_rate": float(descriptors["output_empty"].mean()),
-        "duplicate_rate": float(prompts.duplicated().mean()) if n else 0.0,
-        "near_duplicate_rate": float(normalise_text(prompts).duplicated().mean()) if n else 0.0,
+        "duplicate_rate": float(repeated.mean()) if n else 0.0,
+        "near_duplicate_rate": (n - forms) / n if n else 0.0,
         "truncated_rate": float(descriptors["truncated"].mean()),
         "pii_rate": float(descriptors["pii"].mean()),
         "refusal_rate": float(descriptors["refusal"].mean()),

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from statsmodels.stats.multitest import multipletests
 
-from app.engine.quality import classification_metrics
+from app.engine.quality import classification_metrics, per_class_f1
 from app.engine.stats import benjamini_hochberg
 
 
@@ -22,3 +23,19 @@ def test_classification_metrics_match_scikit_learn() -> None:
     p, r, f, _ = precision_recall_fscore_support(labels, preds, average="macro", zero_division=0)
     assert np.isclose(ours["accuracy"], accuracy_score(labels, preds))
     assert np.allclose([ours["precision"], ours["recall"], ours["f1"]], [p, r, f])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_per_class_f1_matches_scikit_learn(seed: int) -> None:
+    """Classes only predicted, only labelled, never right; numbers and unicode as classes."""
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "Σίγμα", "7", "7.0", "", "только-предсказан"]
+    labels = pd.Series(rng.choice(names[:5], 400))
+    preds = labels.where(rng.random(400) < 0.6, pd.Series(rng.choice(names, 400)))
+    classes = sorted(set(labels.astype(str)))
+    _, _, f, _ = precision_recall_fscore_support(
+        labels.astype(str), preds.astype(str), labels=classes, average=None, zero_division=0
+    )
+    ours = per_class_f1(preds, labels)
+    assert list(ours) == classes
+    assert np.allclose(list(ours.values()), f, rtol=0, atol=1e-12)
