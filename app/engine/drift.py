@@ -17,10 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from evidently.legacy.calculations.stattests import (
-    jensenshannon_stat_test,
-    wasserstein_stat_test,
-)
+from evidently.legacy.calculations.stattests import jensenshannon_stat_test
 from evidently.legacy.core import ColumnType
 from evidently.legacy.utils.data_drift_utils import (
     get_typical_words,
@@ -71,6 +68,19 @@ def _chi_square_p(reference: pd.Series, current: pd.Series, *, alpha: float = 0.
     return float(stats.chi2_contingency(table, correction=False, method=method).pvalue)
 
 
+def normed_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+    """Evidently's normed Wasserstein distance (its ``wasserstein`` stat test, which the
+    report shows): the distance over the reference's standard deviation, floored at 0.001.
+
+    The window side goes in as its distinct values and their counts, scipy's weighted form of
+    the same distance (tested equal to Evidently's): descriptors are mostly counts with many
+    ties, and a million-row window is then one sort instead of three.
+    """
+    values, counts = np.unique(current, return_counts=True)
+    norm = max(float(np.std(reference)), 0.001)
+    return float(stats.wasserstein_distance(reference, values, v_weights=counts) / norm)
+
+
 @dataclass(frozen=True)
 class ColumnDrift:
     """One column's drift: effect size (Evidently), p-value, BH q-value, verdict."""
@@ -103,9 +113,7 @@ def column_drifts(
         if ref.nunique() <= 1 and cur.nunique() <= 1:
             score = 0.0 if ref.iloc[0] == cur.iloc[0] else float("inf")
         else:
-            score = wasserstein_stat_test(
-                ref, cur, ColumnType.Numerical, thresholds.wasserstein
-            ).drift_score
+            score = normed_wasserstein(ref.to_numpy(), cur.to_numpy())
         p = float(stats.ks_2samp(ref, cur).pvalue)
         raw.append(ColumnDrift(col, "wasserstein", float(score), thresholds.wasserstein, p))
     for col in categorical:

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from evidently.legacy.calculations.stattests import wasserstein_stat_test
+from evidently.legacy.core import ColumnType
 from sklearn.metrics import roc_auc_score
 
 from app.datasets import chatterbot, health_tweets
@@ -15,6 +17,7 @@ from app.engine.drift import (
     embedding_drift,
     embedding_null_quantile,
     embedding_spread,
+    normed_wasserstein,
     text_drift,
 )
 from app.engine.embeddings import normalise
@@ -203,3 +206,20 @@ def test_text_drift_fires_on_a_new_domain_and_not_on_the_same_news() -> None:
     assert shifted.metric("roc_auc") > chance_auc(150, 150, p_value=0.01)
     calm = text_drift(news.iloc[:300], news.iloc[300:600], thresholds=T)
     assert calm.status is not Status.DRIFT, calm.summary
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_normed_wasserstein_is_evidentlys(seed: int) -> None:
+    """Counts with ties, continuous values, a constant reference (the 0.001 floor), one row."""
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.poisson(20, 500), rng.poisson(23, 5000)),
+        (rng.normal(size=300), rng.normal(0.3, 1.2, size=40)),
+        (np.full(100, 3.0), rng.integers(0, 5, 70)),
+        (rng.gamma(2, size=200), np.array([1.5])),
+    ]
+    for reference, current in cases:
+        ref, cur = pd.Series(reference, dtype=float), pd.Series(current, dtype=float)
+        evidently = wasserstein_stat_test(ref, cur, ColumnType.Numerical, 0.1).drift_score
+        ours = normed_wasserstein(ref.to_numpy(), cur.to_numpy())
+        assert ours == pytest.approx(evidently, rel=1e-9, abs=1e-12)
