@@ -238,12 +238,11 @@ def run_pending(
     on_outcome: Callable[[str], None] | None = None,
 ) -> int:
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
-    process is shutting down); returns how many ran. While no window waits, due reports are
-    rendered (each counts towards ``max_runs``): windows always go first. A window that raises
-    is recorded as failed on its run and monitor; the next goes on. ``on_outcome`` hears each
-    window's
-    stored status (``failed`` included; ``deferred`` when a judge did not answer and the
-    window waits), for the worker's own metrics."""
+    process is shutting down); returns how many windows ran. While no window waits, due
+    reports are rendered (each counts towards ``max_runs``): windows always go first. A window
+    that raises is recorded as failed on its run and monitor; the next goes on.
+    ``on_outcome`` hears each window's stored status (``failed`` included; ``deferred`` when
+    a judge did not answer and the window waits), for the worker's own metrics."""
     ran = 0
     for _ in range(max_runs):
         if stop is not None and stop.is_set():
