@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -435,6 +436,8 @@ class MonitorRun(Base):
     # When the report is due (rendered after the verdict, when no window waits); NULL when
     # it is stored or none is wanted. A claim moves it a lease ahead.
     report_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Claims of the due report so far (reset when the window is stored again).
+    report_attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -25,6 +25,7 @@ from app.jobs.featurise import featurise_pending
 from app.monitoring import runs
 from app.monitoring.results import worst_verdict
 from app.monitoring.runs import plan_due_windows, requeue_late_labels
+from app.monitoring.runs.reports import REPORT_ATTEMPTS
 from app.monitoring.runs.rollups import DAY, rollups
 from app.monitoring.worker import run_pending
 from tests.conftest import auth
@@ -272,6 +273,17 @@ def test_reports_are_rendered_after_the_waiting_windows_and_never_stale(
         assert page.status_code == 200, page.text
         assert f"verdict <b>{r['verdict']}</b>" in page.text  # the stored verdict's report
         assert "report" in client.get(f"/v1/runs/{r['id']}", headers=admin).json()["timings"]
+
+    # A report whose rendering kills its worker every time is claimed REPORT_ATTEMPTS times,
+    # then given up: no worker takes it again.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE monitor_runs SET report_due_at = now(), report_attempts = 0 "
+                          "WHERE id = :id"),
+                     {"id": third["id"]})  # fmt: skip
+    for _ in range(REPORT_ATTEMPTS):
+        dying = runs.claim_report(engine, lease_seconds=0)
+        assert dying is not None and dying.run_id == third["id"]
+    assert runs.claim_report(engine, lease_seconds=0) is None and due() == 0
 
 
 def test_late_labels_change_the_windows_f1_and_history_is_kept(

@@ -4,9 +4,9 @@ A report (Evidently's HTML) costs one to two seconds, twenty times a small windo
 ``store_result`` stores the verdict and marks the report due (``report_due_at``); a worker
 renders due reports only when no window is waiting, so a fleet's verdicts are not held up by
 the pages that explain them. A claim moves ``report_due_at`` a lease ahead: a worker that dies
-while rendering leaves the report to come due again. A report is stored only by the claim that
-took it (the same ``report_due_at``): a window recomputed meanwhile (a late label) marks its
-report due anew, and the stale render is discarded.
+while rendering leaves the report to come due again (``REPORT_ATTEMPTS`` claims at most). A
+report is stored only by the claim that took it (the same ``report_due_at``): a window
+recomputed meanwhile (a late label) marks its report due anew; the stale render is discarded.
 """
 
 from dataclasses import dataclass
@@ -14,7 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 
-from app.monitoring.runs.common import DONE
+from app.monitoring.runs.common import DONE, log
+
+# Claims of one report before it is given up: a render that kills its worker (out of memory)
+# must not be retried by every worker forever.
+REPORT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,10 @@ class ReportClaim:
 
 _CLAIM_REPORT = text(
     """
-    UPDATE monitor_runs r SET report_due_at = now() + make_interval(secs => :lease)
+    UPDATE monitor_runs r SET report_due_at = CASE WHEN r.report_attempts < :attempts
+                                                   THEN now() + make_interval(secs => :lease)
+                                              END,
+                              report_attempts = r.report_attempts + 1
     FROM (
         SELECT id FROM monitor_runs
         WHERE report_due_at <= now() AND status = :done
@@ -40,18 +47,29 @@ _CLAIM_REPORT = text(
         FOR UPDATE SKIP LOCKED
     ) due
     WHERE r.id = due.id
-    RETURNING r.id, r.report_due_at, r.verdict, r.results -> 'reasons' AS reasons, r.n_events,
-              r.retraining_recommended
+    RETURNING r.id, r.report_due_at, r.report_attempts, r.verdict,
+              r.results -> 'reasons' AS reasons, r.n_events, r.retraining_recommended
     """
 )
 
 
 def claim_report(engine: Engine, *, lease_seconds: int) -> ReportClaim | None:
-    """The oldest due report of a finished window, or None."""
+    """The oldest due report of a finished window, or None. A report claimed
+    ``REPORT_ATTEMPTS`` times without being stored (its rendering killed the worker each
+    time) is given up at its last claim: logged, never claimed again."""
     with engine.begin() as conn:
-        row = conn.execute(_CLAIM_REPORT, {"lease": lease_seconds, "done": DONE}).first()
+        row = conn.execute(
+            _CLAIM_REPORT,
+            {"lease": lease_seconds, "done": DONE, "attempts": REPORT_ATTEMPTS},
+        ).first()
     if row is None:
         return None
+    if row.report_due_at is None:
+        log.error(
+            "run %s: its report was claimed %d times and never stored; given up (the verdict "
+            "stands without it)", row.id, row.report_attempts,
+        )  # fmt: skip
+        return claim_report(engine, lease_seconds=lease_seconds)
     return ReportClaim(
         run_id=row.id, due_at=row.report_due_at, verdict=row.verdict,
         reasons=[str(r) for r in row.reasons or []], n_events=int(row.n_events or 0),

@@ -88,6 +88,7 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                     drift_signal = :drift, retraining_recommended = :retrain,
                     n_events = :n, n_labels = :labels, results = CAST(:results AS jsonb),
                     report = NULL, report_due_at = CASE WHEN :wants_report THEN now() END,
+                    report_attempts = 0,
                     timings = CAST(:timings AS jsonb), error = NULL,
                     lease_until = NULL, finished_at = now()
                 WHERE id = :id AND attempts = :attempt AND status = :running
