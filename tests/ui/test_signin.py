@@ -160,6 +160,29 @@ def test_another_projects_model_and_windows_look_absent(site: Site) -> None:
         assert c.get(f"/windows/{site.run_ids[-1]}/export").status_code == 404
 
 
+def test_a_window_whose_report_is_still_due_says_so_instead_of_framing_it(site: Site) -> None:
+    run = site.run_ids[-1]
+    with httpx.Client(base_url=site.base) as c:
+        assert login(site, site.read_key, client=c).status_code == 303
+        assert 'iframe class="report"' in c.get(f"/windows/{run}").text
+        with site.engine.begin() as conn:
+            due = conn.execute(
+                text("SELECT report_due_at FROM monitor_runs WHERE id = :id"), {"id": run}
+            ).scalar_one()
+            conn.execute(
+                text("UPDATE monitor_runs SET report_due_at = now() + interval '1 hour' "
+                     "WHERE id = :id"), {"id": run},
+            )  # fmt: skip
+        try:
+            page = c.get(f"/windows/{run}").text
+            assert "The report is being rendered" in page
+            assert 'iframe class="report"' not in page
+        finally:
+            with site.engine.begin() as conn:
+                conn.execute(text("UPDATE monitor_runs SET report_due_at = :d WHERE id = :id"),
+                             {"d": due, "id": run})  # fmt: skip
+
+
 def test_runbooks_are_pages_and_their_markdown_stays_available(site: Site) -> None:
     page = httpx.get(site.base + "/runbooks/drift-detected")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

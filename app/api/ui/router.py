@@ -385,7 +385,7 @@ def window_view(
     view = views.window_page(session, run)
     return page(
         request, "window.html", browser=browser, w=view,
-        has_report=run.status == RunStatus.DONE,
+        has_report=run.status == RunStatus.DONE, report_pending=run.report_due_at is not None,
     )  # fmt: skip
 
 
