@@ -184,16 +184,20 @@ def _add_window(engine: Engine, monitors: int, start: datetime, tag: str) -> Non
     featurise_pending(engine, max_batches=10_000)
 
 
-def _queue(engine: Engine, start: datetime) -> None:
-    """One pending run per monitor for the window starting at ``start``."""
+def _queue(engine: Engine, start: datetime, *, length: timedelta = MINUTE,
+           names: str = "%") -> float:  # fmt: skip
+    """One pending run per monitor named like ``names`` for the window starting at ``start``
+    (any run there before is replaced), as if they all just closed; the time queued."""
     with engine.begin() as conn:
+        conn.execute(text("DELETE FROM monitor_runs WHERE window_start = :s"), {"s": start})
         conn.execute(
             text(
                 "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
-                "SELECT id, baseline_id, :s, :e FROM monitors"
+                "SELECT id, baseline_id, :s, :e FROM monitors WHERE name LIKE :names"
             ),
-            {"s": start, "e": start + MINUTE},
+            {"s": start, "e": start + length, "names": names},
         )
+    return time.time()
 
 
 def _finished(engine: Engine, start: datetime) -> list[float]:
@@ -219,10 +223,12 @@ def _workers(url: str, processes: int) -> ExitStack:
 
 
 def _throughput(engine: Engine, url: str, monitors: int, start: datetime, processes: int,
-                duration: float) -> float:  # fmt: skip
+                duration: float, *, length: timedelta = MINUTE,
+                names: str = "%") -> float:  # fmt: skip
     """Windows per minute per process, from the finish times of a backlog of ``monitors``
-    windows worked for ``duration`` seconds (process start-up excluded)."""
-    _queue(engine, start)
+    windows (of ``length``, of the monitors named like ``names``) worked for ``duration``
+    seconds (process start-up excluded)."""
+    _queue(engine, start, length=length, names=names)
     with _workers(url, processes):
         until = time.monotonic() + duration
         while time.monotonic() < until and len(_finished(engine, start)) < monitors:
@@ -335,32 +341,14 @@ def _seed_big(engine: Engine, monitors: int, per: int, start: datetime) -> None:
         conn.execute(text("VACUUM (ANALYZE) events, event_features, event_keys"))
 
 
-def _queue_big(engine: Engine, start: datetime) -> float:
-    """Every busy monitor's window, queued at once (as if they all just closed); the time."""
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM monitor_runs WHERE window_start = :s"), {"s": start})
-        conn.execute(
-            text(
-                "INSERT INTO monitor_runs (monitor_id, baseline_id, window_start, window_end) "
-                "SELECT id, baseline_id, :s, :e FROM monitors WHERE name LIKE 'big-%'"
-            ),
-            {"s": start, "e": start + BIG_WINDOW},
-        )
-    return time.time()
-
-
 def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: float,
          deadline: float) -> dict[str, Any]:  # fmt: skip
     """Windows per worker-minute of busy windows with 1 process (``duration`` s) and 2, and
     close → done of every window closing at once with 2 (until ``deadline``)."""
     out: dict[str, Any] = {}
-    _queue_big(engine, start)
-    with _workers(url, 1):
-        until = time.monotonic() + duration
-        while time.monotonic() < until and len(_finished(engine, start)) < monitors:
-            time.sleep(2)
-    done = _finished(engine, start)
-    out["rate_1"] = _rate(done, 1)
+    out["rate_1"] = _throughput(
+        engine, url, monitors, start, 1, duration, length=BIG_WINDOW, names="big-%"
+    )
     with engine.connect() as conn:
         seconds = conn.execute(
             text(
@@ -372,7 +360,7 @@ def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: flo
     out["window_s"] = statistics.median(seconds) if seconds else float("nan")
     print(f"  busy windows, 1 process: {out['rate_1']:.2f} windows/min "
           f"({out['window_s']:.1f} s each)", flush=True)  # fmt: skip
-    queued = _queue_big(engine, start)
+    queued = _queue(engine, start, length=BIG_WINDOW, names="big-%")
     with _workers(url, 2):
         while time.time() < queued + deadline and len(_finished(engine, start)) < monitors:
             time.sleep(2)
@@ -387,14 +375,18 @@ def _big(engine: Engine, url: str, monitors: int, start: datetime, duration: flo
     return out
 
 
+def _bound(seconds: float, deadline: float) -> str:
+    """A latency percentile as printed: one that falls among the windows unfinished at the
+    deadline is only a lower bound (a ``>`` in front)."""
+    return f"{'>' if seconds >= deadline else ''}{seconds:.0f}"
+
+
 def _big_keys(big: dict[str, Any], monitors: int, events: int, deadline: float) -> str:
     """The busy models' keys for the last line (empty when that phase was skipped)."""
     if not big:
         return ""
     scaling = big["rate_2"] * 2 / big["rate_1"] if big["rate_1"] else 0.0
-    # A percentile that falls among the unfinished windows is only a lower bound.
-    p50 = f"{'>' if big['p50'] >= deadline else ''}{big['p50']:.0f}"
-    p99 = f"{'>' if big['p99'] >= deadline else ''}{big['p99']:.0f}"
+    p50, p99 = _bound(big["p50"], deadline), _bound(big["p99"], deadline)
     return (
         f" fleet_big_monitors={monitors} fleet_big_events={events} "
         f"fleet_big_window_s={big['window_s']:.1f} "
@@ -478,9 +470,7 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
         engine.dispose()
 
     scaling = out["rate_2"] * 2 / out["rate_1"] if out["rate_1"] else 0.0
-    # A percentile that falls among the unfinished windows is only a lower bound.
-    p50 = f"{'>' if out['p50'] >= deadline else ''}{out['p50']:.0f}"
-    p99 = f"{'>' if out['p99'] >= deadline else ''}{out['p99']:.0f}"
+    p50, p99 = _bound(out["p50"], deadline), _bound(out["p99"], deadline)
     print(f"monitors:                               {monitors}")
     print(f"tick, every window closed / none:       {out['tick_ms']:.0f} / "
           f"{out['idle_tick_ms']:.0f} ms")  # fmt: skip

@@ -19,16 +19,13 @@ from app.engine.thresholds import Thresholds
 METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def _encode(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    codes, classes = _factorize(predictions, labels)
-    return codes[len(labels) :], codes[: len(labels)], len(classes)
-
-
-def _factorize(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of the labels then the predictions, and the classes they stand for
-    (hashed, not sorted: sorting a million strings cost a second of a big window)."""
-    codes, classes = pd.factorize(np.concatenate([labels, predictions]))
-    return np.asarray(codes), np.asarray(classes)
+def _encode(predictions: pd.Series, labels: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer codes of the predictions and the labels (as text), and the classes they
+    stand for (hashed, not sorted: sorting a million strings cost a second of a big window)."""
+    labels_text = labels.astype(str).to_numpy()
+    codes, classes = pd.factorize(np.concatenate([labels_text, predictions.astype(str).to_numpy()]))
+    codes = np.asarray(codes)
+    return codes[len(labels_text) :], codes[: len(labels_text)], np.asarray(classes)
 
 
 def _class_scores(pred: np.ndarray, true: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
@@ -67,16 +64,16 @@ def _metrics_from_codes(pred: np.ndarray, true: np.ndarray, k: int) -> np.ndarra
 
 def classification_metrics(predictions: pd.Series, labels: pd.Series) -> dict[str, float]:
     """Accuracy and macro precision, recall, F1 (over the classes present in either)."""
-    pred, true, k = _encode(predictions.astype(str).to_numpy(), labels.astype(str).to_numpy())
-    return dict(zip(METRICS, map(float, _metrics_from_codes(pred, true, k)), strict=True))
+    pred, true, classes = _encode(predictions, labels)
+    return dict(
+        zip(METRICS, map(float, _metrics_from_codes(pred, true, len(classes))), strict=True)
+    )
 
 
 def per_class_f1(predictions: pd.Series, labels: pd.Series) -> dict[str, float]:
     """F1 for each class that appears in the labels (scikit-learn's per-class F1 with
     ``zero_division=0``, from one confusion matrix: tested equal)."""
-    y_pred, y_true = predictions.astype(str).to_numpy(), labels.astype(str).to_numpy()
-    codes, classes = _factorize(y_pred, y_true)
-    true, pred = codes[: len(y_true)], codes[len(y_true) :]
+    pred, true, classes = _encode(predictions, labels)
     f1 = _class_scores(pred, true, len(classes))[-1]
     labelled = np.flatnonzero(np.bincount(true, minlength=len(classes)) > 0)
     return {str(classes[c]): float(f1[c]) for c in sorted(labelled, key=lambda c: classes[c])}

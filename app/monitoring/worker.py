@@ -88,6 +88,11 @@ def window_frame(
     return frame, total
 
 
+def _thresholds(window: runs.ClaimedWindow) -> Thresholds:
+    """The monitor's thresholds: the defaults, its ``min_events`` and its overrides."""
+    return Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+
+
 def _descriptors(frame: pd.DataFrame, vocab: frozenset[str]) -> pd.DataFrame:
     """Stored features where the featuriser has been, computed here for the rest."""
     d = frame[list(desc.FEATURE_COLUMNS)].copy()
@@ -117,7 +122,7 @@ def execute_run(
     started = time.perf_counter()
     with engine.connect() as conn:
         window = runs.load_claimed(conn, claim.run_id, history=MAX_HISTORY)
-    thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+    thresholds = _thresholds(window)
     with caught_up(engine, replica) as (conn, source):
         frame, total = window_frame(conn, window, cap=sample_cap)
         recent = recent_frame(conn, window, windows=thresholds.pool_windows - 1, cap=sample_cap)
@@ -203,7 +208,7 @@ def render_due_report(
             # The report shows at most REPORT_MAX_ROWS rows: read no more than that.
             frame, _ = window_frame(conn, window, cap=min(sample_cap, REPORT_MAX_ROWS))
         profile = load_profile(window.profile_blob)
-        thresholds = Thresholds(min_events=window.min_events).with_overrides(window.thresholds)
+        thresholds = _thresholds(window)
         headline = Headline(
             claim.verdict, claim.reasons, claim.n_events, claim.retraining_recommended
         )
