@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.config import Settings, get_settings
+from app.config import WORKER_THREAD_VARIABLES, Settings, get_settings
 from app.exports.reasons import REASONS as RETRAINING_REASONS
 
 if TYPE_CHECKING:
@@ -377,7 +377,7 @@ def worker() -> None:
     # they start afterwards; two workers' spare threads spun on each other's cores (a
     # window's long-tail fit took 10x longer beside a second worker). Importing the
     # scheduler loads numpy, so this comes before it (tests/cli/test_up.py reads the pools).
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in WORKER_THREAD_VARIABLES:
         os.environ[variable] = str(settings.worker_threads)
     _require_extra("engine", "worker")
     from app.db.session import make_engine

@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The variables numpy, scikit-learn and torch read once, as they load their BLAS and OpenMP
+# runtimes: a worker sets them to ``Settings.worker_threads`` before anything loads numpy.
+WORKER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 class OidcGroup(BaseModel):
     """What members of an identity-provider group may do in the UI."""

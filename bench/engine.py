@@ -27,6 +27,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from app.config import WORKER_THREAD_VARIABLES, get_settings
 from app.datasets import health_tweets
 from app.engine.report import REPORT_MAX_ROWS, Headline, render_report
 from app.engine.window import BaselineProfile, describe, evaluate_window
@@ -134,11 +135,15 @@ def main() -> None:
     # Above the pool of tweets, a window repeats each one; the same size again with every
     # prompt distinct shows what repeats save (near duplicates normalise distinct prompts).
     runs += [(size, True) for size in args.sizes if size >= 1_000_000]
+    # As `driftline worker` runs a window: its BLAS/OpenMP thread limit, set before numpy loads.
+    threads = str(get_settings().worker_threads)
+    env = os.environ | dict.fromkeys(WORKER_THREAD_VARIABLES, threads)
+    print(f"BLAS/OpenMP threads: {threads} (as the worker)")
     for size, distinct in runs:
         out = subprocess.run(
             [sys.executable, "-m", "bench.engine", "--one", str(size)]
             + (["--distinct"] if distinct else []),
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=env,
         ).stdout  # fmt: skip
         r = json.loads(out.strip().splitlines()[-1])
         results[(size, distinct)] = r
