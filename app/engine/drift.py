@@ -17,15 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from evidently.legacy.calculations.stattests import jensenshannon_stat_test
-from evidently.legacy.core import ColumnType
-from evidently.legacy.utils.data_drift_utils import (
-    get_typical_words,
-    roc_auc_domain_classifier,
-)
+from evidently.legacy.utils.data_drift_utils import roc_auc_domain_classifier
 from scipy import stats
+from scipy.spatial import distance
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import benjamini_hochberg
@@ -41,20 +38,29 @@ MIN_RESAMPLES = 999
 MAX_RESAMPLES = 99_999
 
 
-def _chi_square_p(reference: pd.Series, current: pd.Series, *, alpha: float = 0.01) -> float:
-    # One count per side: the categories are the counts' union (a set of a million strings
-    # and three more string conversions cost half a second of a big window).
-    ref_counts = reference.astype(str).value_counts()
-    cur_counts = current.astype(str).value_counts()
-    cats = sorted(set(ref_counts.index) | set(cur_counts.index))
-    if len(cats) < 2:
-        return 1.0
-    table = np.array(
-        [
-            ref_counts.reindex(cats, fill_value=0).to_numpy(),
-            cur_counts.reindex(cats, fill_value=0).to_numpy(),
-        ]
+def _aligned(ref_counts: pd.Series, cur_counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two sides' category counts over the union of their categories, in one order."""
+    cats = ref_counts.index.union(cur_counts.index)
+    return (
+        ref_counts.reindex(cats, fill_value=0).to_numpy(),
+        cur_counts.reindex(cats, fill_value=0).to_numpy(),
     )
+
+
+def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Evidently's Jensen-Shannon distance for a categorical column (its ``jensenshannon``
+    stat test, which the report shows) from the two sides' aligned category counts: each
+    side's shares over the union of categories, natural log. Tested equal to Evidently's;
+    Evidently builds the shares through dictionaries of the values, ≈ 1 ms a column a
+    window."""
+    return float(
+        distance.jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())
+    )
+
+
+def _chi_square_p(ref_counts: np.ndarray, cur_counts: np.ndarray, *, alpha: float = 0.01) -> float:
+    """Chi-square test of homogeneity of two aligned category counts."""
+    table = np.array([ref_counts, cur_counts])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 1.0
@@ -62,10 +68,30 @@ def _chi_square_p(reference: pd.Series, current: pd.Series, *, alpha: float = 0.
     if expected.min() >= 5:
         return float(stats.chi2_contingency(table)[1])
     # Few values (sparse labels, rare classes): the chi-square approximation is too eager, so
-    # the p-value comes from tables drawn with the same margins (R's simulate.p.value).
+    # the p-value is taken over the tables with the same margins: exactly for two categories
+    # (a flag), else from tables drawn at random (R's simulate.p.value).
+    if table.shape[1] == 2:
+        return _two_category_p(table, expected)
     rounds = int(min(MAX_RESAMPLES, max(MIN_RESAMPLES, np.ceil(10 / alpha))))
     method = stats.MonteCarloMethod(n_resamples=rounds, rng=np.random.default_rng(0))
     return float(stats.chi2_contingency(table, correction=False, method=method).pvalue)
+
+
+def _two_category_p(table: np.ndarray, expected: np.ndarray) -> float:
+    """The chi-square test's p-value over every two-by-two table with these margins, exactly: the
+    probability (hypergeometric) of a statistic at least the observed one. What R's
+    ``simulate.p.value`` and the Monte Carlo above estimate, without their error, in a
+    tenth of a millisecond where 14,000 simulated tables took 3 ms (a window tests five
+    flags). Ties with the observed statistic count, as in R (its 1 - 64 ε tolerance)."""
+    column_0, window_n, n = int(table[:, 0].sum()), int(table[1].sum()), int(table.sum())
+    # The window's count in the first category, over its whole range given the margins.
+    x = np.arange(max(0, window_n - int(table[:, 1].sum())), min(window_n, column_0) + 1)
+    tables = np.stack([column_0 - x, table[0].sum() - (column_0 - x), x, window_n - x], axis=1)
+    statistics = ((tables - expected.ravel()) ** 2 / expected.ravel()).sum(axis=1)
+    observed = float(((table.ravel() - expected.ravel()) ** 2 / expected.ravel()).sum())
+    probability = stats.hypergeom.pmf(x, n, column_0, window_n)
+    at_least = statistics >= observed * (1 - 64 * np.finfo(float).eps)
+    return float(min(1.0, probability[at_least].sum()))
 
 
 def normed_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
@@ -94,6 +120,13 @@ class ColumnDrift:
     drifted: bool = False
 
 
+def _finite(column: pd.Series) -> np.ndarray:
+    """A numeric column's values without the missing ones (NaN, None, pd.NA)."""
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    finite: np.ndarray = values[~np.isnan(values)]
+    return finite
+
+
 def column_drifts(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -107,22 +140,22 @@ def column_drifts(
     # The smallest p-value BH may need: the FDR split over every column tested.
     alpha = thresholds.descriptor_fdr / max(len(numeric) + len(categorical), 1)
     for col in numeric:
-        ref, cur = reference[col].astype(float).dropna(), current[col].astype(float).dropna()
-        if ref.empty or cur.empty:
+        ref, cur = _finite(reference[col]), _finite(current[col])
+        if not len(ref) or not len(cur):
             continue
-        if ref.nunique() <= 1 and cur.nunique() <= 1:
-            score = 0.0 if ref.iloc[0] == cur.iloc[0] else float("inf")
+        if ref.min() == ref.max() and cur.min() == cur.max():
+            score = 0.0 if ref[0] == cur[0] else float("inf")
         else:
-            score = normed_wasserstein(ref.to_numpy(), cur.to_numpy())
+            score = normed_wasserstein(ref, cur)
         p = float(stats.ks_2samp(ref, cur).pvalue)
         raw.append(ColumnDrift(col, "wasserstein", float(score), thresholds.wasserstein, p))
     for col in categorical:
-        ref, cur = reference[col].astype(str), current[col].astype(str)
-        score = jensenshannon_stat_test(
-            ref, cur, ColumnType.Categorical, thresholds.jensenshannon
-        ).drift_score
-        p = _chi_square_p(ref, cur, alpha=alpha)
-        raw.append(ColumnDrift(col, "jensenshannon", float(score), thresholds.jensenshannon, p))
+        ref_counts, cur_counts = _aligned(
+            reference[col].astype(str).value_counts(), current[col].astype(str).value_counts()
+        )
+        score = jensen_shannon(ref_counts, cur_counts)
+        p = _chi_square_p(ref_counts, cur_counts, alpha=alpha)
+        raw.append(ColumnDrift(col, "jensenshannon", score, thresholds.jensenshannon, p))
     q = benjamini_hochberg(np.array([c.p_value for c in raw]))
     return [
         ColumnDrift(
@@ -193,11 +226,11 @@ def distribution_drift(
         return CheckResult(
             check, Status.INSUFFICIENT_DATA, f"{len(cur)} values (< {min_events})", []
         )
-    js = jensenshannon_stat_test(ref, cur, ColumnType.Categorical, thresholds.prediction_js)
-    score = float(js.drift_score)
-    p = _chi_square_p(ref, cur)
-    shares = cur.value_counts(normalize=True)
-    new = shares[~shares.index.isin(set(ref))]
+    ref_counts, cur_counts = ref.value_counts(), cur.value_counts()
+    aligned = _aligned(ref_counts, cur_counts)
+    score, p = jensen_shannon(*aligned), _chi_square_p(*aligned)
+    shares = cur_counts / len(cur)
+    new = shares[~shares.index.isin(ref_counts.index)]
     new_share = float(new.sum())
     significant = p < 0.01
     if significant and (score >= thresholds.prediction_js or new_share >= 0.05):
@@ -211,7 +244,7 @@ def distribution_drift(
         MetricValue("p_value", p),
         MetricValue("new_class_share", new_share),
     ]
-    metrics += class_share_metrics(ref, shares)
+    metrics += class_share_metrics(ref_counts, shares)
     summary = f"Jensen-Shannon {score:.3f}" + (
         f"; classes new to the baseline: {', '.join(map(str, new.index[:10]))} ({new_share:.1%})"
         if not new.empty
@@ -228,10 +261,11 @@ MAX_CLASS_SERIES = 20
 OTHER_CLASSES = "__other__"
 
 
-def class_share_metrics(reference: pd.Series, shares: pd.Series) -> list[MetricValue]:
-    """``class_share`` of the baseline's ``MAX_CLASS_SERIES`` most frequent classes, and of
-    all the others together as ``__other__`` (when any has a share)."""
-    kept = set(reference.value_counts().index[:MAX_CLASS_SERIES])
+def class_share_metrics(reference_counts: pd.Series, shares: pd.Series) -> list[MetricValue]:
+    """``class_share`` of the baseline's ``MAX_CLASS_SERIES`` most frequent classes (from its
+    ``value_counts``), and of all the others together as ``__other__`` (when any has a
+    share)."""
+    kept = set(reference_counts.index[:MAX_CLASS_SERIES])
     out = [
         MetricValue("class_share", float(shares.get(k, 0.0)), feature=str(k)) for k in sorted(kept)
     ]
@@ -272,6 +306,22 @@ def _global_rng(seed: int) -> Iterator[None]:
         np.random.set_state(saved)
 
 
+def typical_words(pipeline: Pipeline, count: int) -> tuple[list[str], list[str]]:
+    """The words that most say "window" and those that most say "baseline" to the domain
+    classifier: its largest positive and negative weights, ``count`` each (Evidently's
+    ``get_typical_words``, tested equal; it builds an inverted vocabulary of every word
+    and pandas frames, ≈ 4 ms a window, to name 30)."""
+    weights = pipeline["classification"].coef_[0]
+    up, down = np.flatnonzero(weights > 0), np.flatnonzero(weights < 0)
+    # Sorted as pandas sorts Evidently's frame (numpy's quicksort; descending by reversing
+    # before and after), so that tied weights come out in the order its report names them.
+    positive = up[::-1][np.argsort(weights[up][::-1], kind="quicksort")][::-1][:count]
+    negative = down[np.argsort(weights[down], kind="quicksort")][:count]
+    wanted = {*positive.tolist(), *negative.tolist()}
+    names = {i: w for w, i in pipeline["vectorization"].vocabulary_.items() if i in wanted}
+    return [names[i] for i in positive.tolist()], [names[i] for i in negative.tolist()]
+
+
 def text_drift(
     reference: pd.Series,
     current: pd.Series,
@@ -305,7 +355,7 @@ def text_drift(
     except ValueError as exc:  # e.g. empty vocabulary: nothing to tell apart
         return CheckResult(check, Status.OK, f"no usable text ({exc})", [])
     chance = chance_auc(int(np.sum(y_test == 0)), int(np.sum(y_test == 1)), p_value=0.01)
-    words_cur, words_ref = get_typical_words(pipeline, words_num=15)
+    words_cur, words_ref = typical_words(pipeline, 15)
     drifted = auc >= thresholds.text_auc and auc > chance
     status = Status.DRIFT if drifted else (Status.WARNING if auc > max(chance, 0.6) else Status.OK)
     return CheckResult(

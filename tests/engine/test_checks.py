@@ -3,8 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from evidently.legacy.calculations.stattests import wasserstein_stat_test
+from evidently.legacy.calculations.stattests import jensenshannon_stat_test, wasserstein_stat_test
 from evidently.legacy.core import ColumnType
+from evidently.legacy.utils.data_drift_utils import get_typical_words, roc_auc_domain_classifier
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from app.datasets import chatterbot, health_tweets
@@ -19,6 +21,7 @@ from app.engine.drift import (
     embedding_spread,
     normed_wasserstein,
     text_drift,
+    typical_words,
 )
 from app.engine.embeddings import normalise
 from app.engine.longtail import longtail_check
@@ -223,3 +226,74 @@ def test_the_normed_wasserstein_is_evidentlys(seed: int) -> None:
         evidently = wasserstein_stat_test(ref, cur, ColumnType.Numerical, 0.1).drift_score
         ours = normed_wasserstein(ref.to_numpy(), cur.to_numpy())
         assert ours == pytest.approx(evidently, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_words_that_tell_the_windows_apart_are_evidentlys(seed: int) -> None:
+    """Shifted and calm windows, small and large, as the domain classifier weighs them."""
+    news = health_tweets(without_urls=True).sample(frac=1, random_state=seed)["text"]
+    chat = chatterbot()["prompt"].sample(300, random_state=seed)
+    target_sizes = [(300, chat), (500, news.iloc[500:530]), (200, news.iloc[600:900])]
+    for n_ref, current in target_sizes:
+        texts = pd.concat([news.iloc[:n_ref], current], ignore_index=True)
+        target = np.r_[np.zeros(n_ref, int), np.ones(len(current), int)]
+        _, _, pipeline = roc_auc_domain_classifier(texts, texts, target, target)
+        for count in (15, 3):
+            assert typical_words(pipeline, count) == tuple(
+                get_typical_words(pipeline, words_num=count)
+            )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_rare_flags_p_value_is_the_exact_one_simulated_tables_estimate(seed: int) -> None:
+    """A flag too rare for the chi-square approximation: its p-value is exact over the tables
+    with the same margins, what scipy's Monte Carlo (R's simulate.p.value) converges to."""
+    rng = np.random.default_rng(seed)
+    for ref_n, cur_n, ref_rate, cur_rate in [
+        (500, 30, 0.02, 0.02), (500, 30, 0.02, 0.2), (200, 200, 0.03, 0.05),
+        (50, 5, 0.5, 0.5), (30, 3, 0.1, 0.9), (10_000, 8, 0.001, 0.5),
+    ]:  # fmt: skip
+        ref = pd.Series(rng.random(ref_n) < ref_rate)
+        cur = pd.Series(rng.random(cur_n) < cur_rate)
+        table = pd.crosstab(
+            np.r_[np.zeros(ref_n), np.ones(cur_n)], np.r_[ref.to_numpy(), cur.to_numpy()]
+        ).to_numpy()
+        columns = descriptor_drift(
+            pd.DataFrame({"flag": ref}), pd.DataFrame({"flag": cur}), numeric=[],
+            categorical=["flag"], thresholds=T,
+        ).details["columns"]  # fmt: skip
+        if table.shape[1] < 2:
+            assert columns[0]["p_value"] == 1.0
+            continue
+        simulated = stats.chi2_contingency(
+            table, correction=False,
+            method=stats.MonteCarloMethod(n_resamples=100_000, rng=np.random.default_rng(0)),
+        ).pvalue  # fmt: skip
+        error = np.sqrt(max(simulated * (1 - simulated), 1e-5) / 100_000)
+        assert abs(columns[0]["p_value"] - simulated) < 4 * error + 1e-5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_jensen_shannon_distance_is_evidentlys(seed: int) -> None:
+    """For descriptors and for class distributions: categories on one side only, one
+    category, many rare ones, numbers as categories, a window of one event."""
+    rng = np.random.default_rng(seed)
+    many = [f"c{i}" for i in range(60)]
+    cases = [
+        (rng.choice(["en", "es", "fr"], 500, p=[0.8, 0.15, 0.05]), rng.choice(["en", "de"], 30)),
+        (np.full(200, "stop"), rng.choice(["stop", "length"], 40)),
+        (rng.choice(many, 1000), rng.choice([*many[:20], "new"], 300)),
+        (rng.integers(0, 4, 300), rng.integers(2, 7, 50)),
+        (rng.choice(["a", "b"], 100), np.array(["b"])),
+        (np.full(50, "same"), np.full(10, "same")),
+    ]
+    for reference, current in cases:
+        ref, cur = pd.Series(reference).astype(str), pd.Series(current).astype(str)
+        evidently = jensenshannon_stat_test(ref, cur, ColumnType.Categorical, 0.1).drift_score
+        columns = descriptor_drift(
+            pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur}), numeric=[], categorical=["c"],
+            thresholds=T,
+        ).details["columns"]  # fmt: skip
+        assert columns[0]["score"] == pytest.approx(evidently, rel=1e-9, abs=1e-12)
+        classes = distribution_drift(ref, cur, check="prediction_drift", thresholds=T, min_events=1)
+        assert classes.metric("js_distance") == pytest.approx(evidently, rel=1e-9, abs=1e-12)
