@@ -47,6 +47,18 @@ def _aligned(ref_counts: pd.Series, cur_counts: pd.Series) -> tuple[np.ndarray, 
     )
 
 
+def _category_counts(reference: pd.Series, current: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each side's count of every category (as text) either side holds, in sorted order (as
+    ``_aligned``): one sort of both sides in numpy, where two pandas value counts and their
+    alignment cost a descriptor column 0.5 ms a window."""
+    ref, cur = reference.to_numpy().astype(str), current.to_numpy().astype(str)
+    categories, codes = np.unique(np.concatenate([ref, cur]), return_inverse=True)
+    return (
+        np.bincount(codes[: len(ref)], minlength=len(categories)),
+        np.bincount(codes[len(ref) :], minlength=len(categories)),
+    )
+
+
 def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     """Evidently's Jensen-Shannon distance for a categorical column (its ``jensenshannon``
     stat test, which the report shows) from the two sides' aligned category counts: each
@@ -73,8 +85,38 @@ def _chi_square_p(ref_counts: np.ndarray, cur_counts: np.ndarray, *, alpha: floa
     if table.shape[1] == 2:
         return _two_category_p(table, expected)
     rounds = int(min(MAX_RESAMPLES, max(MIN_RESAMPLES, np.ceil(10 / alpha))))
-    method = stats.MonteCarloMethod(n_resamples=rounds, rng=np.random.default_rng(0))
-    return float(stats.chi2_contingency(table, correction=False, method=method).pvalue)
+    return _simulated_p(table, expected, rounds, np.random.default_rng(0))
+
+
+# Besag and Clifford's sequential p-value stops simulating once this many tables were as
+# extreme as the observed one.
+SEQUENTIAL_HITS = 20
+
+
+def _simulated_p(
+    table: np.ndarray, expected: np.ndarray, rounds: int, rng: np.random.Generator
+) -> float:
+    """The chi-square statistic's p-value from up to ``rounds`` tables drawn with the
+    table's margins (Patefield's algorithm, scipy's ``random_table``), stopped as soon as
+    ``SEQUENTIAL_HITS`` of them reach the observed statistic: Besag and Clifford's (1991)
+    sequential Monte Carlo p-value, ``hits / tables drawn`` — exact in the same sense as
+    the full simulation, which it equals when the p-value is small (those never stop early).
+    A calm window's large p-value is settled after a few dozen tables instead of 14,000
+    (3 ms a window for its language column); otherwise ``(hits + 1) / (rounds + 1)``, as
+    scipy's Monte Carlo test."""
+    tables = stats.random_table(table.sum(axis=1), table.sum(axis=0), seed=rng)
+    observed = float(((table - expected) ** 2 / expected).sum())
+    threshold = observed * (1 - 64 * np.finfo(float).eps)
+    hits, drawn, batch = 0, 0, 50
+    while drawn < rounds:
+        size = min(batch, rounds - drawn)
+        statistics = ((tables.rvs(size=size) - expected) ** 2 / expected).sum(axis=(1, 2))
+        at_least = np.flatnonzero(statistics >= threshold)
+        if hits + len(at_least) >= SEQUENTIAL_HITS:
+            # Stopped at the table that brought the last hit needed.
+            return SEQUENTIAL_HITS / (drawn + int(at_least[SEQUENTIAL_HITS - hits - 1]) + 1)
+        hits, drawn, batch = hits + len(at_least), drawn + size, batch * 4
+    return (hits + 1) / (rounds + 1)
 
 
 def _two_category_p(table: np.ndarray, expected: np.ndarray) -> float:
@@ -150,9 +192,7 @@ def column_drifts(
         p = float(stats.ks_2samp(ref, cur).pvalue)
         raw.append(ColumnDrift(col, "wasserstein", float(score), thresholds.wasserstein, p))
     for col in categorical:
-        ref_counts, cur_counts = _aligned(
-            reference[col].astype(str).value_counts(), current[col].astype(str).value_counts()
-        )
+        ref_counts, cur_counts = _category_counts(reference[col], current[col])
         score = jensen_shannon(ref_counts, cur_counts)
         p = _chi_square_p(ref_counts, cur_counts, alpha=alpha)
         raw.append(ColumnDrift(col, "jensenshannon", score, thresholds.jensenshannon, p))

@@ -273,6 +273,30 @@ def test_a_rare_flags_p_value_is_the_exact_one_simulated_tables_estimate(seed: i
         assert abs(columns[0]["p_value"] - simulated) < 4 * error + 1e-5
 
 
+def test_a_sparse_categorys_simulated_p_value_holds_its_level_and_fires() -> None:
+    """Many categories, most rare, in 30-event windows (the chi-square approximation does not
+    hold): the sequential simulated p-value holds its level under the null (at most the
+    level, with the binomial margin of 400 windows) and is small for a shifted window."""
+    rng = np.random.default_rng(7)
+    languages = ["en", "es", "pcm", "la", "lb", "sn", "da"]
+    shares = [0.86, 0.05, 0.04, 0.02, 0.01, 0.01, 0.01]
+    reference = pd.DataFrame({"language": rng.choice(languages, 500, p=shares)})
+
+    def p_value(window: np.ndarray) -> float:
+        columns = descriptor_drift(
+            reference, pd.DataFrame({"language": window}), numeric=[],
+            categorical=["language"], thresholds=T,
+        ).details["columns"]  # fmt: skip
+        return float(columns[0]["p_value"])
+
+    null = np.array([p_value(rng.choice(languages, 30, p=shares)) for _ in range(400)])
+    for level in (0.01, 0.05, 0.2, 0.5):
+        margin = 3 * np.sqrt(level * (1 - level) / len(null))
+        assert (null <= level).mean() <= level + margin, level
+    shifted = rng.choice(languages, 30, p=[0.5, 0.05, 0.04, 0.02, 0.01, 0.01, 0.37])
+    assert p_value(shifted) < 0.001
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_the_jensen_shannon_distance_is_evidentlys(seed: int) -> None:
     """For descriptors and for class distributions: categories on one side only, one
