@@ -4,6 +4,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -25,22 +26,26 @@ from app.jobs.retention import apply_retention
 
 log = logging.getLogger("driftline.worker")
 
+T = TypeVar("T")
+
 # Set when the process is asked to stop (SIGTERM, Ctrl-C): a tick in flight finishes the
 # window it holds and starts nothing new, so no claimed run is left to wait out its lease.
 STOPPING = threading.Event()
 
 
-def _step(name: str, fn: Callable[[], object]) -> None:
-    """Run one step of a tick; an error is logged and the tick goes on to the next step.
-    Once the process is stopping, steps not yet begun are skipped."""
+def _step(name: str, fn: Callable[[], T]) -> T | None:
+    """Run one step of a tick and return what it returned; an error is logged (None) and the
+    tick goes on to the next step. Once the process is stopping, steps not yet begun are
+    skipped."""
     if STOPPING.is_set():
-        return
+        return None
     beat()
     try:
-        fn()
+        return fn()
     except Exception:
         STEP_ERRORS.labels(name).inc()
         log.exception("worker step %s failed; the other steps go on", name)
+        return None
 
 
 # The worker's steady work, in the order one tick does it. One job (not one per step) so
@@ -48,27 +53,39 @@ def _step(name: str, fn: Callable[[], object]) -> None:
 # alone, so a broken step (a query timing out, say) never stops the others.
 def worker_tick(engine: Engine, settings: Settings, replica: ReadReplica = PRIMARY_ONLY) -> None:
     """Keep daily partitions ready, featurise new events, re-queue windows with late labels,
-    plan and compute due windows (reading their events from ``replica`` once it caught up)."""
-    with TICK_SECONDS.labels("worker").time():
-        _worker_steps(engine, settings, replica)
+    plan and compute due windows (reading their events from ``replica`` once it caught up).
+
+    A pass computes at most ``RUNS_PER_TICK`` windows, so that new events are featurised and
+    new windows planned between them; when it computed that many, more are likely due and
+    the next pass starts at once. Waiting for the next interval instead left a busy worker
+    idle half an interval on average every 20 windows (a quarter of its time in a fleet of
+    2,000 one-minute monitors, with the 1 s poll the fleet bench uses)."""
+    while True:
+        with TICK_SECONDS.labels("worker").time():
+            more_due = _worker_steps(engine, settings, replica)
+        if not more_due or STOPPING.is_set():
+            break
     # After the steps: computing windows is what loads the numeric libraries.
     _step("threads", record_compute_threads)
 
 
-def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> None:
+def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> bool:
+    """One pass of the steps; whether more windows are likely due (it computed as many as a
+    pass may)."""
     from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
     from app.monitoring.runs import plan_due_windows, requeue_late_labels
-    from app.monitoring.worker import run_pending
+    from app.monitoring.worker import RUNS_PER_TICK, run_pending
 
     _step("partitions", lambda: ensure_day_partitions(engine))
     _step("featurise", lambda: featurise_pending(engine))
     _step("late labels", lambda: requeue_late_labels(engine))
     _step("plan", lambda: plan_due_windows(engine, max_pending=settings.max_pending_runs))
-    _step(
+    computed = _step(
         "compute",
         lambda: run_pending(
             engine,
+            max_runs=RUNS_PER_TICK,
             lease_seconds=settings.run_lease_seconds,
             sample_cap=settings.window_sample_cap,
             reports=settings.window_reports,
@@ -78,6 +95,7 @@ def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> N
             on_outcome=_window_done,
         ),
     )
+    return computed == RUNS_PER_TICK
 
 
 def _window_done(outcome: str) -> None:

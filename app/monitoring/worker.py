@@ -32,6 +32,9 @@ log = logging.getLogger("driftline.runs")
 
 # Earlier windows loaded for the persistence rule (a monitor's persistence_n is at most this+1).
 MAX_HISTORY = 32
+# Windows (and reports) one pass of the worker's tick computes before it featurises new
+# events and plans new windows again (app.jobs.scheduler.worker_tick).
+RUNS_PER_TICK = 20
 
 _FRAME = f"""
     SELECT e.id, e.request_id, e.model_version, e.prompt, e.output, e.prediction, e.confidence,
@@ -235,7 +238,7 @@ def run_pending(
     *,
     lease_seconds: int,
     sample_cap: int,
-    max_runs: int = 20,
+    max_runs: int = RUNS_PER_TICK,
     reports: str = "all",
     replica: ReadReplica = PRIMARY_ONLY,
     on_read: Callable[[str], None] | None = None,

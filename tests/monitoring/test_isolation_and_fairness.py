@@ -5,13 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
 
 from app.baselines.profiles import build_pending_profiles
 from app.config import Settings
 from app.datasets import health_tweets
 from app.jobs import scheduler
-from app.monitoring import runs
+from app.monitoring import runs, worker
 from app.monitoring.results import RunStatus
 from tests.conftest import auth
 
@@ -177,6 +178,28 @@ def test_a_failing_step_does_not_stop_the_tick(
     scheduler.worker_tick(engine, Settings())
     listed = client.get(f"/v1/monitors/{mid}/runs", headers=admin).json()["runs"]
     assert [r["status"] for r in listed] == [RunStatus.INSUFFICIENT_DATA.value] * 3
+
+
+def test_a_tick_goes_on_while_windows_keep_coming_due(
+    client: TestClient, admin: dict[str, str], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass computes a bounded number of windows; a backlog is worked through in one tick
+    (pass after pass) instead of one pass per poll interval, with the worker idle between."""
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    start = floor_minute(datetime.now(UTC) - 7 * MINUTE).isoformat()
+    mid = monitor(client, admin, bid, "m", window="1m", start_at=start)
+    monkeypatch.setattr(worker, "RUNS_PER_TICK", 2)
+
+    def passes() -> float:
+        sample = "driftline_worker_tick_seconds_count"
+        return REGISTRY.get_sample_value(sample, {"lane": "worker"}) or 0.0
+
+    before = passes()
+    scheduler.worker_tick(engine, Settings())
+    listed = client.get(f"/v1/monitors/{mid}/runs", headers=admin).json()["runs"]
+    assert [r["status"] for r in listed] == [RunStatus.INSUFFICIENT_DATA.value] * 7
+    assert passes() - before == 4  # 2 + 2 + 2 + 1: the last found fewer than it may compute
 
 
 def test_a_tick_costs_what_is_due_not_how_many_monitors_exist(
