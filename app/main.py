@@ -1,5 +1,6 @@
 """The FastAPI app factory."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,6 +43,7 @@ from app.db.session import (
     make_sessionmaker,
 )
 from app.ingest import GroupCommitter
+from app.metrics.model_health import warm_latest_series
 from app.metrics.process import INGEST_GROUP_EVENTS
 from app.models.ownership import ModelOwners
 from app.models.predictions import RuleCache
@@ -78,7 +80,10 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warming = warm_latest_series(engine) if settings.model_health_exporter == "api" else None
         yield
+        if warming is not None:  # before the engine goes: it may still hold a connection
+            await asyncio.to_thread(warming.join)
         await ingest.close()  # what was acknowledged is written; the rest gets 503
         await ingest_engine.dispose()
         engine.dispose()

