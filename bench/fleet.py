@@ -14,8 +14,9 @@ variants would. Measured on a real ``driftline api`` and real ``driftline worker
   the deadline: a ``>`` in front says some were);
 - ``/metrics``: scrape time (the median of scrapes each after a quarter of the monitors'
   latest windows were stored anew, as a 15 s scrape interval sees one-minute windows; and
-  the first scrape of the process, which formats everything) and series count; the fleet
-  page and a model page;
+  the first scrape of a process that started before the windows were stored, which formats
+  everything; and the first scrape of a new api process, one scrape interval after it
+  answers, as after a restart) and series count; the fleet page and a model page;
 - then 200 busy models, each a window of 100,000 events: windows per worker-minute with 1
   and with 2 processes, the seconds one such window costs, and the close → done p50/p99 of
   all of them closing at once, with 2 processes (``fleet_big_*``).
@@ -56,6 +57,7 @@ from tests.pg import scratch_database
 from tests.processes import driftline_api, driftline_cli, driftline_env
 
 MONITORS = 2_000
+SCRAPE_INTERVAL_SECONDS = 15  # deploy/prometheus/prometheus.yml
 EVENTS_PER_WINDOW = 30
 BASELINE_RECORDS = 500
 DELAY_SECONDS = 5
@@ -286,6 +288,15 @@ def _scrape_ms(client: httpx.Client) -> tuple[float, str]:
     return (time.perf_counter() - t0) * 1000, body
 
 
+def _first_scrape_after_restart(url: str) -> float:
+    """A new api process on the fleet's database, scraped one shipped scrape interval (15 s)
+    after it answers, as Prometheus does after a restart (it formats the latest windows as
+    it starts)."""
+    with driftline_api(driftline_env(url)) as (base, _), httpx.Client(base_url=base) as client:
+        time.sleep(SCRAPE_INTERVAL_SECONDS)
+        return _scrape_ms(client)[0]
+
+
 def _store_again(engine: Engine, quarter: int) -> None:
     """A quarter of the monitors' latest windows stored anew, as between two scrapes 15 s
     apart with one-minute windows: the collector must read and format those again."""
@@ -453,6 +464,7 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
                 out["page_ms"] = median_ms(client, "/")
                 out["model_ms"] = median_ms(client, "/models/fleet-1")
                 out["cold_ms"], body = _scrape_ms(client)
+                out["restart_ms"] = _first_scrape_after_restart(url)
                 scrape = [0.0] * 8
                 for i in range(8):
                     _store_again(engine, quarter=i % 4)
@@ -481,7 +493,8 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
     print(f"close -> done, 2 processes: p50 {p50} s, p99 {p99} s"
           f" ({out['left']} of {monitors} unfinished at {deadline:.0f} s)")  # fmt: skip
     print(f"/metrics: {out['scrape_ms']:.0f} ms with a quarter of the windows new since the "
-          f"last scrape ({out['cold_ms']:.0f} ms the first), {out['series']} series "
+          f"last scrape ({out['cold_ms']:.0f} ms the process's first, {out['restart_ms']:.0f} ms "
+          f"the first after a restart), {out['series']} series "
           f"({stored} windows stored)")  # fmt: skip
     print(f"fleet page {out['page_ms']:.0f} ms, model page {out['model_ms']:.0f} ms")
     print(
@@ -494,7 +507,8 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
         f"fleet_windows_per_worker_min_2={out['rate_2']:.1f} fleet_scaling_2={scaling:.2f} "
         f"fleet_close_to_done_p50_s={p50} fleet_metrics_series={out['series']} "
         f"fleet_model_page_ms={out['model_ms']:.0f} "
-        f"fleet_metrics_first_scrape_ms={out['cold_ms']:.0f}"
+        f"fleet_metrics_first_scrape_ms={out['cold_ms']:.0f} "
+        f"fleet_metrics_restart_scrape_ms={out['restart_ms']:.0f}"
         + _big_keys(big, big_monitors, big_events, big_deadline)
     )
 
