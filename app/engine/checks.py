@@ -27,7 +27,7 @@ import pandas as pd
 
 from app.engine import descriptors as desc
 from app.engine.data_quality import data_quality_check
-from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift, text_drift
+from app.engine.drift import descriptor_drift, distribution_drift, embedding_drift
 from app.engine.estimated import Calibration, estimated_quality_check, uncertainty_drift_check
 from app.engine.judged import JudgeEvidence, judge_check
 from app.engine.longtail import longtail_check
@@ -35,6 +35,7 @@ from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
 from app.engine.reference import ReferenceScores, reference_check
 from app.engine.results import CheckResult, Status
+from app.engine.text_drift import TextReference, text_drift
 from app.engine.thresholds import Thresholds
 
 if TYPE_CHECKING:  # window.py builds the profile and imports this registry
@@ -182,9 +183,14 @@ REGISTRY: tuple[Check, ...] = (
     Check(
         "text_drift",
         lambda i: text_drift(
-            i.profile.records["prompt"], i.window["prompt"], thresholds=i.thresholds
+            i.profile.records["prompt"],
+            i.window["prompt"],
+            thresholds=i.thresholds,
+            analysed=i.profile.states.get("text_drift"),
         ),
         lambda i: i.with_text_drift,
+        profile=lambda records, _: TextReference.fit(records),
+        state=TextReference,
     ),
     Check("embedding_drift", _embedding_drift),
     Check("long_tail", _long_tail),

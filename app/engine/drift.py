@@ -1,4 +1,5 @@
-"""Drift checks: descriptors, predictions/labels, text and embeddings vs the baseline.
+"""Drift checks: descriptors, predictions/labels and embeddings vs the baseline (text drift:
+app.engine.text_drift).
 
 False-alarm control, because the naive approach fires on everything:
 - effect sizes on a fixed scale (Evidently's normed Wasserstein for numbers, Jensen-Shannon
@@ -10,27 +11,16 @@ False-alarm control, because the naive approach fires on everything:
 - the verdict module then asks for persistence over several windows.
 """
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from evidently.legacy.utils.data_drift_utils import roc_auc_domain_classifier
 from scipy import stats
 from scipy.spatial import distance
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 
 from app.engine.results import CheckResult, MetricValue, Status
 from app.engine.stats import benjamini_hochberg
 from app.engine.thresholds import Thresholds
-
-# Text drift trains a classifier: above this many rows per side we sample (documented cap).
-TEXT_DRIFT_MAX_ROWS = 5_000
-
 
 # A Monte Carlo p-value is never below 1 / (resamples + 1): enough resamples that the smallest
 # p-value reachable sits well below the alpha it is compared with.
@@ -313,98 +303,6 @@ def class_share_metrics(reference_counts: pd.Series, shares: pd.Series) -> list[
     if other > 0:
         out.append(MetricValue("class_share", other, feature=OTHER_CLASSES))
     return out
-
-
-def chance_auc(n_reference: int, n_current: int, *, p_value: float) -> float:
-    """The ROC AUC a classifier that cannot tell the two sets apart exceeds with probability
-    ``p_value`` on a test split of these sizes.
-
-    A score independent of the labels has AUC = U / (n1 n2), Mann-Whitney's U, whose null
-    distribution is known: mean 1/2, variance (n1 + n2 + 1) / (12 n1 n2), normal for the
-    sizes a window's text test sees. Evidently estimates the same quantile from 1,000
-    random classifiers (``roc_auc_random_classifier_percentile``): 1.3 s a window, every
-    window, and a Monte-Carlo error of its own; the closed form costs nothing.
-    """
-    n1, n2 = max(n_reference, 1), max(n_current, 1)
-    sd = np.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
-    return float(0.5 + stats.norm.isf(p_value) * sd)
-
-
-@contextmanager
-def _global_rng(seed: int) -> Iterator[None]:
-    """NumPy's global RNG seeded for the block, and the caller's state put back after it.
-
-    Evidently's domain classifier (an SGDClassifier without ``random_state``) draws from the
-    global RNG and its chance level reseeds it: the check's answer must not hang on what ran
-    before it in the process, and what runs after must not find Evidently's seed.
-    """
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
-
-
-def typical_words(pipeline: Pipeline, count: int) -> tuple[list[str], list[str]]:
-    """The words that most say "window" and those that most say "baseline" to the domain
-    classifier: its largest positive and negative weights, ``count`` each (Evidently's
-    ``get_typical_words``, tested equal; it builds an inverted vocabulary of every word
-    and pandas frames, ≈ 4 ms a window, to name 30)."""
-    weights = pipeline["classification"].coef_[0]
-    up, down = np.flatnonzero(weights > 0), np.flatnonzero(weights < 0)
-    # Sorted as pandas sorts Evidently's frame (numpy's quicksort; descending by reversing
-    # before and after), so that tied weights come out in the order its report names them.
-    positive = up[::-1][np.argsort(weights[up][::-1], kind="quicksort")][::-1][:count]
-    negative = down[np.argsort(weights[down], kind="quicksort")][:count]
-    wanted = {*positive.tolist(), *negative.tolist()}
-    names = {i: w for w, i in pipeline["vectorization"].vocabulary_.items() if i in wanted}
-    return [names[i] for i in positive.tolist()], [names[i] for i in negative.tolist()]
-
-
-def text_drift(
-    reference: pd.Series,
-    current: pd.Series,
-    *,
-    thresholds: Thresholds,
-    check: str = "text_drift",
-    seed: int = 42,
-) -> CheckResult:
-    """Evidently's domain classifier (TF-IDF + SGD): can a model tell the windows apart?
-
-    Drift when its ROC AUC reaches ``text_auc`` and beats what a random classifier reaches
-    at p < 0.01 on the same split. Also returns the words that tell the windows apart.
-    """
-    ref = reference.fillna("").astype(str)
-    cur = current.fillna("").astype(str)
-    if len(ref) > TEXT_DRIFT_MAX_ROWS:
-        ref = ref.sample(TEXT_DRIFT_MAX_ROWS, random_state=seed)
-    if len(cur) > TEXT_DRIFT_MAX_ROWS:
-        cur = cur.sample(TEXT_DRIFT_MAX_ROWS, random_state=seed)
-    texts = pd.concat([ref, cur], ignore_index=True)
-    target = np.r_[np.zeros(len(ref), int), np.ones(len(cur), int)]
-    x_train, x_test, y_train, y_test = train_test_split(
-        texts, target, test_size=0.5, random_state=seed, shuffle=True, stratify=target
-    )
-    try:
-        # Evidently's SGD stops at its own max_iter; on windows it separates easily it reports
-        # "not converged" on every run, yet its AUC is exactly the signal we want: no log spam.
-        with warnings.catch_warnings(), _global_rng(seed):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            auc, _, pipeline = roc_auc_domain_classifier(x_train, x_test, y_train, y_test)
-    except ValueError as exc:  # e.g. empty vocabulary: nothing to tell apart
-        return CheckResult(check, Status.OK, f"no usable text ({exc})", [])
-    chance = chance_auc(int(np.sum(y_test == 0)), int(np.sum(y_test == 1)), p_value=0.01)
-    words_cur, words_ref = typical_words(pipeline, 15)
-    drifted = auc >= thresholds.text_auc and auc > chance
-    status = Status.DRIFT if drifted else (Status.WARNING if auc > max(chance, 0.6) else Status.OK)
-    return CheckResult(
-        check,
-        status,
-        f"domain classifier ROC AUC {auc:.3f} (chance at p<0.01: {chance:.3f})",
-        [MetricValue("roc_auc", float(auc), threshold=thresholds.text_auc)],
-        {"words_current": list(words_cur), "words_reference": list(words_ref)},
-    )
 
 
 def centroid_shift(reference: np.ndarray, current: np.ndarray, scale: float) -> float:

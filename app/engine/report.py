@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from app.engine import descriptors as desc
-from app.engine.drift import TEXT_DRIFT_MAX_ROWS
+from app.engine.text_drift import TEXT_DRIFT_MAX_ROWS
 from app.engine.thresholds import Thresholds
 from app.engine.window import BaselineProfile, WindowResult
 

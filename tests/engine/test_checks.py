@@ -1,5 +1,7 @@
 """Each check on hand-built windows, including the false-alarm cases."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,27 +9,27 @@ from evidently.legacy.calculations.stattests import jensenshannon_stat_test, was
 from evidently.legacy.core import ColumnType
 from evidently.legacy.utils.data_drift_utils import get_typical_words, roc_auc_domain_classifier
 from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 
 from app.datasets import chatterbot, health_tweets
 from app.engine.drift import (
     MAX_CLASS_SERIES,
     OTHER_CLASSES,
-    chance_auc,
     descriptor_drift,
     distribution_drift,
     embedding_drift,
     embedding_null_quantile,
     embedding_spread,
     normed_wasserstein,
-    text_drift,
-    typical_words,
 )
 from app.engine.embeddings import normalise
 from app.engine.longtail import longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
 from app.engine.results import Status
+from app.engine.text_drift import TextReference, chance_auc, text_drift, typical_words
 from app.engine.thresholds import Thresholds
 
 T = Thresholds()
@@ -226,6 +228,45 @@ def test_the_normed_wasserstein_is_evidentlys(seed: int) -> None:
         evidently = wasserstein_stat_test(ref, cur, ColumnType.Numerical, 0.1).drift_score
         ours = normed_wasserstein(ref.to_numpy(), cur.to_numpy())
         assert ours == pytest.approx(evidently, rel=1e-9, abs=1e-12)
+
+
+def _evidentlys_text_drift(ref: pd.Series, cur: pd.Series) -> tuple[float, tuple[list[str], ...]]:
+    """Evidently's domain classifier on the split text drift uses (its seed, stratified)."""
+    ref, cur = ref.fillna("").astype(str), cur.fillna("").astype(str)
+    texts = pd.concat([ref, cur], ignore_index=True)
+    target = np.r_[np.zeros(len(ref), int), np.ones(len(cur), int)]
+    x_train, x_test, y_train, y_test = train_test_split(
+        texts, target, test_size=0.5, random_state=42, shuffle=True, stratify=target
+    )
+    with warnings.catch_warnings():  # its SGD stops at max_iter, as text drift's does
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auc, _, pipeline = roc_auc_domain_classifier(x_train, x_test, y_train, y_test)
+    return auc, get_typical_words(pipeline, words_num=15)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_text_drift_is_evidentlys_domain_classifier(seed: int) -> None:
+    """Same AUC and words as Evidently's own pipeline, whether the baseline's prompts were
+    analysed when it was profiled (and through the profile codec) or are analysed here: a
+    new domain, the same news, a small window, empty and missing prompts."""
+    news = health_tweets(without_urls=True).sample(frac=1, random_state=seed)["text"]
+    news = news.reset_index(drop=True)
+    chat = chatterbot()["prompt"].sample(200, random_state=seed).reset_index(drop=True)
+    gappy = news.iloc[900:960].copy()
+    gappy.iloc[::7] = None
+    gappy.iloc[3] = ""
+    cases = [(news.iloc[:300], chat), (news.iloc[:500], news.iloc[500:530]),
+             (news.iloc[:200], gappy), (news.iloc[:40], news.iloc[40:80])]  # fmt: skip
+    for ref, cur in cases:
+        auc, words = _evidentlys_text_drift(ref, cur)
+        state = TextReference.fit(pd.DataFrame({"prompt": ref}))
+        assert state is not None
+        stored = TextReference.from_state(*state.to_state())
+        assert stored == state
+        for analysed in (None, stored):
+            result = text_drift(ref, cur, thresholds=T, analysed=analysed)
+            assert result.metric("roc_auc") == pytest.approx(auc, abs=1e-12)
+            assert (result.details["words_current"], result.details["words_reference"]) == words
 
 
 @pytest.mark.parametrize("seed", range(3))
