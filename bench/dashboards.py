@@ -85,12 +85,12 @@ def scraped_series(body: str, wanted: set[str]) -> list[Series]:
     out: list[Series] = []
     for family in text_string_to_metric_families(body):
         for sample in family.samples:
-            if sample.name not in wanted and family.name not in wanted:
+            if sample.name.endswith("_created") or (
+                sample.name not in wanted and family.name not in wanted
+            ):
                 continue
             labels = {**sample.labels, "job": JOB, "instance": INSTANCE}
-            counting = family.type in ("counter", "histogram") and not sample.name.endswith(
-                ("_created", "_gcount", "_gsum")
-            )
+            counting = family.type in ("counter", "histogram")
             value = float(sample.value) if np.isfinite(sample.value) else 0.0
             out.append(
                 Series(
@@ -98,7 +98,7 @@ def scraped_series(body: str, wanted: set[str]) -> list[Series]:
                     value=value, per_minute=max(value, 1.0) / 180 if counting else 0.0,
                 )
             )  # fmt: skip
-    return [s for s in out if not s.text.split("{")[0].endswith("_created")]
+    return out
 
 
 def write_block(

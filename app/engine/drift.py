@@ -29,7 +29,10 @@ MAX_RESAMPLES = 99_999
 
 
 def _aligned(ref_counts: pd.Series, cur_counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Two sides' category counts over the union of their categories, in one order."""
+    """Two sides' category counts (``value_counts``) over the union of their categories, in
+    sorted order: for class distributions, which read those counts again (shares, classes
+    new to the baseline); descriptor columns count straight into arrays (``_category_counts``,
+    the same order)."""
     cats = ref_counts.index.union(cur_counts.index)
     return (
         ref_counts.reindex(cats, fill_value=0).to_numpy(),
