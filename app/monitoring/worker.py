@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 
 import pandas as pd
@@ -35,6 +36,14 @@ MAX_HISTORY = 32
 # Windows (and reports) one pass of the worker's tick computes before it featurises new
 # events and plans new windows again (app.jobs.scheduler.worker_tick).
 RUNS_PER_TICK = 20
+# Quick windows are claimed in batches of about this many seconds of work (judged by the
+# window just computed), at most CLAIM_BATCH_MAX: a claim ranks every monitor with a window
+# waiting, which in a fleet of small windows costs as much as a window. A batch's later runs
+# wait on a lease of at most CLAIM_HOLD_SECONDS, so those of a worker that dies come back
+# soon; each gets the full lease when it starts.
+CLAIM_BATCH_SECONDS = 1.0
+CLAIM_BATCH_MAX = 16
+CLAIM_HOLD_SECONDS = 30
 
 _FRAME = f"""
     SELECT e.id, e.request_id, e.model_version, e.prompt, e.output, e.prediction, e.confidence,
@@ -123,8 +132,11 @@ def execute_run(
     are read from ``replica`` once it has caught up with the primary (``on_read`` hears
     which server served them)."""
     started = time.perf_counter()
-    with engine.connect() as conn:
-        window = runs.load_claimed(conn, claim.run_id, history=MAX_HISTORY)
+    window = runs.start_claimed(engine, claim, lease_seconds=lease_seconds, history=MAX_HISTORY)
+    if window is None:
+        log.warning("run %s: its claim was lost before it started; left to its owner",
+                    claim.run_id)  # fmt: skip
+        return "lost"
     thresholds = _thresholds(window)
     with caught_up(engine, replica) as (conn, source):
         frame, total = window_frame(conn, window, cap=sample_cap)
@@ -246,37 +258,67 @@ def run_pending(
     on_outcome: Callable[[str], None] | None = None,
 ) -> int:
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
-    process is shutting down); returns how many windows ran. While no window waits, due
-    reports are rendered (each counts towards ``max_runs``): windows always go first. A window
-    that raises is recorded as failed on its run and monitor; the next goes on.
+    process is shutting down); returns how many windows ran. Quick windows are claimed in
+    batches (``claim_batch``); claimed runs not started when it stops are given back. While
+    no window waits, due reports are rendered (each counts towards ``max_runs``): windows
+    always go first. A window that raises is recorded as failed on its run and monitor; the
+    next goes on.
     ``on_outcome`` hears each window's stored status (``failed`` included; ``deferred`` when
     a judge did not answer and the window waits), for the worker's own metrics."""
     ran = 0
-    for _ in range(max_runs):
-        if stop is not None and stop.is_set():
-            break
-        claim = runs.claim_run(engine, lease_seconds=lease_seconds)
-        if claim is None:
-            rendered = render_due_report(
-                engine, sample_cap=sample_cap, lease_seconds=lease_seconds, replica=replica
-            )
-            if not rendered:
+    held: deque[runs.Claim] = deque()
+    batch = 1  # until a window's cost is known
+    try:
+        for turn in range(max_runs):
+            if stop is not None and stop.is_set():
                 break
-            continue
-        try:
-            outcome = execute_run(
-                engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds,
-                reports=reports, replica=replica, on_read=on_read,
-            )  # fmt: skip
-        except JudgeDeferred as exc:  # answers so far are cached; the rest later
-            log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)
-            runs.defer_run(engine, claim, exc.delay_seconds, str(exc))
-            outcome = "deferred"
-        except Exception as exc:  # one bad window must not stop the worker
-            log.exception("run %s failed", claim.run_id)
-            runs.fail_run(engine, claim, f"{type(exc).__name__}: {exc}")
-            outcome = RunStatus.FAILED
-        if on_outcome is not None:
-            on_outcome(str(outcome))
-        ran += 1
+            if not held:
+                held.extend(
+                    runs.claim_runs(
+                        engine,
+                        lease_seconds=min(lease_seconds, CLAIM_HOLD_SECONDS),
+                        limit=min(batch, max_runs - turn),
+                    )
+                )
+            if not held:
+                rendered = render_due_report(
+                    engine, sample_cap=sample_cap, lease_seconds=lease_seconds, replica=replica
+                )
+                if not rendered:
+                    break
+                continue
+            claim = held.popleft()
+            started = time.perf_counter()
+            try:
+                outcome = execute_run(
+                    engine, claim, sample_cap=sample_cap, lease_seconds=lease_seconds,
+                    reports=reports, replica=replica, on_read=on_read,
+                )  # fmt: skip
+            except JudgeDeferred as exc:  # answers so far are cached; the rest later
+                log.warning("run %s: %s; deferred %ds", claim.run_id, exc, exc.delay_seconds)
+                runs.defer_run(engine, claim, exc.delay_seconds, str(exc))
+                outcome = "deferred"
+            except Exception as exc:  # one bad window must not stop the worker
+                log.exception("run %s failed", claim.run_id)
+                runs.fail_run(engine, claim, f"{type(exc).__name__}: {exc}")
+                outcome = RunStatus.FAILED
+            batch = claim_batch(time.perf_counter() - started)
+            if on_outcome is not None:
+                on_outcome(str(outcome))
+            ran += 1
+    finally:
+        if held:  # stopping (or the database went away): not started, so not ours to keep
+            _release(engine, list(held))
     return ran
+
+
+def claim_batch(window_seconds: float) -> int:
+    """How many windows to claim next, after one that took ``window_seconds``."""
+    return max(1, min(CLAIM_BATCH_MAX, int(CLAIM_BATCH_SECONDS / max(window_seconds, 1e-6))))
+
+
+def _release(engine: Engine, claims: list[runs.Claim]) -> None:
+    try:
+        runs.release_claims(engine, claims)
+    except Exception:  # their short lease runs out and another claim takes them
+        log.exception("could not give back %d claimed run(s)", len(claims))

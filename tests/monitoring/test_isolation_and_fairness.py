@@ -1,5 +1,6 @@
 """No monitor can stop or starve the others: bounds, per-monitor errors, fair claims."""
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -117,6 +118,116 @@ def test_a_years_backfill_never_delays_a_live_window_and_history_goes_round_robi
     assert monitors[3:] == [history, other] * 3 or monitors[3:] == [other, history] * 3
     history_starts = [starts[c.run_id] for c in claimed[3:] if c and c.monitor_id == history]
     assert history_starts == [year_ago, year_ago + MINUTE, year_ago + 2 * MINUTE]
+
+
+def _monitors_with_windows(
+    client: TestClient, admin: dict[str, str], engine: Engine, count: int, windows: int
+) -> tuple[list[int], datetime]:
+    """``count`` one-minute monitors, each with ``windows`` closed windows planned; and the
+    newest window's start."""
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    now = datetime.now(UTC)
+    start = floor_minute(now - windows * MINUTE)
+    ids = [
+        monitor(client, admin, bid, f"m{i}", window="1m", start_at=start.isoformat())
+        for i in range(count)
+    ]
+    runs.plan_due_windows(engine, max_pending=300, now=now)
+    return ids, start + (windows - 1) * MINUTE
+
+
+def _runs(engine: Engine) -> list[tuple[int, str, int, bool, bool]]:
+    """Every run: (id, status, attempts, has a lease, has a worker)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, status, attempts, lease_until IS NOT NULL, worker IS NOT NULL "
+                "FROM monitor_runs ORDER BY id"
+            )
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_a_batch_claim_takes_the_windows_single_claims_would_in_their_order(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    ids, live = _monitors_with_windows(client, admin, engine, 5, 3)
+
+    def starts(claims: list[runs.Claim]) -> list[datetime]:
+        with engine.connect() as conn:
+            got = dict(
+                conn.execute(
+                    text("SELECT id, window_start FROM monitor_runs WHERE id = ANY(:ids)"),
+                    {"ids": [c.run_id for c in claims]},
+                ).all()
+            )
+        return [got[c.run_id] for c in claims]
+
+    first = runs.claim_runs(engine, lease_seconds=60, limit=3)
+    assert len(first) == 3 and starts(first) == [live] * 3
+    # At most one window per monitor a batch: the two live windows left, then history from
+    # the monitors served longest ago (the three just claimed), oldest window first.
+    second = runs.claim_runs(engine, lease_seconds=60, limit=10)
+    assert len(second) == 5 and starts(second)[:2] == [live] * 2
+    assert {c.monitor_id for c in second} == set(ids)
+    assert [c.monitor_id for c in second[2:]] == [c.monitor_id for c in first]
+    assert starts(second)[2:] == [live - 2 * MINUTE] * 3
+    assert all(attempts == 1 for _, status, attempts, _, _ in _runs(engine) if status == "running")
+
+
+def test_a_stopping_worker_gives_back_the_windows_it_claimed_and_did_not_start(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    _monitors_with_windows(client, admin, engine, 6, 2)
+    stop = threading.Event()
+    outcomes: list[str] = []
+    held_leases: list[float] = []
+
+    def heard(outcome: str) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) == 2:  # the first window was alone; the second came in a batch
+            with engine.connect() as conn:
+                held_leases.extend(
+                    conn.execute(
+                        text(
+                            "SELECT extract(epoch FROM lease_until - now()) FROM monitor_runs "
+                            "WHERE status = 'running'"
+                        )
+                    ).scalars()
+                )
+            stop.set()
+
+    ran = worker.run_pending(engine, lease_seconds=600, sample_cap=1000, stop=stop,
+                             on_outcome=heard)  # fmt: skip
+    assert ran == 2 and outcomes == ["insufficient_data"] * 2
+    # Those claimed with the second waited on the short hold, not the 600 s lease ...
+    assert held_leases and max(held_leases) <= worker.CLAIM_HOLD_SECONDS
+    # ... and are pending again as if never claimed.
+    left = _runs(engine)
+    assert sum(status == "insufficient_data" for _, status, _, _, _ in left) == 2
+    waiting = [r for r in left if r[1] != "insufficient_data"]
+    assert waiting and all(r[1:] == ("pending", 0, False, False) for r in waiting), waiting
+    assert worker.run_pending(engine, lease_seconds=600, sample_cap=1000, max_runs=100) == 10
+    assert {r[1:3] for r in _runs(engine)} == {("insufficient_data", 1)}
+
+
+def test_a_held_claim_another_worker_took_over_is_not_computed_twice(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    _monitors_with_windows(client, admin, engine, 2, 1)
+    mine = runs.claim_runs(engine, lease_seconds=30, limit=2)
+    assert len(mine) == 2
+    with engine.begin() as conn:  # the second's turn came after its hold ran out
+        conn.execute(
+            text("UPDATE monitor_runs SET lease_until = now() - interval '1 second' WHERE id = :r"),
+            {"r": mine[1].run_id},
+        )
+    theirs = runs.claim_run(engine, lease_seconds=600, worker="other")
+    assert theirs is not None and theirs.run_id == mine[1].run_id and theirs.attempt == 2
+    assert worker.execute_run(engine, mine[0], sample_cap=1000) == "insufficient_data"
+    assert worker.execute_run(engine, mine[1], sample_cap=1000) == "lost"
+    assert worker.execute_run(engine, theirs, sample_cap=1000) == "insufficient_data"
 
 
 def test_a_poisoned_monitor_is_recorded_on_itself_and_the_healthy_one_is_computed(

@@ -1,4 +1,4 @@
-"""Monitor windows: plan them, claim one at a time, store results — exactly once — and read them.
+"""Monitor windows: plan them, claim them, store results — exactly once — and read them.
 
 One module per part of a run's life: ``plan`` (due windows, backfills), ``claim`` (one run at
 a time, and what a claimed run needs), ``store`` (results, failures, deferrals, late labels),
@@ -22,8 +22,11 @@ from app.monitoring.runs.claim import (
     Claim,
     ClaimedWindow,
     claim_run,
+    claim_runs,
     load_claimed,
     recent_judge_summaries,
+    release_claims,
+    start_claimed,
 )
 from app.monitoring.runs.common import MAX_PLANNED_PER_TICK, WORKER_ID, record_monitor_error
 from app.monitoring.runs.plan import due_windows, plan_due_windows, queue_windows
@@ -93,6 +96,7 @@ __all__ = [
     "StoredMetric",
     "claim_report",
     "claim_run",
+    "claim_runs",
     "defer_run",
     "drifted_windows",
     "drop_old_reports",
@@ -119,11 +123,13 @@ __all__ = [
     "recent_runs",
     "record_monitor_error",
     "refresh_rollups",
+    "release_claims",
     "renew_lease",
     "report_url",
     "reports_due",
     "requeue_late_labels",
     "rollups",
+    "start_claimed",
     "store_report",
     "store_result",
 ]

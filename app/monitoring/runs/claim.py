@@ -1,5 +1,6 @@
-"""Claiming: one run at a time, live windows first, history round-robin; and what a claimed
-run needs to be computed (its monitor, baseline profile, history, judges' past summaries)."""
+"""Claiming: live windows first, history round-robin, one run or a batch of quick ones; and
+starting a claimed run (its lease renewed; its monitor, baseline profile, history, judges'
+past summaries)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,10 @@ class Claim:
 # starve another's. Only the run picked is locked (SKIP LOCKED, in that order): locking every
 # candidate made two workers' claims exclude each other, and a second worker found nothing
 # to do while the first claimed.
+# A batch of claims (``claim_runs`` with a limit) is the first runs in that same order, at
+# most one per monitor: ranking the candidates costs a probe of every monitor with a window
+# waiting (about 8 ms with 2,000 waiting, as much as a small window's checks), and a batch
+# pays it once.
 # Candidates a claim tries to lock, in order, before it gives up (other workers hold them).
 CLAIM_TRIES = 20
 _CLAIMABLE = """
@@ -66,40 +71,69 @@ _CLAIM = text(
         FROM candidates
         ORDER BY rank LIMIT :tries
     ), pick AS (
-        SELECT r.id FROM ranked c JOIN monitor_runs r ON r.id = c.id
+        SELECT r.id, c.rank FROM ranked c JOIN monitor_runs r ON r.id = c.id
         WHERE {_CLAIMABLE}  -- checked again on the row as locked
         ORDER BY c.rank
-        LIMIT 1
+        LIMIT :limit
         FOR UPDATE OF r SKIP LOCKED
     ), claimed AS (
         UPDATE monitor_runs r SET status = :running, attempts = r.attempts + 1,
             worker = :worker, started_at = now(),
             lease_until = now() + make_interval(secs => :lease)
         FROM pick WHERE r.id = pick.id
-        RETURNING r.id, r.attempts, r.monitor_id
+        RETURNING r.id, r.attempts, r.monitor_id, pick.rank
     ), touched AS (
         UPDATE monitors SET last_claim_at = clock_timestamp()
         FROM claimed WHERE monitors.id = claimed.monitor_id
     )
-    SELECT id, attempts, monitor_id FROM claimed
+    SELECT id, attempts, monitor_id FROM claimed ORDER BY rank
     """
 )
 
 
-def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) -> Claim | None:
-    """Take the next run (live windows first, then history round-robin), or None."""
+def claim_runs(
+    engine: Engine, *, lease_seconds: int, limit: int = 1, worker: str = WORKER_ID
+) -> list[Claim]:
+    """Take the next ``limit`` runs (live windows first, then history round-robin; at most
+    one per monitor), in that order; fewer, or none, when fewer are claimable. Each is leased
+    for ``lease_seconds``: a batch's later runs wait their turn on that lease and get their
+    full one when they start (``start_claimed``)."""
     with engine.begin() as conn:
-        row = conn.execute(
+        rows = conn.execute(
             _CLAIM,
             {
                 "worker": worker,
                 "lease": lease_seconds,
                 "pending": PENDING,
                 "running": RUNNING,
-                "tries": CLAIM_TRIES,
+                "limit": limit,
+                "tries": CLAIM_TRIES + limit,
             },
-        ).first()
-    return Claim(row.id, row.attempts, row.monitor_id) if row else None
+        ).all()
+    return [Claim(row.id, row.attempts, row.monitor_id) for row in rows]
+
+
+def claim_run(engine: Engine, *, lease_seconds: int, worker: str = WORKER_ID) -> Claim | None:
+    """Take the next run (live windows first, then history round-robin), or None."""
+    claims = claim_runs(engine, lease_seconds=lease_seconds, worker=worker)
+    return claims[0] if claims else None
+
+
+def release_claims(engine: Engine, claims: list[Claim]) -> None:
+    """Give back claimed runs this worker will not start (it is stopping): pending again, as
+    if never claimed, unless the claim was lost meanwhile."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE monitor_runs SET status = :pending, attempts = attempts - 1, "
+                "worker = NULL, lease_until = NULL FROM unnest(CAST(:ids AS bigint[]), "
+                "CAST(:attempts AS int[])) AS c(id, attempt) "
+                "WHERE monitor_runs.id = c.id AND monitor_runs.attempts = c.attempt "
+                "AND monitor_runs.status = :running"
+            ),
+            {"ids": [c.run_id for c in claims], "attempts": [c.attempt for c in claims],
+             "pending": PENDING, "running": RUNNING},
+        )  # fmt: skip
 
 
 # ---- what a claimed run needs --------------------------------------------------------------
@@ -125,18 +159,42 @@ class ClaimedWindow:
     judges: tuple[str, ...] = ()
 
 
+# What computing a run reads of it, its monitor and its baseline (``r``: the run's row).
+_WINDOW = """
+    SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end,
+           m.name, m.model, m.model_version, m.min_events, m.thresholds, m.judges, b.profile
+    FROM {runs} r JOIN monitors m ON m.id = r.monitor_id JOIN baselines b ON b.id = r.baseline_id
+"""
+_LOAD = text(_WINDOW.format(runs="monitor_runs") + " WHERE r.id = :id")
+# The lease renewed and the row read in one statement.
+_START = text(
+    "WITH started AS (UPDATE monitor_runs SET lease_until = now() + "
+    "make_interval(secs => :lease) WHERE id = :id AND attempts = :a AND status = :running "
+    "RETURNING *) " + _WINDOW.format(runs="started")
+)
+
+
 def load_claimed(conn: Connection, run_id: int, *, history: int) -> ClaimedWindow:
     """The run, its monitor and baseline profile, and the last ``history`` finished windows'
     drift signals (oldest first) for the persistence rule."""
-    row = conn.execute(
-        text(
-            "SELECT r.id, r.monitor_id, r.baseline_id, r.window_start, r.window_end, "
-            "m.name, m.model, m.model_version, m.min_events, m.thresholds, m.judges, b.profile "
-            "FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id "
-            "JOIN baselines b ON b.id = r.baseline_id WHERE r.id = :id"
-        ),
-        {"id": run_id},
-    ).one()
+    return _claimed(conn, conn.execute(_LOAD, {"id": run_id}).one(), history)
+
+
+def start_claimed(
+    engine: Engine, claim: Claim, *, lease_seconds: int, history: int
+) -> ClaimedWindow | None:
+    """Start computing a claimed run: its lease renewed to ``lease_seconds`` from now and
+    what it needs (as ``load_claimed``); None when the claim was lost meanwhile (a batch's
+    run whose turn came after its lease ran out and another worker took it)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            _START,
+            {"id": claim.run_id, "a": claim.attempt, "lease": lease_seconds, "running": RUNNING},
+        ).first()
+        return None if row is None else _claimed(conn, row, history)
+
+
+def _claimed(conn: Connection, row: Any, history: int) -> ClaimedWindow:
     if row.profile is None:
         raise ValueError(f"baseline {row.baseline_id} has no profile (not ready or failed)")
     past = conn.execute(
