@@ -116,7 +116,7 @@ class RunResults:
             reasons=list(reasons),
             sampled_events=sampled_events,
             label_queue=[
-                {"request_id": p.request_id, "score": p.score, "reasons": list(p.reasons)}
+                {"request_id": p.request_id, "score": jsonable(p.score), "reasons": list(p.reasons)}
                 for p in label_queue
             ],
         )
@@ -141,23 +141,21 @@ class RunResults:
         )
 
     def dump(self) -> dict[str, Any]:
-        """The JSON to store."""
-        return jsonable(  # type: ignore[no-any-return]
-            {
-                "checks": {
-                    name: {
-                        "status": c.status,
-                        "summary": c.summary,
-                        "metrics": c.metrics,
-                        "details": c.details,
-                    }
-                    for name, c in self.checks.items()
-                },
-                "reasons": self.reasons,
-                "sampled_events": self.sampled_events,
-                "label_queue": self.label_queue,
-            }
-        )
+        """The JSON to store (its parts were made JSON-able as they were built)."""
+        return {
+            "checks": {
+                name: {
+                    "status": c.status,
+                    "summary": c.summary,
+                    "metrics": c.metrics,
+                    "details": c.details,
+                }
+                for name, c in self.checks.items()
+            },
+            "reasons": self.reasons,
+            "sampled_events": self.sampled_events,
+            "label_queue": self.label_queue,
+        }
 
     def check_statuses(self) -> dict[str, str]:
         """Each check's status."""
