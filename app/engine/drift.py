@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import benjamini_hochberg
+from app.engine.stats import benjamini_hochberg, ks_2samp
 from app.engine.thresholds import Thresholds
 
 # A Monte Carlo p-value is never below 1 / (resamples + 1): enough resamples that the smallest
@@ -182,7 +182,7 @@ def column_drifts(
             score = 0.0 if ref[0] == cur[0] else float("inf")
         else:
             score = normed_wasserstein(ref, cur)
-        p = float(stats.ks_2samp(ref, cur).pvalue)
+        p = ks_2samp(ref, cur)[1]
         raw.append(ColumnDrift(col, "wasserstein", float(score), thresholds.wasserstein, p))
     for col in categorical:
         ref_counts, cur_counts = _category_counts(reference[col], current[col])

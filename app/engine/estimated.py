@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from app.engine.results import CheckResult, MetricValue, Status
-from app.engine.stats import finite_baseline_drop, floor_at, resampled
+from app.engine.stats import finite_baseline_drop, floor_at, ks_2samp, resampled
 from app.engine.thresholds import Thresholds
 
 # Resamples of the baseline behind each threshold (drawn at most 20,000 large: see
@@ -408,18 +407,18 @@ def uncertainty_drift_check(
             if len(cur) < thresholds.min_labels:
                 continue
             enough = True
-            ks = stats.ks_2samp(ref, cur)
-            bad = ks.pvalue < alpha and ks.statistic >= thresholds.uncertainty_min_ks
+            distance, p = ks_2samp(ref, np.asarray(cur, dtype=float))
+            bad = p < alpha and distance >= thresholds.uncertainty_min_ks
             suffix = "" if name == "window" else "_pooled"
             if bad:
                 drifted.append(f"{signal}{' (pooled)' if suffix else ''}")
             metrics += [
                 MetricValue(
-                    "ks_distance", float(ks.statistic), feature=f"{signal}{suffix}",
+                    "ks_distance", distance, feature=f"{signal}{suffix}",
                     threshold=thresholds.uncertainty_min_ks,
                     status=Status.DRIFT if bad else Status.OK,
                 ),
-                MetricValue("p_value", float(ks.pvalue), feature=f"{signal}{suffix}"),
+                MetricValue("p_value", p, feature=f"{signal}{suffix}"),
                 MetricValue("mean", float(np.mean(cur)), feature=f"{signal}{suffix}"),
             ]  # fmt: skip
         metrics.append(MetricValue("baseline_mean", float(ref.mean()), feature=signal))

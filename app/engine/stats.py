@@ -10,6 +10,19 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+# scipy's ks_2samp is its test inside the wrapper that handles NaN policies, axes and array
+# namespaces: 0.24 ms a call, the test alone 0.05 ms. The checks pass it 1-D arrays without
+# NaN (the wrapper's whole job) a dozen times a window, so they call the test it wraps
+# (tested equal to the public function); a scipy without the attribute gets the wrapper.
+_KS_2SAMP = getattr(stats.ks_2samp, "__wrapped__", stats.ks_2samp)
+
+
+def ks_2samp(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """scipy's two-sample Kolmogorov-Smirnov test (two-sided, exact or asymptotic as scipy
+    picks) of two 1-D arrays without NaN: (statistic, p-value)."""
+    result = _KS_2SAMP(reference, current)
+    return float(result.statistic), float(result.pvalue)
+
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """BH-adjusted q-values (false discovery rate) for a family of p-values."""

@@ -3,16 +3,35 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from statsmodels.stats.multitest import multipletests
 
 from app.engine.quality import classification_metrics, per_class_f1
-from app.engine.stats import benjamini_hochberg
+from app.engine.stats import benjamini_hochberg, ks_2samp
 
 
 def test_benjamini_hochberg_matches_statsmodels() -> None:
     p = np.random.default_rng(3).uniform(0, 0.2, 40)
     assert np.allclose(benjamini_hochberg(p), multipletests(p, method="fdr_bh")[1])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ks_2samp_is_scipys_public_test(seed: int) -> None:
+    """Exact and asymptotic sizes, ties (counts), one side constant, shifted and equal."""
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.normal(size=500), rng.normal(size=30)),
+        (rng.normal(size=500), rng.normal(0.8, 1, size=30)),
+        (rng.poisson(3, size=400).astype(float), rng.poisson(4, size=25).astype(float)),
+        (rng.normal(size=50), rng.normal(size=50)),
+        (np.full(40, 2.0), rng.normal(size=40)),
+        (rng.normal(size=12_000), rng.normal(0.05, 1, size=20_000)),
+        (rng.exponential(size=3), rng.exponential(size=2)),
+    ]
+    for reference, current in cases:
+        public = stats.ks_2samp(reference, current)
+        assert ks_2samp(reference, current) == (public.statistic, public.pvalue)
 
 
 def test_classification_metrics_match_scikit_learn() -> None:
