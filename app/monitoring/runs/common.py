@@ -33,11 +33,13 @@ SAVE_REVISIONS = """
 
 # CTE steps putting the done runs a query selected (its CTE ``chosen``) back in the queue,
 # each result kept as a revision first; ``requeued`` holds their ids (:pending, :done bound).
+# The runs are probed by key (= ANY of an array): with ``IN (SELECT …)`` the planner, misled
+# by a just-filled table's statistics, scanned every done run of every monitor instead.
 REQUEUE_CHOSEN = f"""saved AS (
-        {SAVE_REVISIONS} WHERE id IN (SELECT id FROM chosen)
+        {SAVE_REVISIONS} WHERE id = ANY(ARRAY(SELECT id FROM chosen))
     ), requeued AS (
         UPDATE monitor_runs SET status = :pending, revision = revision + 1
-        WHERE id IN (SELECT id FROM chosen) AND status = :done
+        WHERE id = ANY(ARRAY(SELECT id FROM chosen)) AND status = :done
         RETURNING id
     )"""
 

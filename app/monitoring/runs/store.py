@@ -58,21 +58,16 @@ def _dumps(value: Any) -> str:
 
 
 # Later windows whose verdict was decided without this one: finished before it, within the
-# persistence rule's reach. Only a window's first computation re-queues (a recompute of a
-# revised window would otherwise ripple through a year of history), and each such window at
-# most ``history`` later ones.
+# persistence rule's reach (:start, :until]. Only a window's first computation re-queues (a
+# recompute of a revised window would otherwise ripple through a year of history), and each
+# such window at most ``history`` later ones. The range is bound from the stored row, so the
+# later windows are one range of the (monitor_id, window_start) key.
 _REQUEUE_LATER = text(
     f"""
-    WITH this AS (
-        SELECT r.monitor_id, r.baseline_id, r.window_start, m.window_seconds
-        FROM monitor_runs r JOIN monitors m ON m.id = r.monitor_id
-        WHERE r.id = :id AND r.revision = 0
-    ), chosen AS (
-        SELECT r.id FROM monitor_runs r, this
-        WHERE r.monitor_id = this.monitor_id AND r.baseline_id = this.baseline_id
-          AND r.window_start > this.window_start
-          AND r.window_start <= this.window_start
-              + make_interval(secs => this.window_seconds * :history)
+    WITH chosen AS (
+        SELECT r.id FROM monitor_runs r
+        WHERE r.monitor_id = :monitor AND r.window_start > :start
+          AND r.window_start <= :until AND r.baseline_id = :baseline
           AND r.status = :done AND r.finished_at < now()
     ), {REQUEUE_CHOSEN}
     SELECT count(*) FROM requeued
@@ -100,7 +95,7 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                     timings = CAST(:timings AS jsonb), error = NULL,
                     lease_until = NULL, finished_at = now()
                 WHERE id = :id AND attempts = :attempt AND status = :running
-                RETURNING monitor_id, window_start
+                RETURNING monitor_id, baseline_id, window_start, window_end, revision
                 """
             ),
             {
@@ -125,11 +120,14 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 {"run": claim.run_id, **{k: [v[k] for v in values] for k in _VALUE_KEYS}},
             )
         refresh_rollups(conn, owned.monitor_id, owned.window_start)
-        if history:
+        if history and owned.revision == 0:
+            length = owned.window_end - owned.window_start
             requeued = conn.execute(
                 _REQUEUE_LATER,
-                {"id": claim.run_id, "history": history, "done": DONE, "pending": PENDING},
-            ).scalar_one()
+                {"monitor": owned.monitor_id, "baseline": owned.baseline_id,
+                 "start": owned.window_start, "until": owned.window_start + history * length,
+                 "done": DONE, "pending": PENDING},
+            ).scalar_one()  # fmt: skip
             if requeued:
                 log.info("run %s: re-queued %d later window(s) decided without it",
                          claim.run_id, requeued)  # fmt: skip
