@@ -6,6 +6,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -81,9 +82,7 @@ def recent_frame(
     total = count_window_events(conn, params)
     if total == 0:
         return None
-    return pd.read_sql(
-        text(_RECENT), conn, params={**params, "permille": sample_permille(total, cap)}
-    )
+    return _read_frame(conn, _RECENT, {**params, "permille": sample_permille(total, cap)})
 
 
 def window_frame(
@@ -94,10 +93,17 @@ def window_frame(
         window.model, window.model_version, window.window_start, window.window_end
     )
     total = count_window_events(conn, params)
-    frame = pd.read_sql(
-        text(_FRAME), conn, params={**params, "permille": sample_permille(total, cap)}
-    )
+    frame = _read_frame(conn, _FRAME, {**params, "permille": sample_permille(total, cap)})
     return frame, total
+
+
+def _read_frame(conn: Connection, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    """The rows as a frame, as ``pd.read_sql`` builds it (records, decimals as floats)
+    without its wrapper's millisecond, which a small window paid twice."""
+    result = conn.execute(text(sql), params)
+    return pd.DataFrame.from_records(
+        result.fetchall(), columns=list(result.keys()), coerce_float=True
+    )
 
 
 def _thresholds(window: runs.ClaimedWindow) -> Thresholds:
