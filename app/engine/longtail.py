@@ -53,10 +53,18 @@ def novelty_scores(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for held in (fold, ~fold):
-            model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=200)
-            model.fit(x[~held], y[~held])
+            model = LogisticRegression(C=1.0, max_iter=200)
+            model.fit(x[~held], y[~held], sample_weight=_balanced(y[~held]))
             scores[held] = model.decision_function(x[held])
     return scores[: len(reference)], scores[len(reference) :]
+
+
+def _balanced(y: np.ndarray) -> np.ndarray:
+    """Each row's weight under scikit-learn's ``class_weight="balanced"`` (n / (classes x
+    the row's class count)), given as sample weights: the same fit, without the label
+    encoding and validation that cost a small window's fit a third of its time."""
+    counts = np.bincount(y.astype(np.intp), minlength=2)
+    return np.asarray(len(y) / (2 * counts[y.astype(np.intp)]), dtype=np.float64)
 
 
 def exceedance_p(n_reference: int, reference_above: int, n_window: int, window_above: int) -> float:

@@ -10,8 +10,10 @@ from evidently.legacy.core import ColumnType
 from evidently.legacy.utils.data_drift_utils import get_typical_words, roc_auc_domain_classifier
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
 
 from app.datasets import chatterbot, health_tweets
 from app.engine.drift import (
@@ -25,7 +27,7 @@ from app.engine.drift import (
     normed_wasserstein,
 )
 from app.engine.embeddings import normalise
-from app.engine.longtail import longtail_check
+from app.engine.longtail import _balanced, longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
 from app.engine.results import Status
@@ -129,6 +131,21 @@ def test_the_embedding_null_is_the_bootstrap_of_resampled_means(
         assert embedding_null_quantile(reference, window, quantile=q) == pytest.approx(
             np.quantile(shifts, q), rel=1e-9
         )
+
+
+@pytest.mark.parametrize(("reference", "window"), [(125, 15), (250, 30), (40, 400), (1000, 11)])
+def test_long_tails_weights_are_scikit_learns_balanced_classes(reference: int, window: int) -> None:
+    """The novelty classifier's sample weights fit exactly what ``class_weight="balanced"``
+    fits (they replace it: its label encoding cost a third of a small window's fit)."""
+    rng = np.random.default_rng(reference + window)
+    x = rng.normal(size=(reference + window, 16))
+    y = np.r_[np.zeros(reference), np.ones(window)]
+    weights = _balanced(y)
+    expected = compute_class_weight("balanced", classes=np.array([0.0, 1.0]), y=y)
+    assert np.allclose(weights, expected[y.astype(int)], rtol=0, atol=1e-12)
+    balanced = LogisticRegression(class_weight="balanced", max_iter=200).fit(x, y)
+    weighted = LogisticRegression(max_iter=200).fit(x, y, sample_weight=weights)
+    assert np.allclose(weighted.decision_function(x), balanced.decision_function(x), atol=1e-9)
 
 
 def test_long_tail_flags_a_novel_cluster_and_lists_it() -> None:
