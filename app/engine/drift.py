@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial import distance
 
 from app.engine.results import CheckResult, MetricValue, Status
@@ -71,7 +71,7 @@ def _chi_square_p(ref_counts: np.ndarray, cur_counts: np.ndarray, *, alpha: floa
         return 1.0
     expected = stats.contingency.expected_freq(table)
     if expected.min() >= 5:
-        return float(stats.chi2_contingency(table)[1])
+        return _pearson_p(table, expected)
     # Few values (sparse labels, rare classes): the chi-square approximation is too eager, so
     # the p-value is taken over the tables with the same margins: exactly for two categories
     # (a flag), else from tables drawn at random (R's simulate.p.value).
@@ -79,6 +79,20 @@ def _chi_square_p(ref_counts: np.ndarray, cur_counts: np.ndarray, *, alpha: floa
         return _two_category_p(table, expected)
     rounds = int(min(MAX_RESAMPLES, max(MIN_RESAMPLES, np.ceil(10 / alpha))))
     return _simulated_p(table, expected, rounds, np.random.default_rng(0))
+
+
+def _pearson_p(table: np.ndarray, expected: np.ndarray) -> float:
+    """``scipy.stats.chi2_contingency(table)``'s p-value (Yates' correction for one degree of
+    freedom included; tested equal) from the expected counts already at hand: the function
+    itself validates and recomputes them, 0.2 ms of a few-microsecond sum, called for every
+    categorical column of every window."""
+    dof = table.shape[1] - 1  # two rows: baseline and window
+    observed = table.astype(float)
+    if dof == 1:
+        diff = expected - observed
+        observed = observed + np.sign(diff) * np.minimum(0.5, np.abs(diff))
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    return float(special.chdtrc(dof, statistic))
 
 
 # Besag and Clifford's sequential p-value stops simulating once this many tables were as

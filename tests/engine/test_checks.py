@@ -337,6 +337,29 @@ def test_a_rare_flags_p_value_is_the_exact_one_simulated_tables_estimate(seed: i
         assert abs(columns[0]["p_value"] - simulated) < 4 * error + 1e-5
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_well_filled_categorys_p_value_is_scipys_chi_square(seed: int) -> None:
+    """Two categories (Yates' correction), several, shifted and not, sizes alike and not."""
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.choice(["a", "b"], 500, p=[0.6, 0.4]), rng.choice(["a", "b"], 30)),
+        (rng.choice(["a", "b"], 400, p=[0.7, 0.3]), rng.choice(["a", "b"], 400, p=[0.6, 0.4])),
+        (rng.choice(list("abcd"), 600), rng.choice(list("abcd"), 120, p=[0.4, 0.2, 0.2, 0.2])),
+        (rng.choice(list("abcdefgh"), 2000), rng.choice(list("abcdefgh"), 1000)),
+    ]
+    for reference, current in cases:
+        columns = descriptor_drift(
+            pd.DataFrame({"c": reference}), pd.DataFrame({"c": current}), numeric=[],
+            categorical=["c"], thresholds=T,
+        ).details["columns"]  # fmt: skip
+        cats = sorted(set(reference) | set(current))
+        table = np.array([[np.sum(side == c) for c in cats] for side in (reference, current)])
+        assert stats.contingency.expected_freq(table).min() >= 5
+        assert columns[0]["p_value"] == pytest.approx(
+            stats.chi2_contingency(table).pvalue, rel=1e-9
+        )
+
+
 def test_a_sparse_categorys_simulated_p_value_holds_its_level_and_fires() -> None:
     """Many categories, most rare, in 30-event windows (the chi-square approximation does not
     hold): the sequential simulated p-value holds its level under the null (at most the
