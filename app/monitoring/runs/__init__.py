@@ -1,10 +1,10 @@
 """Monitor windows: plan them, claim them, store results — exactly once — and read them.
 
-One module per part of a run's life: ``plan`` (due windows, backfills), ``claim`` (one run at
-a time, and what a claimed run needs), ``store`` (results, failures, deferrals, late labels),
-``reports`` (HTML reports, rendered after the verdicts), ``rollups`` (hour and day summaries)
-and ``read``; ``common`` holds the states as SQL values. Callers use this package's names
-(``runs.claim_run``), which stay put whichever module holds them.
+One module per part of a run's life: ``plan`` (due windows, backfills), ``claim`` (a run,
+or a batch of quick ones, and what a claimed run needs), ``store`` (results, failures,
+deferrals, late labels), ``reports`` (HTML reports, rendered after the verdicts), ``rollups``
+(hour and day summaries) and ``read``; ``common`` holds the states as SQL values. Callers
+use this package's names (``runs.claim_run``), which stay put whichever module holds them.
 
 Coordination is PostgreSQL's: ``(monitor_id, window_start)`` is unique, so planning is
 idempotent however many workers plan; a run is claimed with ``FOR UPDATE SKIP LOCKED`` and a
