@@ -35,7 +35,8 @@ import argparse
 import statistics
 import time
 import zlib
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,6 +167,26 @@ def _seed(engine: Engine, base: str, key: str, monitors: int, start: datetime) -
                 {"n": monitors, "template": r.json()["id"], "delay": DELAY_SECONDS,
                  "start": start - 60 * MINUTE, "planned": start + 365 * 24 * 60 * MINUTE},
             )  # fmt: skip
+
+
+@contextmanager
+def seeded_fleet(
+    prefix: str, monitors: int, now: datetime
+) -> Iterator[tuple[Engine, str, str, str]]:
+    """A scratch database holding ``monitors`` seeded one-minute monitors (``_seed``) with a
+    real ``driftline api`` on it while the block runs: (engine, database url, api url, an
+    admin key)."""
+    with scratch_database(prefix) as url:
+        engine = create_engine(url, pool_size=4)
+        ensure_day_partitions(engine)
+        with session_scope(make_sessionmaker(engine)) as session:
+            _, key = create_key(session, name="bench", scopes=["admin"])
+        try:
+            with driftline_api(driftline_env(url)) as (base, _):
+                _seed(engine, base, key, monitors, now)
+                yield engine, url, base, key
+        finally:
+            engine.dispose()
 
 
 def _add_window(engine: Engine, monitors: int, start: datetime, tag: str) -> None:
@@ -414,72 +435,65 @@ def main(monitors: int, duration: float, deadline: float, big_monitors: int = 0,
     """Seed, then each measurement in turn (progress printed)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     out: dict[str, Any] = {}
-    with scratch_database("driftline_bench_fleet") as url:
-        engine = create_engine(url, pool_size=4)
-        ensure_day_partitions(engine)
-        with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_key(session, name="bench", scopes=["admin"])
-        with driftline_api(driftline_env(url)) as (base, _):
-            _seed(engine, base, key, monitors, now)
-            print(f"seeded {monitors} monitors", flush=True)
+    with seeded_fleet("driftline_bench_fleet", monitors, now) as (engine, url, base, key):
+        print(f"seeded {monitors} monitors", flush=True)
 
-            # Planning: every monitor's window closes at once, then nothing is due.
-            with engine.begin() as conn:
-                conn.execute(text("UPDATE monitors SET planned_until = :s"), {"s": now - MINUTE})
-            out["tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=DELAY_SECONDS))
-            assert created == monitors, created
-            out["idle_tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=30))
-            assert created == 0, created
-            out["claims_per_s"] = _claims_per_s(engine, min(monitors, 500))
-            with engine.begin() as conn:
-                conn.execute(text("DELETE FROM monitor_runs"))
-                conn.execute(text("UPDATE monitors SET planned_until = :f"),
-                             {"f": now + 365 * 24 * 60 * MINUTE})  # fmt: skip
-            print(f"  tick {out['tick_ms']:.0f} ms (idle {out['idle_tick_ms']:.0f} ms), "
-                  f"{out['claims_per_s']:.0f} claims/s", flush=True)  # fmt: skip
+        # Planning: every monitor's window closes at once, then nothing is due.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE monitors SET planned_until = :s"), {"s": now - MINUTE})
+        out["tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=DELAY_SECONDS))
+        assert created == monitors, created
+        out["idle_tick_ms"], created = _tick_ms(engine, now + timedelta(seconds=30))
+        assert created == 0, created
+        out["claims_per_s"] = _claims_per_s(engine, min(monitors, 500))
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM monitor_runs"))
+            conn.execute(text("UPDATE monitors SET planned_until = :f"),
+                         {"f": now + 365 * 24 * 60 * MINUTE})  # fmt: skip
+        print(f"  tick {out['tick_ms']:.0f} ms (idle {out['idle_tick_ms']:.0f} ms), "
+              f"{out['claims_per_s']:.0f} claims/s", flush=True)  # fmt: skip
 
-            for processes, minutes_ago in ((1, 4), (2, 3)):
-                start = now - minutes_ago * MINUTE
-                _add_window(engine, monitors, start, f"b{processes}")
-                rate = _throughput(engine, url, monitors, start, processes, duration)
-                out[f"rate_{processes}"] = rate
-                print(f"  {processes} worker process(es): {rate:.1f} windows/min each",
-                      flush=True)  # fmt: skip
+        for processes, minutes_ago in ((1, 4), (2, 3)):
+            start = now - minutes_ago * MINUTE
+            _add_window(engine, monitors, start, f"b{processes}")
+            rate = _throughput(engine, url, monitors, start, processes, duration)
+            out[f"rate_{processes}"] = rate
+            print(f"  {processes} worker process(es): {rate:.1f} windows/min each",
+                  flush=True)  # fmt: skip
 
-            live = datetime.now(UTC).replace(second=0, microsecond=0) + MINUTE
-            _add_window(engine, monitors, live, "live")
-            latencies, left = _live(engine, url, monitors, live, deadline)
-            lat = np.array(latencies + [deadline] * left)
-            out["p50"], out["p99"] = np.percentile(lat, 50), np.percentile(lat, 99)
-            out["left"] = left
+        live = datetime.now(UTC).replace(second=0, microsecond=0) + MINUTE
+        _add_window(engine, monitors, live, "live")
+        latencies, left = _live(engine, url, monitors, live, deadline)
+        lat = np.array(latencies + [deadline] * left)
+        out["p50"], out["p99"] = np.percentile(lat, 50), np.percentile(lat, 99)
+        out["left"] = left
 
-            with engine.connect() as conn:
-                stored = conn.execute(text("SELECT count(*) FROM monitor_runs")).scalar_one()
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                # The live phase's writes leave autovacuum busy for a while: measure the
-                # steady state it brings, not its work competing for the two cores.
-                conn.execute(text("VACUUM (ANALYZE)"))
-            with httpx.Client(base_url=base, timeout=60) as client:
-                sign_in(client, key)
-                out["page_ms"] = median_ms(client, "/")
-                out["model_ms"] = median_ms(client, "/models/fleet-1")
-                out["cold_ms"], body = _scrape_ms(client)
-                out["restart_ms"] = _first_scrape_after_restart(url)
-                scrape = [0.0] * 8
-                for i in range(8):
-                    _store_again(engine, quarter=i % 4)
-                    scrape[i], body = _scrape_ms(client)
-                out["scrape_ms"], out["series"] = statistics.median(scrape), _series(body)
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM monitor_runs")).scalar_one()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # The live phase's writes leave autovacuum busy for a while: measure the
+            # steady state it brings, not its work competing for the two cores.
+            conn.execute(text("VACUUM (ANALYZE)"))
+        with httpx.Client(base_url=base, timeout=60) as client:
+            sign_in(client, key)
+            out["page_ms"] = median_ms(client, "/")
+            out["model_ms"] = median_ms(client, "/models/fleet-1")
+            out["cold_ms"], body = _scrape_ms(client)
+            out["restart_ms"] = _first_scrape_after_restart(url)
+            scrape = [0.0] * 8
+            for i in range(8):
+                _store_again(engine, quarter=i % 4)
+                scrape[i], body = _scrape_ms(client)
+            out["scrape_ms"], out["series"] = statistics.median(scrape), _series(body)
 
-            big: dict[str, Any] = {}
-            if big_monitors:
-                with engine.begin() as conn:  # the small fleet rests: its minutes are not this
-                    conn.execute(text("UPDATE monitors SET enabled = false"))
-                    conn.execute(text("DELETE FROM monitor_runs WHERE status = 'pending'"))
-                big_start = now - 6 * BIG_WINDOW
-                _seed_big(engine, big_monitors, big_events, big_start)
-                big = _big(engine, url, big_monitors, big_start, big_duration, big_deadline)
-        engine.dispose()
+        big: dict[str, Any] = {}
+        if big_monitors:
+            with engine.begin() as conn:  # the small fleet rests: its minutes are not this
+                conn.execute(text("UPDATE monitors SET enabled = false"))
+                conn.execute(text("DELETE FROM monitor_runs WHERE status = 'pending'"))
+            big_start = now - 6 * BIG_WINDOW
+            _seed_big(engine, big_monitors, big_events, big_start)
+            big = _big(engine, url, big_monitors, big_start, big_duration, big_deadline)
 
     scaling = out["rate_2"] * 2 / out["rate_1"] if out["rate_1"] else 0.0
     p50, p99 = _bound(out["p50"], deadline), _bound(out["p99"], deadline)

@@ -32,15 +32,10 @@ from app.config import WORKER_THREAD_VARIABLES
 for _variable in WORKER_THREAD_VARIABLES:  # before numpy loads, as `driftline worker` does
     os.environ[_variable] = "1"
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from app.auth.keys import create_key  # noqa: E402
-from app.db.partitions import ensure_day_partitions  # noqa: E402
-from app.db.session import make_sessionmaker, session_scope  # noqa: E402
 from app.monitoring.worker import run_pending  # noqa: E402
-from bench.fleet import MINUTE, _add_window, _queue, _seed  # noqa: E402
-from tests.pg import scratch_database  # noqa: E402
-from tests.processes import driftline_api, driftline_env  # noqa: E402
+from bench.fleet import MINUTE, _add_window, _queue, seeded_fleet  # noqa: E402
 
 MONITORS = 150
 ROUNDS = 3
@@ -63,13 +58,7 @@ def postgres_cpu_seconds() -> float:
 def main(monitors: int, rounds: int, profile: str | None) -> None:
     """Seed, warm up, then time ``rounds`` rounds of every monitor's window."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    with scratch_database("driftline_bench_window_costs") as url:
-        engine = create_engine(url, pool_size=4)
-        ensure_day_partitions(engine)
-        with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_key(session, name="bench", scopes=["admin"])
-        with driftline_api(driftline_env(url)) as (base, _):
-            _seed(engine, base, key, monitors, now)
+    with seeded_fleet("driftline_bench_window_costs", monitors, now) as (engine, *_):
         with engine.begin() as conn:  # the windows are queued here, not planned by a tick
             conn.execute(text("UPDATE monitors SET planned_until = :f"),
                          {"f": now + 365 * 24 * 60 * MINUTE})  # fmt: skip
@@ -107,7 +96,6 @@ def main(monitors: int, rounds: int, profile: str | None) -> None:
             for timings in stored:
                 for step, seconds in (timings or {}).items():
                     steps.setdefault(step, []).append(seconds)
-        engine.dispose()
     if profiler and profile:
         profiler.dump_stats(profile)
         print(f"profile written to {profile}")

@@ -116,7 +116,7 @@ class RunResults:
             reasons=list(reasons),
             sampled_events=sampled_events,
             label_queue=[
-                {"request_id": p.request_id, "score": jsonable(p.score), "reasons": list(p.reasons)}
+                {"request_id": p.request_id, "score": p.score, "reasons": list(p.reasons)}
                 for p in label_queue
             ],
         )
