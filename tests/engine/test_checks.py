@@ -10,6 +10,7 @@ from evidently.legacy.core import ColumnType
 from evidently.legacy.utils.data_drift_utils import get_typical_words, roc_auc_domain_classifier
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -31,7 +32,13 @@ from app.engine.longtail import _balanced, longtail_check
 from app.engine.perplexity import perplexity_check
 from app.engine.quality import quality_check
 from app.engine.results import Status
-from app.engine.text_drift import TextReference, chance_auc, text_drift, typical_words
+from app.engine.text_drift import (
+    TextReference,
+    chance_auc,
+    split_counts,
+    text_drift,
+    typical_words,
+)
 from app.engine.thresholds import Thresholds
 
 T = Thresholds()
@@ -285,11 +292,76 @@ def test_text_drift_is_evidentlys_domain_classifier(seed: int) -> None:
         state = TextReference.fit(pd.DataFrame({"prompt": ref}))
         assert state is not None
         stored = TextReference.from_state(*state.to_state())
-        assert stored == state
+        assert stored.vocabulary == state.vocabulary
+        for name in ("indptr", "terms", "counts"):
+            assert np.array_equal(getattr(stored, name), getattr(state, name))
         for analysed in (None, stored):
             result = text_drift(ref, cur, thresholds=T, analysed=analysed)
             assert result.metric("roc_auc") == pytest.approx(auc, abs=1e-12)
             assert (result.details["words_current"], result.details["words_reference"]) == words
+
+
+def _unanalysed(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+# Evidently's analysis of a text (lower-cased, tokenised, English stop words dropped).
+_ANALYSE = TfidfVectorizer(stop_words="english").build_analyzer()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_text_drifts_matrices_are_the_vectorisers_to_the_last_bit(seed: int) -> None:
+    """The TF-IDF matrices built from the baseline's stored counts equal those Evidently's
+    vectoriser builds from the texts — values, columns and the order of each row's entries
+    (on which the classifier's sums depend) — for real text, and for documents with
+    repeated, unicode and numeric terms, none at all, terms in most documents (pruned by
+    max_df) and window terms that sort before, between and after the baseline's."""
+    rng = np.random.default_rng(seed)
+    news = health_tweets(without_urls=True).sample(frac=1, random_state=seed)["text"].tolist()
+    chat = chatterbot()["prompt"].sample(120, random_state=seed).tolist()
+    words = ["été", "naïve", "Москва", "東京", "x2", "2024", "the", "aaa", "zzz", "mmm", "ok"]
+
+    def made_up(n: int) -> list[str]:
+        return [" ".join(rng.choice(words, rng.integers(0, 8))) for _ in range(n)]
+
+    cases = [(news[:300], chat), (news[:500], news[500:530]), (news[:6], news[6:9]),
+             (made_up(40), made_up(25)), (news[:50], made_up(30)),
+             ([*made_up(10), "", "and the of"], ["", "the", *news[900:905]])]  # fmt: skip
+    for ref, cur in cases:
+        reference = TextReference.of(pd.Series(ref))
+        window = [_ANALYSE(t) for t in cur]
+        docs = [*map(_ANALYSE, ref), *window]
+        order = rng.permutation(len(docs))
+        train, test = order[: len(docs) // 2], order[len(docs) // 2 :]
+        vectoriser = TfidfVectorizer(analyzer=_unanalysed, sublinear_tf=True, max_df=0.5)
+        try:
+            expected_train = vectoriser.fit_transform([docs[i] for i in train])
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=str(exc)[:20]):
+                split_counts(reference, window, train, test)
+            continue
+        expected_test = vectoriser.transform([docs[i] for i in test])
+        x_train, x_test, names = split_counts(reference, window, train, test)
+        assert names == vectoriser.get_feature_names_out().tolist()
+        tfidf = TfidfTransformer(sublinear_tf=True)
+        for ours, theirs in ((tfidf.fit_transform(x_train), expected_train),
+                             (tfidf.transform(x_test), expected_test)):  # fmt: skip
+            assert ours.shape == theirs.shape
+            for part in ("indptr", "indices", "data"):
+                assert np.array_equal(getattr(ours, part), getattr(theirs, part)), part
+
+
+def test_a_text_state_stored_before_the_counts_reads_as_the_counts() -> None:
+    """Profiles stored before the counts were hold each prompt's tokens: read, they count to
+    what a fresh profile stores."""
+    prompts = pd.Series(["Fever and cough, fever again", "", None, "Москва 2024 cough"])
+    fresh = TextReference.of(prompts)
+    analysed = [_ANALYSE(str(t or "")) for t in prompts]
+    old = {"tokens": np.frombuffer("\n".join(" ".join(t) for t in analysed).encode(), np.uint8)}
+    read = TextReference.from_state({"prompts": 4}, old)
+    assert read.vocabulary == fresh.vocabulary == sorted({t for d in analysed for t in d})
+    for name in ("indptr", "terms", "counts"):
+        assert np.array_equal(getattr(read, name), getattr(fresh, name))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -303,7 +375,9 @@ def test_the_words_that_tell_the_windows_apart_are_evidentlys(seed: int) -> None
         target = np.r_[np.zeros(n_ref, int), np.ones(len(current), int)]
         _, _, pipeline = roc_auc_domain_classifier(texts, texts, target, target)
         for count in (15, 3):
-            assert typical_words(pipeline, count) == tuple(
+            weights = pipeline["classification"].coef_[0]
+            names = pipeline["vectorization"].get_feature_names_out().tolist()
+            assert typical_words(weights, names, count) == tuple(
                 get_typical_words(pipeline, words_num=count)
             )
 
