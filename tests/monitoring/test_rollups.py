@@ -1,5 +1,6 @@
-"""Hour and day summaries of a monitor's windows: equal to the windows they summarise, kept
-so when windows are recomputed or stored at once, and filled the same way by the migration."""
+"""Hour and day summaries of a monitor's windows: equal to the windows they summarise, whether
+windows are added as first computed or refreshed as recomputed, kept so when windows are
+stored at once, and filled the same way by the migration."""
 
 import math
 import random
@@ -7,11 +8,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from app.db.migrate import alembic_config, upgrade
-from app.monitoring.runs.rollups import DAY, HOUR, refresh_rollups, rollups
+from app.monitoring.runs.rollups import DAY, HOUR, add_to_rollups, refresh_rollups, rollups
 from tests.pg import throwaway_database
 
 ORIGIN = datetime(2026, 11, 1, 22, 50, tzinfo=UTC)  # not on a whole hour
@@ -73,6 +75,25 @@ def add_window(conn: Connection, monitor: int, start: datetime, rng: random.Rand
         [{"r": run, "c": c, "m": m, "f": f, "v": v, "t": t} for c, m, f, v, t in values],
     )
     return int(run)
+
+
+def add_first_computed(conn: Connection, monitor: int, run: int) -> None:
+    """``add_to_rollups`` with what the worker stores for the run (as ``store_result`` does)."""
+    start, verdict, n_events, n_labels = conn.execute(
+        text(
+            "SELECT window_start, coalesce(verdict, status), n_events, n_labels "
+            "FROM monitor_runs WHERE id = :r"
+        ),
+        {"r": run},
+    ).one()
+    values = conn.execute(
+        text(
+            'SELECT "check", metric, feature, value, threshold FROM metric_values WHERE run_id = :r'
+        ),
+        {"r": run},
+    ).all()
+    add_to_rollups(conn, monitor, start, verdict=verdict, n_events=n_events,
+                   n_labels=n_labels, values=[tuple(v) for v in values])  # fmt: skip
 
 
 def expected(conn: Connection, monitor: int, size: int) -> dict[datetime, dict]:
@@ -185,9 +206,49 @@ def test_hours_and_days_summarise_exactly_their_windows_stored_in_any_order(
     assert top == 7.5
 
 
-def test_windows_of_one_hour_stored_at_once_are_all_counted(engine: Engine) -> None:
-    """Two workers store windows of the same hour concurrently: neither summary may drop the
-    other's window."""
+def test_windows_added_as_first_computed_and_refreshed_as_recomputed_are_summarised_exactly(
+    engine: Engine,
+) -> None:
+    """The worker's way: a window's first computation is added to its hour and day, a
+    recomputation refreshes them; in any order, with windows added after a refresh."""
+    rng = random.Random(11)
+    starts = [ORIGIN + i * timedelta(minutes=15) for i in range(60 * 4)]
+    rng.shuffle(starts)
+    with engine.begin() as conn:
+        monitor = seed_monitor(conn)
+        for s in starts[:200]:
+            add_first_computed(conn, monitor, add_window(conn, monitor, s, rng))
+    with engine.connect() as conn:
+        assert_same(stored(conn, monitor, HOUR), expected(conn, monitor, HOUR))
+        assert_same(stored(conn, monitor, DAY), expected(conn, monitor, DAY))
+    with engine.begin() as conn:  # late labels: some windows recomputed, their numbers moved
+        for run_id, start in conn.execute(
+            text("SELECT id, window_start FROM monitor_runs WHERE status = 'done' "
+                 "ORDER BY window_start LIMIT 12")
+        ).all():  # fmt: skip
+            conn.execute(
+                text("UPDATE monitor_runs SET verdict = 'drift' WHERE id = :r"), {"r": run_id}
+            )
+            conn.execute(
+                text("UPDATE metric_values SET value = value * 3 - 1 WHERE run_id = :r"),
+                {"r": run_id},
+            )
+            refresh_rollups(conn, monitor, start)
+        for s in starts[200:]:  # then new windows, into refreshed hours and days too
+            add_first_computed(conn, monitor, add_window(conn, monitor, s, rng))
+    with engine.connect() as conn:
+        hours, days = stored(conn, monitor, HOUR), stored(conn, monitor, DAY)
+        assert_same(hours, expected(conn, monitor, HOUR))
+        assert_same(days, expected(conn, monitor, DAY))
+    assert sum(d["windows"] for d in days.values()) == 240
+
+
+@pytest.mark.parametrize("first_computed", [True, False])
+def test_windows_of_one_hour_stored_at_once_are_all_counted(
+    engine: Engine, first_computed: bool
+) -> None:
+    """Two workers store windows of the same hour concurrently (added as first computed, or
+    refreshed): neither summary may drop the other's window."""
     with engine.begin() as conn:
         monitor = seed_monitor(conn)
     first_stored = threading.Event()
@@ -195,8 +256,11 @@ def test_windows_of_one_hour_stored_at_once_are_all_counted(engine: Engine) -> N
 
     def store(start: datetime, hold: bool) -> None:
         with engine.begin() as conn:
-            add_window(conn, monitor, start, rng)
-            refresh_rollups(conn, monitor, start)
+            run = add_window(conn, monitor, start, rng)
+            if first_computed:
+                add_first_computed(conn, monitor, run)
+            else:
+                refresh_rollups(conn, monitor, start)
             if hold:  # the other worker stores meanwhile, before this one commits
                 first_stored.set()
                 threading.Event().wait(0.5)

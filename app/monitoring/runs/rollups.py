@@ -2,17 +2,21 @@
 
 A year of one-minute windows is 525,600 runs and ten million window-level numbers for one
 monitor: charting a year from them means aggregating all of those on every page view
-(``bench/horizon.py`` measures it). Each stored window refreshes its hour's summary from that
-hour's windows (a few dozen, read by index), then its day's from that day's 24 hours, in the
-transaction that stores it — so a summary never disagrees with its windows, a recomputed
-window (a late label) included, and reading a year is 365 rows.
+(``bench/horizon.py`` measures it). A window computed for the first time is added to its
+hour's and its day's summaries (``add_to_rollups``: counts and sums grow, minima and maxima
+move); a recomputed one (a late label, a backfill) refreshes its hour from that hour's windows
+(a few dozen, read by index) and its day from that day's 24 hours (``refresh_rollups``): the
+old numbers cannot be subtracted from a minimum. Either runs in the transaction that stores
+the window — so a summary never disagrees with its windows, and reading a year is 365 rows.
 """
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
@@ -115,6 +119,85 @@ def refresh_rollups(conn: Connection, monitor_id: int, window_start: datetime) -
         conn.execute(
             statement, {**params, "size": size, "lo": lo, "hi": lo + timedelta(seconds=size)}
         )
+
+
+_BUCKETS = text(
+    "SELECT bucket_seconds, windows, verdicts, n_events, n_labels, metrics FROM window_rollups "
+    "WHERE monitor_id = :monitor AND ((bucket_seconds = :hour AND bucket_start = :hour_start) "
+    "OR (bucket_seconds = :day AND bucket_start = :day_start))"
+)
+_UPSERT_BUCKETS = text(
+    "INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows, verdicts, "
+    "n_events, n_labels, metrics) SELECT :monitor, * FROM unnest(CAST(:sizes AS int[]), "
+    "CAST(:starts AS timestamptz[]), CAST(:windows AS int[]), CAST(:verdicts AS jsonb[]), "
+    "CAST(:n_events AS bigint[]), CAST(:n_labels AS bigint[]), CAST(:metrics AS jsonb[])) "
+    "ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET "
+    "windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events, "
+    "n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics"
+)
+# One window-level metric's cell: [count, sum, min, max, threshold sum, threshold count].
+Cell = list[float]
+
+
+def _cells(values: Iterable[tuple[str, str, str | None, float | None, float | None]]
+           ) -> dict[str, dict[str, Cell]]:  # fmt: skip
+    """A window's cells from its (check, metric, feature, value, threshold) rows: what the
+    hour's refresh would count of them (window-level, finite values; finite thresholds)."""
+    cells: dict[str, dict[str, Cell]] = {}
+    for check, metric, feature, value, threshold in values:
+        if feature is not None or value is None or not math.isfinite(value):
+            continue
+        limit = threshold if threshold is not None and math.isfinite(threshold) else None
+        one: Cell = [1, value, value, value, limit or 0.0, int(limit is not None)]
+        mine = cells.setdefault(check, {})
+        mine[metric] = _merged(mine[metric], one) if metric in mine else one
+    return cells
+
+
+def _merged(a: Cell, b: Cell) -> Cell:
+    return [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3]), a[4] + b[4], a[5] + b[5]]
+
+
+def add_to_rollups(
+    conn: Connection, monitor_id: int, window_start: datetime, *, verdict: str,
+    n_events: int, n_labels: int,
+    values: Iterable[tuple[str, str, str | None, float | None, float | None]],
+) -> None:  # fmt: skip
+    """Add a window computed for the first time (never counted in a summary) to its hour and
+    its day: two statements of two rows, where refreshing re-aggregates the hour's windows'
+    numbers and the day's hours (call it in the transaction that stores the window)."""
+    lock_for_transaction(conn, _LOCKS, monitor_id)  # as refresh_rollups: one at a time
+    starts = {HOUR: bucket_start(window_start, HOUR), DAY: bucket_start(window_start, DAY)}
+    old = {
+        r.bucket_seconds: r
+        for r in conn.execute(
+            _BUCKETS,
+            {"monitor": monitor_id, "hour": HOUR, "day": DAY, "hour_start": starts[HOUR],
+             "day_start": starts[DAY]},
+        )
+    }  # fmt: skip
+    cells = _cells(values)
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("sizes", "starts", "windows", "verdicts", "n_events", "n_labels", "metrics")
+    }
+    for size, start in starts.items():
+        before = old.get(size)
+        verdicts = dict(before.verdicts) if before else {}
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        metrics = {c: dict(m) for c, m in before.metrics.items()} if before else {}
+        for check, mine in cells.items():
+            theirs = metrics.setdefault(check, {})
+            for metric, cell in mine.items():
+                theirs[metric] = _merged(theirs[metric], cell) if metric in theirs else cell
+        for key, value in (
+            ("sizes", size), ("starts", start), ("windows", (before.windows if before else 0) + 1),
+            ("verdicts", orjson.dumps(verdicts).decode()),
+            ("n_events", (before.n_events if before else 0) + n_events),
+            ("n_labels", (before.n_labels if before else 0) + n_labels),
+            ("metrics", orjson.dumps(metrics).decode()),
+        ):  # fmt: skip
+            columns[key].append(value)
+    conn.execute(_UPSERT_BUCKETS, {"monitor": monitor_id, **columns})
 
 
 def bucket_start(at: datetime, size: int) -> datetime:

@@ -23,7 +23,7 @@ from app.monitoring.runs.common import (
     log,
     record_monitor_error,
 )
-from app.monitoring.runs.rollups import refresh_rollups
+from app.monitoring.runs.rollups import add_to_rollups, refresh_rollups
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,15 @@ def store_result(engine: Engine, claim: Claim, outcome: RunOutcome, *, history: 
                 _INSERT_VALUES,
                 {"run": claim.run_id, **{k: [v[k] for v in values] for k in _VALUE_KEYS}},
             )
-        refresh_rollups(conn, owned.monitor_id, owned.window_start)
+        if owned.revision == 0:  # its first computation: never counted in a summary yet
+            add_to_rollups(
+                conn, owned.monitor_id, owned.window_start, verdict=outcome.verdict,
+                n_events=outcome.n_events, n_labels=outcome.n_labels,
+                values=((v["check"], v["name"], v["feature"], v["value"], v["threshold"])
+                        for v in values),
+            )  # fmt: skip
+        else:
+            refresh_rollups(conn, owned.monitor_id, owned.window_start)
         if history and owned.revision == 0:
             length = owned.window_end - owned.window_start
             requeued = conn.execute(
