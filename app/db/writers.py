@@ -1,13 +1,14 @@
 """Set-based writers for the ingest hot path.
 
 Events: each event's ``(model, request_id)`` goes into ``event_keys`` (the idempotency key;
-see app.db.models.Event) and the event into ``events``, in one transaction. A batch is first
-COPYed straight into both tables, in binary (the fastest way into PostgreSQL). If any key
-already exists, the key COPY fails as a whole, the caller rolls the transaction back
+see app.db.models.Event) and the event into ``events``, in one transaction. A batch's keys
+are inserted first by one statement of arrays, sent with the transaction's BEGIN in one round
+trip, and its events are COPYed in binary (the fastest way into PostgreSQL). If any key
+already exists, the key statement fails as a whole, the caller rolls the transaction back
 (``KeysStored``) and the batch goes through one ``INSERT … SELECT FROM jsonb_to_recordset``
 statement instead, which stores only the events whose key was new. Retries are rare, so
 nearly every batch takes the COPY path. Small batches (groups of single events) go straight
-to the statement: one round trip beats two COPYs, and costs the api less CPU per row (see
+to the statement: one round trip beats three, and costs the api less CPU per row (see
 COPY_MIN_ROWS). Both paths are set-based; neither does per-row ORM work. Events are
 written on an async connection, from the event loop (app.ingest); feedback on a pooled
 sync one.
@@ -94,7 +95,6 @@ _UPSERT_FEEDBACK = text(
 # Binary COPY: the values are sent as PostgreSQL holds them, with no text escaping or
 # parsing; formatting a row cost the api half as much as in text (2.3-3.3 against 4.8-5.0 µs).
 _EVENT_TYPES = list(_EVENT_TYPES_BY_COLUMN.values())
-_KEY_TYPES = ["text", "text", "timestamptz"]
 # A row's values in COPY's column order (one C call; a comprehension took twice as long).
 _IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # Below this size the one statement costs the api less and PostgreSQL no more: per row, 20
@@ -103,7 +103,16 @@ _IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # Single events, written in groups of 15-40, gained 10 % from this bound (was 20).
 COPY_MIN_ROWS = 100
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_COPY_KEYS = "COPY event_keys (model, request_id, ts) FROM STDIN (FORMAT BINARY)"
+# A batch's keys: one statement of three arrays (binary parameters: as text, PostgreSQL's
+# parsing of them doubled its time), sent with the transaction's BEGIN in one round trip (a
+# pipeline). As a COPY of their own they took three (BEGIN, the COPY, its end), and under load
+# each round trip waits ≈ 1 ms for the api's event loop to come back to the writer: +2.5 % of
+# batch throughput (docs/benchmarks.md).
+_INSERT_KEYS = (
+    "INSERT INTO event_keys (model, request_id, ts) SELECT * FROM "
+    "unnest(CAST(%(models)b AS text[]), CAST(%(ids)b AS text[]), "
+    "CAST(%(ts)b AS timestamptz[]))"
+)
 
 _INSERT_MODELS = text(
     """
@@ -134,14 +143,18 @@ async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
 
 
 async def _copy_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    async with (await _driver(conn)).cursor() as cur:
+    driver = await _driver(conn)
+    # Keys first: a duplicate fails here, before any event row is formatted.
+    async with driver.pipeline(), driver.cursor() as cur:
+        await cur.execute(
+            _INSERT_KEYS,
+            {"models": [r["model"] for r in rows], "ids": [r["request_id"] for r in rows],
+             "ts": [r["ts"] for r in rows]},
+            prepare=True,
+        )  # fmt: skip
+    async with driver.cursor() as cur:
         # JSON metadata dumped by orjson, not the standard library.
         set_json_dumps(orjson.dumps, context=cur)
-        # Keys first: a duplicate fails here, before any event row is formatted.
-        async with cur.copy(_COPY_KEYS) as copy:
-            copy.set_types(_KEY_TYPES)
-            for r in rows:
-                await copy.write_row((r["model"], r["request_id"], r["ts"]))
         async with cur.copy(_COPY_EVENTS) as copy:
             copy.set_types(_EVENT_TYPES)
             for r in rows:
