@@ -50,8 +50,9 @@ _ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 def json_may_hold_nul(body: bytes) -> bool:
     """Whether a JSON body can decode to text PostgreSQL cannot store: JSON carries NUL or a
     lone surrogate only as an escape (\\u0000, \\ud800-\\udfff), so without one the deep scan
-    of every string is skipped."""
-    return _ESCAPES.search(body) is not None
+    of every string is skipped. A body without a backslash holds no escape at all: one memchr
+    (4 µs for 500 events) instead of the pattern's scan (110 µs)."""
+    return b"\\" in body and _ESCAPES.search(body) is not None
 
 
 _OPENAPI_BODY = one_or_batch_body("EventIn", "events", max_items=1000)
