@@ -151,6 +151,18 @@ def stored(conn: Connection, monitor: int, size: int) -> dict[datetime, dict]:
     }  # fmt: skip
 
 
+def recompute(
+    conn: Connection, monitor: int, run_id: int, start: datetime, *, verdict: str, value: str
+) -> None:
+    """A late label's way: the window's verdict and numbers move (``value``: SQL of the old
+    ``value``), then its hour and day are refreshed."""
+    conn.execute(
+        text("UPDATE monitor_runs SET verdict = :v WHERE id = :r"), {"v": verdict, "r": run_id}
+    )
+    conn.execute(text(f"UPDATE metric_values SET value = {value} WHERE run_id = :r"), {"r": run_id})
+    refresh_rollups(conn, monitor, start)
+
+
 def assert_same(got: dict[datetime, dict], want: dict[datetime, dict]) -> None:
     assert got.keys() == want.keys()
     for bucket, w in want.items():
@@ -189,14 +201,8 @@ def test_hours_and_days_summarise_exactly_their_windows_stored_in_any_order(
             text("SELECT id, window_start FROM monitor_runs WHERE status = 'done' "
                  "ORDER BY window_start LIMIT 1 OFFSET 9")
         ).one()  # fmt: skip
-        conn.execute(
-            text("UPDATE monitor_runs SET verdict = 'degraded' WHERE id = :r"), {"r": run_id}
-        )
-        conn.execute(
-            text("UPDATE metric_values SET value = 7.5 WHERE run_id = :r AND metric = 'f1'"),
-            {"r": run_id},
-        )
-        refresh_rollups(conn, monitor, start)
+        recompute(conn, monitor, run_id, start, verdict="degraded",
+                  value="CASE WHEN metric = 'f1' THEN 7.5 ELSE value END")  # fmt: skip
     with engine.connect() as conn:
         assert_same(stored(conn, monitor, HOUR), expected(conn, monitor, HOUR))
         assert_same(stored(conn, monitor, DAY), expected(conn, monitor, DAY))
@@ -226,14 +232,7 @@ def test_windows_added_as_first_computed_and_refreshed_as_recomputed_are_summari
             text("SELECT id, window_start FROM monitor_runs WHERE status = 'done' "
                  "ORDER BY window_start LIMIT 12")
         ).all():  # fmt: skip
-            conn.execute(
-                text("UPDATE monitor_runs SET verdict = 'drift' WHERE id = :r"), {"r": run_id}
-            )
-            conn.execute(
-                text("UPDATE metric_values SET value = value * 3 - 1 WHERE run_id = :r"),
-                {"r": run_id},
-            )
-            refresh_rollups(conn, monitor, start)
+            recompute(conn, monitor, run_id, start, verdict="drift", value="value * 3 - 1")
         for s in starts[200:]:  # then new windows, into refreshed hours and days too
             add_first_computed(conn, monitor, add_window(conn, monitor, s, rng))
     with engine.connect() as conn:
