@@ -30,6 +30,10 @@ RUNS = Counter(
     "Windows this worker computed, by outcome (done, insufficient_data, failed).",
     ["outcome"],
 )
+REPORTS = Counter(
+    "driftline_worker_reports",
+    "Window reports this worker handled (rendered, or given up when one could not be).",
+)
 WINDOW_READS = Counter(
     "driftline_worker_window_reads",
     "Windows whose events this worker read, by server: the read replica (it had replayed "

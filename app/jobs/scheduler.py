@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.replica import PRIMARY_ONLY, ReadReplica
 from app.db.session import make_read_engine
 from app.jobs.health import (
+    REPORTS,
     RUNS,
     STEP_ERRORS,
     TICK_SECONDS,
@@ -55,11 +56,12 @@ def worker_tick(engine: Engine, settings: Settings, replica: ReadReplica = PRIMA
     """Keep daily partitions ready, featurise new events, re-queue windows with late labels,
     plan and compute due windows (reading their events from ``replica`` once it caught up).
 
-    A pass computes at most ``RUNS_PER_TICK`` windows, so that new events are featurised and
-    new windows planned between them; when it computed that many, more are likely due and
-    the next pass starts at once. Waiting for the next interval instead left a busy worker
-    idle half an interval on average every 20 windows (a quarter of its time in a fleet of
-    2,000 one-minute monitors, with the 1 s poll the fleet bench uses)."""
+    A pass computes at most ``RUNS_PER_TICK`` windows and due reports together, so that new
+    events are featurised and new windows planned between them; when it used all those
+    turns, more are likely due and the next pass starts at once. Waiting for the next
+    interval instead left a busy worker idle half an interval on average every 20 windows (a
+    quarter of its time in a fleet of 2,000 one-minute monitors, with the 1 s poll the fleet
+    bench uses)."""
     while True:
         with TICK_SECONDS.labels("worker").time():
             more_due = _worker_steps(engine, settings, replica)
@@ -70,8 +72,8 @@ def worker_tick(engine: Engine, settings: Settings, replica: ReadReplica = PRIMA
 
 
 def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> bool:
-    """One pass of the steps; whether more windows are likely due (it computed as many as a
-    pass may)."""
+    """One pass of the steps; whether more windows or reports are likely due (it handled as
+    many as a pass may)."""
     from app.db.partitions import ensure_day_partitions
     from app.jobs.featurise import featurise_pending
     from app.monitoring.runs import plan_due_windows, requeue_late_labels
@@ -81,7 +83,22 @@ def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> b
     _step("featurise", lambda: featurise_pending(engine))
     _step("late labels", lambda: requeue_late_labels(engine))
     _step("plan", lambda: plan_due_windows(engine, max_pending=settings.max_pending_runs))
-    computed = _step(
+    # Windows and reports share a pass's turns: one that used them all likely left more due
+    # (a report backlog too, which drained a pass per poll interval when only windows counted).
+    turns = 0
+
+    def window_done(outcome: str) -> None:
+        nonlocal turns
+        turns += 1
+        _window_done(outcome)
+
+    def report_done() -> None:
+        nonlocal turns
+        turns += 1
+        REPORTS.inc()
+        beat()
+
+    _step(
         "compute",
         lambda: run_pending(
             engine,
@@ -92,10 +109,11 @@ def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> b
             replica=replica,
             on_read=lambda source: WINDOW_READS.labels(source).inc(),
             stop=STOPPING,
-            on_outcome=_window_done,
+            on_outcome=window_done,
+            on_report=report_done,
         ),
     )
-    return computed == RUNS_PER_TICK
+    return turns >= RUNS_PER_TICK
 
 
 def _window_done(outcome: str) -> None:

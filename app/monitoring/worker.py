@@ -262,6 +262,7 @@ def run_pending(
     on_read: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
     on_outcome: Callable[[str], None] | None = None,
+    on_report: Callable[[], None] | None = None,
 ) -> int:
     """Claim and compute runs until none is due (or ``max_runs``, or ``stop`` is set: the
     process is shutting down); returns how many windows ran. Quick windows are claimed in
@@ -270,7 +271,8 @@ def run_pending(
     always go first. A window that raises is recorded as failed on its run and monitor; the
     next goes on.
     ``on_outcome`` hears each window's stored status (``failed`` included; ``deferred`` when
-    a judge did not answer and the window waits), for the worker's own metrics."""
+    a judge did not answer and the window waits), for the worker's own metrics;
+    ``on_report`` each due report handled (rendered, or given up)."""
     ran = 0
     held: deque[runs.Claim] = deque()
     batch = 1  # until a window's cost is known
@@ -292,6 +294,8 @@ def run_pending(
                 )
                 if not rendered:
                     break
+                if on_report is not None:
+                    on_report()
                 continue
             claim = held.popleft()
             started = time.perf_counter()

@@ -313,6 +313,31 @@ def test_a_tick_goes_on_while_windows_keep_coming_due(
     assert passes() - before == 4  # 2 + 2 + 2 + 1: the last found fewer than it may compute
 
 
+def test_a_tick_goes_on_while_reports_keep_coming_due(
+    client: TestClient, admin: dict[str, str], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports share a pass's turns with windows: a backlog of them (after a burst of flagged
+    windows) is worked through in one tick too, not one pass per poll interval."""
+    bid = baseline(client, admin, "b")
+    build_pending_profiles(engine)
+    start = floor_minute(datetime.now(UTC) - 7 * MINUTE).isoformat()
+    monitor(client, admin, bid, "m", window="1m", start_at=start)
+    scheduler.worker_tick(engine, Settings())  # the 7 windows, none with a report
+    with engine.begin() as conn:  # as if each had been flagged
+        conn.execute(text("UPDATE monitor_runs SET status = 'done', verdict = 'warning', "
+                          "report_due_at = now()"))  # fmt: skip
+    monkeypatch.setattr(worker, "RUNS_PER_TICK", 2)
+
+    def handled() -> float:
+        return REGISTRY.get_sample_value("driftline_worker_reports_total") or 0.0
+
+    before = handled()
+    scheduler.worker_tick(engine, Settings())
+    with engine.connect() as conn:
+        assert runs.reports_due(conn) == 0
+    assert handled() - before == 7
+
+
 def test_a_tick_costs_what_is_due_not_how_many_monitors_exist(
     client: TestClient, admin: dict[str, str], engine: Engine
 ) -> None:
