@@ -143,6 +143,8 @@ async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
 
 
 async def _copy_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """A batch's keys (one statement, with the transaction's BEGIN), then its events (a
+    binary COPY)."""
     driver = await _driver(conn)
     # Keys first: a duplicate fails here, before any event row is formatted.
     async with driver.pipeline(), driver.cursor() as cur:

@@ -90,7 +90,8 @@ def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> b
     def window_done(outcome: str) -> None:
         nonlocal turns
         turns += 1
-        _window_done(outcome)
+        RUNS.labels(outcome).inc()
+        beat()
 
     def report_done() -> None:
         nonlocal turns
@@ -114,11 +115,6 @@ def _worker_steps(engine: Engine, settings: Settings, replica: ReadReplica) -> b
         ),
     )
     return turns >= RUNS_PER_TICK
-
-
-def _window_done(outcome: str) -> None:
-    RUNS.labels(outcome).inc()
-    beat()
 
 
 # Baselines are profiled in their own lane: a big upload takes minutes and must not hold up

@@ -30,23 +30,27 @@ DAY = 86400
 # Buckets start on whole UTC hours and days.
 _ORIGIN = "2001-01-01 00:00+00"
 
+# A bucket's row, written whole: what refreshing and adding to a bucket both end with.
+_INSERT_BUCKET = """INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows,
+                            verdicts, n_events, n_labels, metrics)"""
+_REPLACE_BUCKET = """ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET
+    windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events,
+    n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics"""
+
 # Each check's metrics as {metric: [count, sum, min, max, threshold sum, threshold count]},
 # from ``v`` (one row per check and metric), and the row written for the bucket.
-_WRITE = """
+_WRITE = f"""
 , by_check AS (
     SELECT "check", jsonb_object_agg(metric, jsonb_build_array(n, total, lo, hi, t_total, t_n))
            AS metrics
     FROM v GROUP BY "check"
 )
-INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows, verdicts,
-                            n_events, n_labels, metrics)
-SELECT :monitor, :size, CAST(:lo AS timestamptz), s.windows, coalesce(vd.verdicts, '{}'),
+{_INSERT_BUCKET}
+SELECT :monitor, :size, CAST(:lo AS timestamptz), s.windows, coalesce(vd.verdicts, '{{}}'),
        s.n_events, s.n_labels, coalesce((SELECT jsonb_object_agg("check", metrics)
-                                         FROM by_check), '{}')
+                                         FROM by_check), '{{}}')
 FROM sums s, (SELECT jsonb_object_agg(verdict, n) AS verdicts FROM verdict_counts) vd
-ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET
-    windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events,
-    n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics
+{_REPLACE_BUCKET}
 """
 _FINITE = "{col} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)"
 
@@ -127,13 +131,10 @@ _BUCKETS = text(
     "OR (bucket_seconds = :day AND bucket_start = :day_start))"
 )
 _UPSERT_BUCKETS = text(
-    "INSERT INTO window_rollups (monitor_id, bucket_seconds, bucket_start, windows, verdicts, "
-    "n_events, n_labels, metrics) SELECT :monitor, * FROM unnest(CAST(:sizes AS int[]), "
+    f"{_INSERT_BUCKET} SELECT :monitor, * FROM unnest(CAST(:sizes AS int[]), "
     "CAST(:starts AS timestamptz[]), CAST(:windows AS int[]), CAST(:verdicts AS jsonb[]), "
     "CAST(:n_events AS bigint[]), CAST(:n_labels AS bigint[]), CAST(:metrics AS jsonb[])) "
-    "ON CONFLICT (monitor_id, bucket_seconds, bucket_start) DO UPDATE SET "
-    "windows = EXCLUDED.windows, verdicts = EXCLUDED.verdicts, n_events = EXCLUDED.n_events, "
-    "n_labels = EXCLUDED.n_labels, metrics = EXCLUDED.metrics"
+    f"{_REPLACE_BUCKET}"
 )
 # One window-level metric's cell: [count, sum, min, max, threshold sum, threshold count].
 Cell = list[float]
