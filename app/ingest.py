@@ -34,13 +34,7 @@ import sqlalchemy.exc
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.writers import (
-    KeysStored,
-    first_of_each_key,
-    insert_events,
-    model_versions,
-    one_statement,
-)
+from app.db.writers import KeysStored, first_of_each_key, insert_events, model_versions
 from app.errors import DriftlineError
 from app.models.ownership import ModelOwners
 from app.models.predictions import RuleCache, fill_predictions
@@ -228,23 +222,22 @@ class GroupCommitter:
         try:
             await self._write_as(group, copy=True)
         except KeysStored:
-            # A retried batch: its transaction is rolled back; once more with the
-            # statement that skips the stored keys.
+            # A retried batch (nothing of it was stored): once more with the statement that
+            # skips the stored keys.
             await self._write_as(group, copy=False)
 
     async def _write_as(self, group: list[_Request], *, copy: bool) -> None:
         claimed = self._claimed_rows(None, group)
-        if claimed is not None and one_statement(claimed[1]):
-            # The caches knew every model and one statement writes the rows, atomic by
-            # itself: in autocommit it is one round trip where BEGIN, the statement and
-            # COMMIT took three (every group of single events).
+        if claimed is not None:
+            # The caches knew every model: the rows go in one statement (atomic by itself,
+            # keys included), in autocommit — no BEGIN and COMMIT round trips.
             writing, rows = claimed
             if not rows:
                 return
             versions = model_versions(rows)
             async with self.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                inserted = await insert_events(conn, rows)
+                inserted = await insert_events(conn, rows, versions - self._registered, copy=copy)
         else:
             async with self.engine.begin() as conn:
                 claimed = await conn.run_sync(self._claimed_rows, group)

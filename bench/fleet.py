@@ -114,10 +114,6 @@ SELECT :model, 'big-' || k || '-' || t.i,
 FROM generate_series(0, :per - 1) k, bench_texts t
 WHERE t.i = (k::bigint * 104729 + :salt) % :texts
 """
-_BIG_KEYS = """
-INSERT INTO event_keys (model, request_id, ts) SELECT model, request_id, ts FROM events
-WHERE model = :model
-"""
 _BIG_FEATURES = f"""
 INSERT INTO event_features (event_id, model, {", ".join(FEATURE_COLUMNS)})
 SELECT e.id, e.model, {", ".join("f." + c for c in FEATURE_COLUMNS)}
@@ -197,13 +193,6 @@ def _add_window(engine: Engine, monitors: int, start: datetime, tag: str) -> Non
             {"n": monitors, "per": EVENTS_PER_WINDOW, "start": start, "tag": tag,
              "salt": zlib.crc32(tag.encode()) % 1000, "texts": texts},
         )  # fmt: skip
-        conn.execute(
-            text(
-                "INSERT INTO event_keys (model, request_id, ts) SELECT model, request_id, ts "
-                "FROM events WHERE request_id LIKE :p"
-            ),
-            {"p": f"w{tag}-%"},
-        )
     featurise_pending(engine, max_batches=10_000)
 
 
@@ -364,7 +353,6 @@ def _seed_big(engine: Engine, monitors: int, per: int, start: datetime) -> None:
                 text(_BIG_EVENTS),
                 {"model": model, "start": start, "per": per, "salt": m * 7919, "texts": texts},
             )
-            conn.execute(text(_BIG_KEYS), {"model": model})
             conn.execute(text(_BIG_FEATURES), {"model": model})
         if m % 10 == 0 or m == monitors:
             print(f"  {m * per:,} events of {monitors} busy models written "

@@ -49,7 +49,7 @@ BUSY = "model-1"  # half of all events
 
 # Events: half to the busy model, the rest round-robin over the others; a spread of ts
 # over the days; four classes, 50 tenants, a label on every 20th, a hash in each text so
-# that a search must read it. event_keys alongside, as ingest writes them.
+# that a search must read it (their keys are written by the insert, as at ingest).
 _MODEL_OF = "CASE WHEN i % 2 = 0 THEN :busy ELSE 'model-' || (2 + (i / 2) % (:models - 1)) END"
 _TS_OF = "CAST(:t0 AS timestamptz) + (i::float8 / :n) * (:days * interval '1 day')"
 _EVENTS = f"""
@@ -62,8 +62,6 @@ SELECT {_MODEL_OF}, 'r' || i, {_TS_OF},
        ((i % 97) / 97.0)::float8,
        jsonb_build_object('tenant', 'tenant-' || i % 50)
 FROM generate_series(:lo, :hi - 1) AS i;
-INSERT INTO event_keys (model, request_id, ts)
-SELECT {_MODEL_OF}, 'r' || i, {_TS_OF} FROM generate_series(:lo, :hi - 1) AS i;
 INSERT INTO feedback (model, request_id, label)
 SELECT {_MODEL_OF}, 'r' || i, (ARRAY['refund', 'shipping', 'invoice', 'account'])[1 + i % 4]
 FROM generate_series(:lo, :hi - 1) AS i WHERE i % 20 = 0;

@@ -1,17 +1,18 @@
 """Set-based writers for the ingest hot path.
 
-Events: each event's ``(model, request_id)`` goes into ``event_keys`` (the idempotency key;
-see app.db.models.Event) and the event into ``events``, in one transaction. A batch's keys
-are inserted first by one statement of arrays, sent with the transaction's BEGIN in one round
-trip, and its events are COPYed in binary (the fastest way into PostgreSQL). If any key
-already exists, the key statement fails as a whole, the caller rolls the transaction back
-(``KeysStored``) and the batch goes through one ``INSERT … SELECT FROM jsonb_to_recordset``
-statement instead, which stores only the events whose key was new. Retries are rare, so
-nearly every batch takes the COPY path. Small batches (groups of single events) go straight
-to the statement: one round trip beats three, and costs the api less CPU per row (see
-COPY_MIN_ROWS). Both paths are set-based; neither does per-row ORM work. Events are
-written on an async connection, from the event loop (app.ingest); feedback on a pooled
-sync one.
+Events: each event's ``(model, request_id)`` is its idempotency key, held by ``event_keys``
+(see app.db.models.Event). The statement that inserts events stores their keys too (an
+AFTER INSERT statement trigger on ``events``, migration 8c3f5a1d9e47), so one statement is
+atomic by itself and fails as a whole if any key is already stored. A batch's events are
+COPYed in binary (the fastest way into PostgreSQL), in autocommit: two round trips, the
+COPY's start and its end. If a key exists, the caller gets ``KeysStored`` and writes the
+batch again with one ``INSERT … SELECT FROM jsonb_to_recordset`` statement, which stores
+the keys itself, skipping stored ones, and only the events whose key was new. Retries are
+rare, so nearly every batch takes the COPY path. Small batches (groups of single events) go
+straight to the statement: one round trip beats two, and costs the api less CPU per row
+(see COPY_MIN_ROWS). Both paths are set-based; neither does per-row ORM work. Events are
+written on an async connection, from the event loop (app.ingest); feedback on a pooled sync
+one.
 """
 
 import operator
@@ -40,7 +41,11 @@ EVENT_COLUMNS = tuple(_EVENT_TYPES_BY_COLUMN)
 _EVENT_COLUMNS = ", ".join(f"{c} {t}" for c, t in _EVENT_TYPES_BY_COLUMN.items())
 
 # Models are registered in the same statement; the NOT EXISTS guard keeps the insert from
-# burning a sequence value on every batch. Executed on the driver (psycopg's placeholder).
+# burning a sequence value on every batch. The keys are inserted here, skipping stored ones
+# (an index probe each; a NOT EXISTS against event_keys was planned as a hash of the whole
+# table while its statistics were young: 2 → 12 ms for 30 rows as it grew to 18,000 keys),
+# and the transaction says so to the events' key trigger, which then leaves them
+# (migration 8c3f5a1d9e47). Executed on the driver (psycopg's placeholder).
 _INSERT_EVENTS = f"""
     WITH incoming AS (
         SELECT * FROM jsonb_to_recordset(CAST(%(rows)s AS jsonb)) AS x({_EVENT_COLUMNS})
@@ -54,6 +59,7 @@ _INSERT_EVENTS = f"""
     ), new_keys AS (
         INSERT INTO event_keys (model, request_id, ts)
         SELECT model, request_id, ts FROM incoming
+        WHERE set_config('driftline.event_keys', 'stored', true) = 'stored'
         ON CONFLICT (model, request_id) DO NOTHING
         RETURNING model, request_id
     ), inserted AS (
@@ -103,17 +109,6 @@ _IN_COLUMN_ORDER = operator.itemgetter(*EVENT_COLUMNS)
 # Single events, written in groups of 15-40, gained 10 % from this bound (was 20).
 COPY_MIN_ROWS = 100
 _COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-# A batch's keys: one statement of three arrays (binary parameters: as text, PostgreSQL's
-# parsing of them doubled its time), sent with the transaction's BEGIN in one round trip (a
-# pipeline). As a COPY of their own they took three (BEGIN, the COPY, its end), and under load
-# each round trip waits ≈ 1 ms for the api's event loop to come back to the writer: +2.5 % of
-# batch throughput (docs/benchmarks.md).
-_INSERT_KEYS = (
-    "INSERT INTO event_keys (model, request_id, ts) SELECT * FROM "
-    "unnest(CAST(%(models)b AS text[]), CAST(%(ids)b AS text[]), "
-    "CAST(%(ts)b AS timestamptz[]))"
-)
-
 _INSERT_MODELS = text(
     """
     INSERT INTO models (name, version)
@@ -143,18 +138,8 @@ async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
 
 
 async def _copy_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """A batch's keys (one statement, with the transaction's BEGIN), then its events (a
-    binary COPY)."""
-    driver = await _driver(conn)
-    # Keys first: a duplicate fails here, before any event row is formatted.
-    async with driver.pipeline(), driver.cursor() as cur:
-        await cur.execute(
-            _INSERT_KEYS,
-            {"models": [r["model"] for r in rows], "ids": [r["request_id"] for r in rows],
-             "ts": [r["ts"] for r in rows]},
-            prepare=True,
-        )  # fmt: skip
-    async with driver.cursor() as cur:
+    """The rows as one binary COPY (the trigger stores their keys)."""
+    async with (await _driver(conn)).cursor() as cur:
         # JSON metadata dumped by orjson, not the standard library.
         set_json_dumps(orjson.dumps, context=cur)
         async with cur.copy(_COPY_EVENTS) as copy:
@@ -168,12 +153,9 @@ async def _insert_skipping_duplicates(
 ) -> set[Key]:
     # On the driver, as a prepared statement: through SQLAlchemy this statement cost single
     # events ≈15 % of their throughput (alternating runs, docs/benchmarks.md).
-    try:
-        async with (await _driver(conn)).cursor() as cur:
-            await cur.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()}, prepare=True)
-            return {(model, request_id) async for model, request_id in cur}
-    except psycopg.Error as exc:
-        raise await _as_sqlalchemy_error(conn, _INSERT_EVENTS, exc) from exc
+    async with (await _driver(conn)).cursor() as cur:
+        await cur.execute(_INSERT_EVENTS, {"rows": orjson.dumps(rows).decode()}, prepare=True)
+        return {(model, request_id) async for model, request_id in cur}
 
 
 async def _as_sqlalchemy_error(
@@ -203,16 +185,10 @@ def first_of_each_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def one_statement(rows: list[dict[str, Any]]) -> bool:
-    """Whether ``insert_events`` writes these rows with one statement, atomic by itself: it
-    may then run on a connection in autocommit."""
-    return len(rows) < COPY_MIN_ROWS
-
-
 class KeysStored(Exception):
     """Raised by ``insert_events``: some of the rows' keys were stored before (a client's
-    retry), which COPY cannot skip. The transaction is aborted: roll it back and write the
-    rows again in a new one with ``copy=False``."""
+    retry), which COPY cannot skip. Nothing of it was stored (in a transaction, it is
+    aborted: roll it back); write the rows again with ``copy=False``."""
 
 
 async def insert_events(
@@ -223,18 +199,23 @@ async def insert_events(
     copy: bool = True,
 ) -> set[Key]:
     """Insert event rows (keys as in ``EVENT_COLUMNS``; no ``(model, request_id)`` twice:
-    ``first_of_each_key``); returns the keys of those that were new (one already stored is
-    not written).
+    ``first_of_each_key``) with one statement, atomic by itself (it may run in autocommit);
+    returns the keys of those that were new (one already stored is not written).
 
     ``unregistered``: the rows' ``(model, model_version)`` pairs that may be missing from
     ``models`` (None: any of them). A caller that knows which pairs it committed earlier
-    (models are never deleted) passes the rest, and a batch of known ones skips a statement.
+    (models are never deleted) passes the rest, and a COPY of known ones skips a statement.
     ``copy=False``: the statement, whatever the size (after ``KeysStored``).
     """
-    if one_statement(rows) or not copy:
-        return await _insert_skipping_duplicates(conn, rows)
-    # No savepoint around the COPYs (two round trips a batch, ≈10 % of batch throughput):
-    # a stored key aborts the transaction, and the caller writes the rows again.
+    if not copy or len(rows) < COPY_MIN_ROWS:
+        try:  # registers the models itself
+            return await _insert_skipping_duplicates(conn, rows)
+        except psycopg.Error as exc:
+            raise await _as_sqlalchemy_error(conn, _INSERT_EVENTS, exc) from exc
+    if unregistered is None:
+        unregistered = model_versions(rows)
+    if unregistered:
+        await _register_models(conn, unregistered)
     try:
         await _copy_events(conn, rows)
     except psycopg.errors.UniqueViolation as exc:
@@ -243,10 +224,6 @@ async def insert_events(
         # COPY goes to the driver itself; a raw psycopg error was a 500 for every request
         # of the group.
         raise await _as_sqlalchemy_error(conn, _COPY_EVENTS, exc) from exc
-    if unregistered is None:
-        unregistered = model_versions(rows)
-    if unregistered:
-        await _register_models(conn, unregistered)
     return {(r["model"], r["request_id"]) for r in rows}
 
 
