@@ -127,6 +127,8 @@ class Event(Base):
 
     ``(model, request_id)`` is the idempotency key, held by ``event_keys``: a unique key on a
     partitioned table would have to include ``ts``, and a retry without a ``ts`` gets a new one.
+    Every insert into ``events`` stores its rows' keys in the same statement (an AFTER INSERT
+    statement trigger, migration 8c3f5a1d9e47), and fails whole if one is stored already.
     """
 
     __tablename__ = "events"
@@ -166,7 +168,8 @@ class Event(Base):
 
 
 class EventKey(Base):
-    """The idempotency key of every stored event, written in the same transaction."""
+    """The idempotency key of every stored event, written by the statement inserting it (the
+    trigger on ``events``; see Event)."""
 
     __tablename__ = "event_keys"
 
