@@ -82,17 +82,35 @@ def test_the_statement_skipping_stored_keys_stores_each_key_once(
     new = conn.execute(_INSERT_EVENTS, {"rows": _statement_rows(["old", "n1", "n2"])}).fetchall()
     assert sorted(r[1] for r in new) == ["n1", "n2"]
     assert _events(conn) == ["n1", "n2", "old"] and sorted(_keys(conn)) == ["n1", "n2", "old"]
-    # It told only its own transaction that it stored the keys: the next insert stores its own.
-    _copy(conn, ["after"])
-    assert "after" in _keys(conn)
+
+
+def test_keys_stored_first_by_the_same_transaction_are_the_events_own(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """How the writers of earlier releases insert (keys, then events, one transaction): they
+    keep working while a rolling upgrade replaces them. A key stored by an earlier
+    transaction still fails the insert."""
+    _copy(conn, ["old"])
     with conn.transaction():
-        conn.execute(_INSERT_EVENTS, {"rows": _statement_rows(["t1"])})
-    conn.execute(
-        "INSERT INTO events (model, request_id, ts, prompt, output) "
-        "VALUES ('bot', 't2', %s, 'p', 'o')",
-        (T0,),
-    )
-    assert {"t1", "t2"} <= set(_keys(conn))
+        conn.execute(
+            "INSERT INTO event_keys (model, request_id, ts) VALUES ('bot', 'k1', %s), "
+            "('bot', 'k2', %s)",
+            (T0, T0),
+        )
+        _copy(conn, ["k1", "k2"])
+    assert _events(conn) == ["k1", "k2", "old"]
+    with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+        conn.execute(
+            "INSERT INTO event_keys (model, request_id, ts) VALUES ('bot', 'k3', %s)", (T0,)
+        )
+        _copy(conn, ["k3", "old"])
+    assert _events(conn) == ["k1", "k2", "old"] and sorted(_keys(conn)) == ["k1", "k2", "old"]
+
+
+def test_one_insert_repeating_a_key_stores_nothing(conn: psycopg.Connection[Any]) -> None:
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _copy(conn, ["x", "y", "x"])
+    assert _events(conn) == [] and _keys(conn) == {}
 
 
 def test_the_statement_finds_stored_keys_by_the_index_whatever_the_table_holds(

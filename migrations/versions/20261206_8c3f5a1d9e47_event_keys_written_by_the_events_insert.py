@@ -10,11 +10,14 @@ The trigger fires once per statement and reads the statement's rows from its tra
 table. Rows moved into a new day partition before it is attached (app.db.partitions) go
 into a plain table and fire nothing: their keys exist.
 
-The one exception is the ingest statement that skips stored keys (app.db.writers): it finds
-them by inserting the keys itself (``ON CONFLICT DO NOTHING``, an index probe a key, where
-a ``NOT EXISTS`` was planned as a scan of the whole key table while its statistics were
-young) and says so for its transaction (``driftline.event_keys = 'stored'``); the trigger
-then leaves them.
+A key the same transaction stored before the events is theirs, not a duplicate: the
+statement that skips stored keys inserts them itself (``ON CONFLICT DO NOTHING``, an index
+probe a key, where a ``NOT EXISTS`` was planned as a scan of the whole key table while its
+statistics were young), and so do the writers of earlier releases, which keep working while
+a rolling upgrade replaces them. Both checks go through the key's unique index. The
+statement that skips stored keys also says so for its transaction
+(``driftline.event_keys = 'stored'``) and the trigger returns at once: finding its keys
+again cost that statement 0.6 ms in 1.7 for 30 events.
 
 Revision ID: 8c3f5a1d9e47
 Revises: 5b1e9c7d4a20
@@ -36,12 +39,37 @@ def upgrade() -> None:
     op.execute(
         """
         CREATE FUNCTION store_event_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            stored bigint;
+            earlier bigint;
         BEGIN
             IF current_setting('driftline.event_keys', true) = 'stored' THEN
                 RETURN NULL;
             END IF;
             INSERT INTO event_keys (model, request_id, ts)
-            SELECT model, request_id, ts FROM new_events;
+            SELECT model, request_id, ts FROM new_events
+            ON CONFLICT (model, request_id) DO NOTHING;
+            GET DIAGNOSTICS stored = ROW_COUNT;
+            IF stored = (SELECT count(*) FROM new_events) THEN
+                RETURN NULL;
+            END IF;
+            IF (SELECT count(*) <> count(DISTINCT (model, request_id)) FROM new_events) THEN
+                RAISE unique_violation USING
+                    MESSAGE = 'the inserted events repeat a (model, request_id)',
+                    TABLE = 'event_keys', CONSTRAINT = 'pk_event_keys';
+            END IF;
+            -- Every key exists now; those stored by an earlier transaction are "updated" (to
+            -- themselves, rolled back below), this transaction's own are left alone.
+            INSERT INTO event_keys AS k (model, request_id, ts)
+            SELECT model, request_id, ts FROM new_events
+            ON CONFLICT (model, request_id) DO UPDATE SET ts = k.ts
+            WHERE k.xmin <> pg_current_xact_id()::xid;
+            GET DIAGNOSTICS earlier = ROW_COUNT;
+            IF earlier > 0 THEN
+                RAISE unique_violation USING
+                    MESSAGE = format('%s of the inserted events are stored already', earlier),
+                    TABLE = 'event_keys', CONSTRAINT = 'pk_event_keys';
+            END IF;
             RETURN NULL;
         END
         $$
