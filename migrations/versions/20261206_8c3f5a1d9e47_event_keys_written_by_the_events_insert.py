@@ -5,7 +5,8 @@ statement trigger on ``events`` inserts the new rows' ``(model, request_id, ts)`
 Every stored event now has its idempotency key whoever inserts it, and an insert whose key
 is already stored fails as a whole (unique violation) — so a batch's COPY is atomic on its
 own, in autocommit: two round trips where BEGIN with the keys' statement, the COPY and
-COMMIT took four, and no key arrays for the api to build. Batches +25 % (docs/benchmarks.md).
+COMMIT took four, and no key arrays for the api to build: batches 0.57-0.66 → 0.75-0.83 of
+raw COPY (docs/benchmarks.md).
 The trigger fires once per statement and reads the statement's rows from its transition
 table. Rows moved into a new day partition before it is attached (app.db.partitions) go
 into a plain table and fire nothing: their keys exist.
