@@ -200,8 +200,9 @@ async def insert_events(
     copy: bool = True,
 ) -> set[Key]:
     """Insert event rows (keys as in ``EVENT_COLUMNS``; no ``(model, request_id)`` twice:
-    ``first_of_each_key``) with one statement, atomic by itself (it may run in autocommit);
-    returns the keys of those that were new (one already stored is not written).
+    ``first_of_each_key``) with one statement, atomic by itself, so it may run in autocommit
+    (a COPY first registers models not yet known, in a statement of its own); returns the keys
+    of those that were new (one already stored is not written).
 
     ``unregistered``: the rows' ``(model, model_version)`` pairs that may be missing from
     ``models`` (None: any of them). A caller that knows which pairs it committed earlier
